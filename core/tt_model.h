@@ -1,0 +1,65 @@
+/* TrafficTriage core: a model = input spec + class names + CNN + metadata,
+ * and its file format (models/FORMAT.md).
+ *
+ * The loader reads the whole file, checks magic, version, declared size and
+ * SHA-256 before parsing anything else, bounds every count and dimension and
+ * rejects NaN/Inf weights. It returns NULL and a GError (domain TT_ERROR) with
+ * a message naming the file and the problem; it never aborts.
+ */
+#ifndef TT_MODEL_H
+#define TT_MODEL_H
+
+#include "tt_types.h"
+#include "tt_nn.h"
+
+G_BEGIN_DECLS
+
+#define TT_MODEL_MAGIC   "TTRIAGE\x1a"
+#define TT_MODEL_VERSION 1u
+#define TT_MODEL_MAX_FILE (512u * 1024u * 1024u)
+#define TT_MODEL_MAX_META (64u * 1024u)
+
+typedef struct {
+    char     *name;             /* short model name, e.g. "category-mini32" */
+    char     *task;             /* "category", "tunnel", "platform", ... */
+    uint32_t  n_classes;
+    char    **classes;          /* n_classes NUL-terminated names */
+    tt_spec   spec;
+    float     temperature;      /* softmax calibration (1 = none) */
+    char     *meta;             /* free text "key=value" lines: data, split, seed, metrics */
+    tt_net   *net;
+    char      sha256[65];       /* hex checksum of the file it was loaded from / saved to */
+} tt_model;
+
+/* A new model owning net (which must end in n_classes outputs). */
+tt_model *tt_model_new(const char *name, const char *task, uint32_t n_classes,
+                       const char *const *classes, const tt_spec *spec,
+                       tt_net *net, GError **error);
+void tt_model_free(tt_model *m);
+
+tt_model *tt_model_load_file(const char *path, GError **error);
+tt_model *tt_model_load_bytes(const guint8 *data, gsize len, GError **error);
+/* Serialise; fills m->sha256. */
+GBytes   *tt_model_to_bytes(tt_model *m, GError **error);
+gboolean  tt_model_save_file(tt_model *m, const char *path, GError **error);
+
+/* Result of classifying one block. */
+typedef struct {
+    uint32_t top;               /* class index */
+    float    confidence;        /* probs[top] */
+    uint32_t n_classes;
+    float    probs[TT_MAX_CLASSES];
+} tt_result;
+
+/* Per-thread classification state (workspace + pixel buffer). */
+typedef struct tt_classifier tt_classifier;
+tt_classifier *tt_classifier_new(const tt_model *m);
+void tt_classifier_free(tt_classifier *c);
+/* Build the block's FlowPic and run the net (sparse path). Returns FALSE if
+ * the block has no usable pixel (all dropped by the size policy). */
+gboolean tt_classify_packets(tt_classifier *c, const tt_pkt *pkts, size_t n,
+                             tt_result *res);
+
+G_END_DECLS
+
+#endif
