@@ -13,9 +13,11 @@
 
 G_BEGIN_DECLS
 
-/* Bin of a packet: returns FALSE if the size policy drops it. */
-gboolean tt_flowpic_bin(const tt_spec *spec, const tt_pkt *p, float span,
-                        uint32_t *row, uint32_t *col);
+/* Bin of a packet at time t (seconds since the block start) with IP length
+ * size. t0 and span are the block's first packet time and last - first (used
+ * by TT_TIME_SPAN only). Returns FALSE if the size policy drops the packet. */
+gboolean tt_flowpic_bin(const tt_spec *spec, float t, uint32_t size,
+                        float t0, float span, uint32_t *row, uint32_t *col);
 
 /* Build the sparse FlowPic of n packets (times relative to the block start).
  * out must hold n entries; returns the number of pixels written (<= n),

@@ -89,6 +89,13 @@ void tt_key_reverse(const tt_key *k, tt_key *r);
 /* "tcp 10.0.0.1:1234 -> 10.0.0.2:80" into buf (>= 112 bytes). */
 const char *tt_key_format(const tt_key *k, char *buf, size_t len);
 
+/* Packet time in seconds from a (seconds, nanoseconds) timestamp. The plugin
+ * and the capture reader both use this, so they compute identical doubles. */
+static inline double tt_time(int64_t secs, int32_t nsecs)
+{
+    return (double)secs + (double)nsecs * 1e-9;
+}
+
 /* One packet as the engine sees it. */
 typedef struct {
     double   ts;        /* arrival time, seconds (any origin, e.g. epoch) */

@@ -1,0 +1,690 @@
+/* traffictriage: the command-line face of the engine — train, evaluate,
+ * inspect and render models, classify a capture outside Wireshark with the
+ * very code the plugin runs. `traffictriage help` lists the commands. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt_capture.h"
+#include "tt_dataset.h"
+#include "tt_flow.h"
+#include "tt_flowpic.h"
+#include "tt_model.h"
+#include "tt_nn.h"
+#include "tt_png.h"
+#include "tt_train.h"
+
+static int fail(GError *e)
+{
+    fprintf(stderr, "traffictriage: %s\n", e ? e->message : "failed");
+    if (e)
+        g_error_free(e);
+    return 1;
+}
+
+static gboolean parse_opts(GOptionEntry *entries, const char *params, const char *summary,
+                           int *argc, char ***argv, GError **error)
+{
+    GOptionContext *ctx = g_option_context_new(params);
+    g_option_context_set_summary(ctx, summary);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    gboolean ok = g_option_context_parse(ctx, argc, argv, error);
+    g_option_context_free(ctx);
+    return ok;
+}
+
+/* ---- model building options shared by init-model and train --------------------------- */
+
+static char *o_arch = NULL, *o_classes = NULL, *o_task = NULL, *o_name = NULL, *o_out = NULL;
+static int o_side = 32;
+static double o_block = 0.0;
+static int o_min_packets = -1;
+static gint64 o_seed = 1;
+static char *o_time_scale = NULL;
+
+static GOptionEntry model_entries[] = {
+    { "arch", 'a', 0, G_OPTION_ARG_STRING, &o_arch, "Net: lenet (mini-FlowPic, default) or flowpic (the paper's net)", "ARCH" },
+    { "side", 0, 0, G_OPTION_ARG_INT, &o_side, "Picture side in bins (default 32 for lenet, 1500 for flowpic)", "N" },
+    { "block-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &o_block, "Block length in seconds (default 15 for lenet, 60 for flowpic)", "S" },
+    { "min-packets", 0, 0, G_OPTION_ARG_INT, &o_min_packets, "Packets a block needs to be classified (default 10)", "N" },
+    { "time-scale", 0, 0, G_OPTION_ARG_STRING, &o_time_scale, "fixed (block length maps to the width, default) or span", "MODE" },
+    { "classes", 'c', 0, G_OPTION_ARG_STRING, &o_classes, "Comma-separated class names (default: the labels met in the data, sorted)", "A,B,..." },
+    { "task", 0, 0, G_OPTION_ARG_STRING, &o_task, "Task name: category (default), tunnel, platform, ...", "TASK" },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &o_name, "Model name (default: TASK-ARCHSIDE-BLOCKs)", "NAME" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &o_seed, "Seed for initialisation, split, shuffling, dropout, augmentation (default 1)", "N" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o_out, "Model file to write", "FILE" },
+    { NULL }
+};
+
+static gboolean build_spec(tt_spec *spec, gboolean *paper, GError **error)
+{
+    *paper = o_arch && strcmp(o_arch, "flowpic") == 0;
+    if (o_arch && !*paper && strcmp(o_arch, "lenet") != 0) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "unknown --arch %s (lenet or flowpic)", o_arch);
+        return FALSE;
+    }
+    if (*paper) {
+        tt_spec_init_paper(spec);
+        if (o_side != 32) {
+            spec->time_bins = spec->size_bins = (uint32_t)o_side;
+        }
+    } else {
+        if (o_side < 16 || o_side > 512) {
+            g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "--side %d: the LeNet net needs 16..512", o_side);
+            return FALSE;
+        }
+        tt_spec_init_mini(spec, (uint32_t)o_side);
+    }
+    if (o_block > 0.0) {
+        spec->block_seconds = o_block;
+        if (spec->idle_timeout < 2 * o_block)
+            spec->idle_timeout = 2 * o_block;
+    }
+    if (o_min_packets >= 0)
+        spec->min_packets = (uint32_t)o_min_packets;
+    if (o_time_scale)
+        spec->time_scale = strcmp(o_time_scale, "span") == 0 ? TT_TIME_SPAN : TT_TIME_FIXED;
+    return tt_spec_validate(spec, error);
+}
+
+static tt_model *build_model(const tt_spec *spec, gboolean paper, char **classes, GError **error)
+{
+    uint32_t k = g_strv_length(classes);
+    tt_layer layers[TT_MAX_LAYERS];
+    uint32_t nl = paper ? tt_layers_flowpic(layers, k) : tt_layers_lenet(layers, k);
+    tt_net *net = tt_net_new(spec->size_bins, spec->time_bins, layers, nl, error);
+    if (!net)
+        return NULL;
+    tt_net_init_params(net, (uint64_t)o_seed);
+    const char *task = o_task ? o_task : "category";
+    char *name = o_name ? g_strdup(o_name)
+                        : g_strdup_printf("%s-%s%u-%gs", task, paper ? "flowpic" : "lenet", spec->size_bins, spec->block_seconds);
+    tt_model *m = tt_model_new(name, task, k, (const char *const *)classes, spec, net, error);
+    g_free(name);
+    if (!m) {
+        tt_net_free(net);
+        return NULL;
+    }
+    tt_net_prepare(m->net);
+    return m;
+}
+
+/* ---- info ------------------------------------------------------------------------------ */
+
+static int cmd_info(int argc, char **argv)
+{
+    GError *e = NULL;
+    GOptionEntry none[] = { { NULL } };
+    if (!parse_opts(none, "MODEL", "Print a model's task, classes, input spec, layers and checksum.", &argc, &argv, &e))
+        return fail(e);
+    if (argc != 2) {
+        fprintf(stderr, "usage: traffictriage info MODEL\n");
+        return 2;
+    }
+    tt_model *m = tt_model_load_file(argv[1], &e);
+    if (!m)
+        return fail(e);
+    const tt_spec *s = &m->spec;
+    printf("model        %s\ntask         %s\nsha256       %s\nclasses      ", m->name, m->task, m->sha256);
+    for (uint32_t i = 0; i < m->n_classes; i++)
+        printf("%s%s", i ? ", " : "", m->classes[i]);
+    printf("\nflowpic      %u x %u (size x time), sizes 1..%u (%s above), %s time over %g s blocks\n",
+           s->size_bins, s->time_bins, s->max_size, s->size_policy == TT_SIZE_CLIP ? "clipped" : "dropped",
+           s->time_scale == TT_TIME_SPAN ? "span-scaled" : "fixed", s->block_seconds);
+    printf("pixels       %s\n", s->count_transform == TT_COUNT_RAW ? "raw counts"
+                              : s->count_transform == TT_COUNT_LOG1P ? "log(1 + count)" : "min(count, clip) / clip");
+    printf("blocks       at least %u packets%s, at most %u stored; flows idle %g s end\n",
+           s->min_packets, s->min_span > 0 ? " and the min span" : "", s->max_packets, s->idle_timeout);
+    printf("temperature  %g\nparameters   %zu\nlayers      ", (double)m->temperature, m->net->n_params);
+    static const char *kinds[] = { "?", "conv", "relu", "maxpool", "dropout", "dense" };
+    for (uint32_t i = 0; i < m->net->n_layers; i++) {
+        const tt_layer *l = &m->net->layers[i];
+        printf(" %s", kinds[l->kind]);
+        if (l->kind == TT_LAYER_CONV)
+            printf("(%u@%ux%u/%u)", l->out_c, l->kh, l->kw, l->sh);
+        else if (l->kind == TT_LAYER_DENSE)
+            printf("(%u)", l->out_c);
+        else if (l->kind == TT_LAYER_MAXPOOL)
+            printf("(%u)", l->kh);
+        else if (l->kind == TT_LAYER_DROPOUT)
+            printf("(%g)", (double)l->rate);
+    }
+    printf("\n");
+    if (m->meta && *m->meta)
+        printf("--- metadata\n%s", m->meta);
+    tt_model_free(m);
+    return 0;
+}
+
+/* ---- init-model ------------------------------------------------------------------------ */
+
+static int cmd_init_model(int argc, char **argv)
+{
+    GError *e = NULL;
+    if (!parse_opts(model_entries, "", "Write a randomly initialised (untrained) model: for tests and as a training start.", &argc, &argv, &e))
+        return fail(e);
+    if (!o_out || !o_classes) {
+        fprintf(stderr, "traffictriage init-model: --classes and --output are required\n");
+        return 2;
+    }
+    tt_spec spec;
+    gboolean paper;
+    if (!build_spec(&spec, &paper, &e))
+        return fail(e);
+    char **classes = g_strsplit(o_classes, ",", -1);
+    tt_model *m = build_model(&spec, paper, classes, &e);
+    g_strfreev(classes);
+    if (!m)
+        return fail(e);
+    g_free(m->meta);
+    m->meta = g_strdup_printf("untrained=yes (random weights from seed %" G_GINT64_FORMAT ")\n", o_seed);
+    if (!tt_model_save_file(m, o_out, &e)) {
+        tt_model_free(m);
+        return fail(e);
+    }
+    printf("%s  %s\n", m->sha256, o_out);
+    tt_model_free(m);
+    return 0;
+}
+
+/* ---- data loading ------------------------------------------------------------------------ */
+
+/* DATA arguments: a manifest, a packet-series file, a capture (FILE[:LABEL]),
+ * or a FlowPic CSV with FILE:LABEL. */
+static gboolean load_data(tt_dataset *ds, int argc, char **argv, GError **error)
+{
+    for (int i = 1; i < argc; i++) {
+        char *arg = g_strdup(argv[i]);
+        char *label = NULL;
+        char *colon = strrchr(arg, ':');
+        if (colon && !g_file_test(arg, G_FILE_TEST_EXISTS)) {
+            *colon = 0;
+            label = colon + 1;
+        }
+        gboolean ok;
+        if (g_str_has_suffix(arg, ".pcap") || g_str_has_suffix(arg, ".pcapng") || g_str_has_suffix(arg, ".cap")) {
+            char *base = g_path_get_basename(arg);
+            ok = tt_dataset_add_capture(ds, arg, label ? label : "unlabelled", base, error);
+            g_free(base);
+        } else {
+            ok = tt_dataset_add_file(ds, arg, label, error);
+        }
+        g_free(arg);
+        if (!ok)
+            return FALSE;
+    }
+    tt_dataset_finish(ds);
+    return TRUE;
+}
+
+static void print_data_summary(const tt_dataset *ds, FILE *out)
+{
+    guint k = ds->classes->len;
+    uint64_t *n = g_new0(uint64_t, k ? k : 1);
+    for (guint i = 0; i < ds->samples->len; i++)
+        n[g_array_index(ds->samples, tt_sample, i).label]++;
+    fprintf(out, "data: %u blocks from %u groups; %" G_GUINT64_FORMAT " packets read, %" G_GUINT64_FORMAT " labelled\n",
+            ds->samples->len, ds->groups->len, ds->packets_read, ds->packets_labelled);
+    for (guint c = 0; c < k; c++)
+        fprintf(out, "  %-16s %8" G_GUINT64_FORMAT " blocks  (%" G_GUINT64_FORMAT " too short, not used)\n",
+                (char *)g_ptr_array_index(ds->classes, c), n[c], g_array_index(ds->too_few, uint64_t, c));
+    g_free(n);
+}
+
+static gboolean write_split(const tt_dataset *ds, const uint8_t *split, const char *path, GError **error)
+{
+    static const char *names[] = { "train", "val", "test", "none" };
+    GString *s = g_string_new("#ttsplit v1\n");
+    for (guint g = 0; g < ds->groups->len; g++)
+        g_string_append_printf(s, "%s\t%s\n", (char *)g_ptr_array_index(ds->groups, g), names[split[g]]);
+    GError *e = NULL;
+    gboolean ok = g_file_set_contents(path, s->str, (gssize)s->len, &e);
+    g_string_free(s, TRUE);
+    if (!ok)
+        g_propagate_error(error, e);
+    return ok;
+}
+
+static gboolean read_split(const tt_dataset *ds, const char *path, uint8_t *split, GError **error)
+{
+    char *text;
+    if (!g_file_get_contents(path, &text, NULL, error))
+        return FALSE;
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    char **lines = g_strsplit(text, "\n", -1);
+    g_free(text);
+    for (char **l = lines; *l; l++) {
+        if (!**l || **l == '#')
+            continue;
+        char *tab = strrchr(*l, '\t');
+        if (!tab)
+            continue;
+        *tab = 0;
+        int v = strcmp(tab + 1, "train") == 0 ? TT_SPLIT_TRAIN : strcmp(tab + 1, "val") == 0 ? TT_SPLIT_VAL
+              : strcmp(tab + 1, "test") == 0 ? TT_SPLIT_TEST : TT_SPLIT_NONE;
+        g_hash_table_insert(h, g_strdup(*l), GINT_TO_POINTER(v + 1));
+    }
+    g_strfreev(lines);
+    for (guint g = 0; g < ds->groups->len; g++) {
+        gpointer v = g_hash_table_lookup(h, g_ptr_array_index(ds->groups, g));
+        split[g] = v ? (uint8_t)(GPOINTER_TO_INT(v) - 1) : TT_SPLIT_NONE;
+    }
+    g_hash_table_destroy(h);
+    return TRUE;
+}
+
+/* ---- train -------------------------------------------------------------------------------- */
+
+static int cmd_train(int argc, char **argv)
+{
+    GError *e = NULL;
+    double val = 0.15, test = 0.15;
+    int epochs = 30, patience = 6, batch = 32, per_class = 0;
+    double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0;
+    char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
+    gboolean no_balance = FALSE, quiet = FALSE;
+    GOptionEntry extra[] = {
+        { "val", 0, 0, G_OPTION_ARG_DOUBLE, &val, "Fraction of groups (sessions/captures) for validation (default 0.15)", "F" },
+        { "test", 0, 0, G_OPTION_ARG_DOUBLE, &test, "Fraction of groups held out for the test (default 0.15)", "F" },
+        { "test-groups", 0, 0, G_OPTION_ARG_STRING, &test_groups, "Also hold out the groups matching this regex", "REGEX" },
+        { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test)", "FILE" },
+        { "split-out", 0, 0, G_OPTION_ARG_FILENAME, &split_out, "Write the split used", "FILE" },
+        { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "Maximum epochs (default 30)", "N" },
+        { "patience", 0, 0, G_OPTION_ARG_INT, &patience, "Early stopping patience in epochs (default 6)", "N" },
+        { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Mini-batch size (default 32)", "N" },
+        { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Adam learning rate (default 0.001)", "LR" },
+        { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &wd, "AdamW decoupled weight decay (default 0)", "WD" },
+        { "max-per-class", 0, 0, G_OPTION_ARG_INT, &per_class, "Use at most N training blocks per class per epoch", "N" },
+        { "no-balance", 0, 0, G_OPTION_ARG_NONE, &no_balance, "Do not weight classes by inverse frequency", NULL },
+        { "aug-rtt", 0, 0, G_OPTION_ARG_DOUBLE, &aug_rtt, "Scale block times by 1 +- U(F) (e.g. 0.5)", "F" },
+        { "aug-shift", 0, 0, G_OPTION_ARG_DOUBLE, &aug_shift, "Shift block times by +- U(S) seconds", "S" },
+        { "aug-loss", 0, 0, G_OPTION_ARG_DOUBLE, &aug_loss, "Drop packets with probability U(0, P)", "P" },
+        { "init", 0, 0, G_OPTION_ARG_FILENAME, &init, "Start from this model's weights, spec and classes", "MODEL" },
+        { "note", 0, 0, G_OPTION_ARG_STRING, &note, "Free text stored in the model (e.g. data sources)", "TEXT" },
+        { "eval-json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the test-split evaluation as JSON", "FILE" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines", NULL },
+        { NULL }
+    };
+    GOptionContext *ctx = g_option_context_new("DATA...");
+    g_option_context_set_summary(ctx, "Train a model on labelled data split by group (session/capture).\n"
+                                 "DATA: #ttmanifest files (labelled captures), #ttseries files, captures as FILE.pcap:LABEL,\n"
+                                 "or original FlowPic CSV files as FILE.csv:LABEL.");
+    g_option_context_add_main_entries(ctx, model_entries, NULL);
+    g_option_context_add_main_entries(ctx, extra, NULL);
+    gboolean ok = g_option_context_parse(ctx, &argc, &argv, &e);
+    g_option_context_free(ctx);
+    if (!ok)
+        return fail(e);
+    if (!o_out || argc < 2) {
+        fprintf(stderr, "usage: traffictriage train [OPTIONS] -o MODEL DATA...\n");
+        return 2;
+    }
+    tt_model *m = NULL;
+    tt_spec spec;
+    gboolean paper = FALSE;
+    if (init) {
+        m = tt_model_load_file(init, &e);
+        if (!m)
+            return fail(e);
+        spec = m->spec;
+    } else if (!build_spec(&spec, &paper, &e)) {
+        return fail(e);
+    }
+    char **classes = o_classes ? g_strsplit(o_classes, ",", -1) : NULL;
+    if (m) {
+        g_strfreev(classes);
+        classes = g_new0(char *, m->n_classes + 1);
+        for (uint32_t i = 0; i < m->n_classes; i++)
+            classes[i] = g_strdup(m->classes[i]);
+    }
+    tt_dataset *ds = tt_dataset_new(&spec, (const char *const *)classes, classes ? g_strv_length(classes) : 0);
+    if (!load_data(ds, argc, argv, &e))
+        return fail(e);
+    if (!quiet)
+        print_data_summary(ds, stderr);
+    if (ds->classes->len < 2) {
+        fprintf(stderr, "traffictriage train: the data has fewer than two classes\n");
+        return 1;
+    }
+    if (!m) {
+        g_strfreev(classes);
+        classes = g_new0(char *, ds->classes->len + 1);
+        for (guint i = 0; i < ds->classes->len; i++)
+            classes[i] = g_strdup(g_ptr_array_index(ds->classes, i));
+        m = build_model(&spec, paper, classes, &e);
+        if (!m)
+            return fail(e);
+    }
+    g_strfreev(classes);
+
+    uint8_t *split = g_new0(uint8_t, ds->groups->len + 1);
+    if (split_in) {
+        if (!read_split(ds, split_in, split, &e))
+            return fail(e);
+    } else {
+        tt_split_groups(ds, val, test, (uint64_t)o_seed, split);
+        if (test_groups && !tt_split_by_regex(ds, test_groups, TT_SPLIT_TEST, split, &e))
+            return fail(e);
+    }
+    if (split_out && !write_split(ds, split, split_out, &e))
+        return fail(e);
+    uint32_t gcount[4] = { 0 };
+    for (guint g = 0; g < ds->groups->len; g++)
+        gcount[split[g]]++;
+
+    tt_train_opts o;
+    tt_train_opts_default(&o);
+    o.seed = (uint64_t)o_seed;
+    o.max_epochs = (uint32_t)MAX(1, epochs);
+    o.patience = (uint32_t)MAX(1, patience);
+    o.batch = (uint32_t)MAX(1, batch);
+    o.lr = (float)lr;
+    o.weight_decay = (float)wd;
+    o.balance = !no_balance;
+    o.aug_rtt = (float)aug_rtt;
+    o.aug_shift = (float)aug_shift;
+    o.aug_loss = (float)aug_loss;
+    o.max_per_class = (uint32_t)MAX(0, per_class);
+    o.log = quiet ? NULL : stderr;
+
+    GString *meta = g_string_new(NULL);
+    if (note)
+        g_string_append_printf(meta, "note=%s\n", note);
+    g_string_append_printf(meta, "split=by group (session/capture), seed %" G_GINT64_FORMAT ", val %.2f, test %.2f%s%s; groups train %u, val %u, test %u\n",
+                           o_seed, val, test, test_groups ? ", held out: " : "", test_groups ? test_groups : "",
+                           gcount[0], gcount[1], gcount[2]);
+    g_free(m->meta);
+    m->meta = g_string_free(meta, FALSE);
+    if (!tt_train(m, ds, split, &o, &e))
+        return fail(e);
+
+    tt_eval ev;
+    tt_evaluate(m, ds, split, TT_SPLIT_TEST, NULL, NULL, &ev);
+    char *line = g_strdup_printf("%stest.blocks=%" G_GUINT64_FORMAT "\ntest.accuracy=%.4f\ntest.balanced_accuracy=%.4f\ntest.ece=%.4f\n",
+                                 m->meta, ev.n, tt_eval_accuracy(&ev), tt_eval_balanced_accuracy(&ev), ev.ece);
+    g_free(m->meta);
+    m->meta = line;
+    if (!tt_model_save_file(m, o_out, &e))
+        return fail(e);
+    printf("model %s written to %s (sha256 %.12s)\ntest split (groups never seen in training):\n", m->name, o_out, m->sha256);
+    tt_eval_print(m, &ev, stdout);
+    if (json_out) {
+        char *js = tt_eval_json(m, &ev);
+        if (!g_file_set_contents(json_out, js, -1, &e))
+            return fail(e);
+        g_free(js);
+    }
+    g_free(split);
+    tt_dataset_free(ds);
+    tt_model_free(m);
+    return 0;
+}
+
+/* ---- eval --------------------------------------------------------------------------------- */
+
+static int cmd_eval(int argc, char **argv)
+{
+    GError *e = NULL;
+    char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL;
+    GOptionEntry entries[] = {
+        { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Split file written by train --split-out", "FILE" },
+        { "on", 0, 0, G_OPTION_ARG_STRING, &on, "Evaluate on train, val or test groups of the split (default: all data)", "SPLIT" },
+        { "by", 0, 0, G_OPTION_ARG_STRING, &by, "Also break results down by this attribute (e.g. tunnel, app)", "KEY" },
+        { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the results as JSON", "FILE" },
+        { NULL }
+    };
+    if (!parse_opts(entries, "MODEL DATA...", "Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.", &argc, &argv, &e))
+        return fail(e);
+    if (argc < 3) {
+        fprintf(stderr, "usage: traffictriage eval [OPTIONS] MODEL DATA...\n");
+        return 2;
+    }
+    tt_model *m = tt_model_load_file(argv[1], &e);
+    if (!m)
+        return fail(e);
+    tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
+    if (!load_data(ds, argc - 1, argv + 1, &e))
+        return fail(e);
+    print_data_summary(ds, stderr);
+    uint8_t *split = g_new0(uint8_t, ds->groups->len + 1);
+    int which = TT_SPLIT_NONE;
+    if (split_in) {
+        if (!read_split(ds, split_in, split, &e))
+            return fail(e);
+        which = !on ? TT_SPLIT_NONE : strcmp(on, "train") == 0 ? TT_SPLIT_TRAIN
+              : strcmp(on, "val") == 0 ? TT_SPLIT_VAL : TT_SPLIT_TEST;
+    }
+    tt_eval ev;
+    tt_evaluate(m, ds, split, which, NULL, NULL, &ev);
+    printf("model %s (%.12s) on %s\n", m->name, m->sha256, which == TT_SPLIT_NONE ? "all blocks" : on);
+    tt_eval_print(m, &ev, stdout);
+    GString *js = g_string_new(NULL);
+    char *j = tt_eval_json(m, &ev);
+    g_string_append_printf(js, "{\"all\":%s", j);
+    g_free(j);
+    if (by) {
+        GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_string_append_printf(js, ",\"by\":{\"key\":\"%s\",\"values\":{", by);
+        gboolean first = TRUE;
+        for (guint a = 0; a < ds->attrs->len; a++) {
+            char *v = tt_attr_get(g_ptr_array_index(ds->attrs, a), by);
+            if (g_hash_table_contains(seen, v)) {
+                g_free(v);
+                continue;
+            }
+            g_hash_table_add(seen, v);
+            tt_eval sub;
+            tt_evaluate(m, ds, split, which, by, v, &sub);
+            if (!sub.n)
+                continue;
+            printf("\n%s = %s\n", by, *v ? v : "(none)");
+            tt_eval_print(m, &sub, stdout);
+            j = tt_eval_json(m, &sub);
+            g_string_append_printf(js, "%s\"%s\":%s", first ? "" : ",", v, j);
+            g_free(j);
+            first = FALSE;
+        }
+        g_string_append(js, "}}");
+        g_hash_table_destroy(seen);
+    }
+    g_string_append(js, "}\n");
+    if (json_out && !g_file_set_contents(json_out, js->str, (gssize)js->len, &e))
+        return fail(e);
+    g_string_free(js, TRUE);
+    g_free(split);
+    tt_dataset_free(ds);
+    tt_model_free(m);
+    return 0;
+}
+
+/* ---- classify ------------------------------------------------------------------------------ */
+
+typedef struct {
+    tt_model *m;
+    tt_classifier *cl;
+    float threshold;
+} classify_ctx;
+
+static void classify_block(const tt_block *b, void *user)
+{
+    classify_ctx *cx = user;
+    char key[160];
+    tt_key_format(b->key, key, sizeof key);
+    const char *category = "-", *status = tt_block_status_name(b->status);
+    double conf = 0.0;
+    tt_result r;
+    if (b->status == TT_BLOCK_OK) {
+        if (tt_classify_packets(cx->cl, b->pkts, b->n_stored, &r)) {
+            category = r.confidence >= cx->threshold ? cx->m->classes[r.top] : "unknown";
+            conf = r.confidence;
+            status = "classified";
+        }
+    }
+    printf("%" G_GUINT64_FORMAT "\t%u\t%s\t%.6f\t%.6f\t%u\t%" G_GUINT64_FORMAT "\t%s%s\t%s\t%.4f\n",
+           b->flow_id, b->block_index, key, b->first_ts, b->last_ts, b->n_packets, b->n_bytes,
+           status, b->truncated ? " (truncated)" : "", category, conf);
+}
+
+static int cmd_classify(int argc, char **argv)
+{
+    GError *e = NULL;
+    double threshold = 0.0;
+    int max_flows = 0;
+    gboolean packets = FALSE;
+    GOptionEntry entries[] = {
+        { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Confidence below which the class reads \"unknown\"", "P" },
+        { "max-flows", 0, 0, G_OPTION_ARG_INT, &max_flows, "Flow table bound (default 1000000)", "N" },
+        { "packets", 0, 0, G_OPTION_ARG_NONE, &packets, "Print frame, flow and block of every TCP/UDP packet instead", NULL },
+        { NULL }
+    };
+    if (!parse_opts(entries, "MODEL CAPTURE", "Classify every flow block of a capture, as the plugin does (one line per block).", &argc, &argv, &e))
+        return fail(e);
+    if (argc != 3) {
+        fprintf(stderr, "usage: traffictriage classify [OPTIONS] MODEL CAPTURE\n");
+        return 2;
+    }
+    tt_model *m = tt_model_load_file(argv[1], &e);
+    if (!m)
+        return fail(e);
+    tt_capture *cap = tt_capture_open(argv[2], &e);
+    if (!cap)
+        return fail(e);
+    tt_blas_single_thread();
+    classify_ctx cx = { m, tt_classifier_new(m), (float)threshold };
+    tt_engine *eng = tt_engine_new(&m->spec, (uint32_t)MAX(0, max_flows), packets ? NULL : classify_block, &cx);
+    if (packets)
+        printf("#frame\tflow\tblock\tip_len\n");
+    else
+        printf("#flow\tblock\t5-tuple\tfirst\tlast\tpackets\tbytes\tstatus\tclass\tconfidence\n");
+    tt_packet p;
+    uint64_t frame;
+    int rc;
+    while ((rc = tt_capture_next(cap, &p, &frame, &e)) == 1) {
+        tt_pkt_ref ref;
+        if (tt_engine_add(eng, &p, &ref) && packets)
+            printf("%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\t%u\t%u\n", frame, ref.flow_id, ref.block_index, p.ip_len);
+    }
+    tt_engine_flush(eng);
+    tt_engine_free(eng);
+    tt_classifier_free(cx.cl);
+    tt_capture_close(cap);
+    tt_model_free(m);
+    if (rc < 0)
+        return fail(e);
+    return 0;
+}
+
+/* ---- render ------------------------------------------------------------------------------- */
+
+static int cmd_render(int argc, char **argv)
+{
+    GError *e = NULL;
+    char *outdir = NULL;
+    gint64 flow = -1;
+    int block = -1, per_class = 0, scale = 0, limit = 200;
+    GOptionEntry entries[] = {
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &outdir, "Folder for the PNG files (created)", "DIR" },
+        { "flow", 0, 0, G_OPTION_ARG_INT64, &flow, "Only this flow number", "N" },
+        { "block", 0, 0, G_OPTION_ARG_INT, &block, "Only this block index", "N" },
+        { "per-class", 0, 0, G_OPTION_ARG_INT, &per_class, "At most N blocks per class (a gallery)", "N" },
+        { "scale", 0, 0, G_OPTION_ARG_INT, &scale, "Pixels per bin (default: 1 for large pictures, up to 8 for small)", "N" },
+        { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "At most N pictures in all (default 200)", "N" },
+        { NULL }
+    };
+    if (!parse_opts(entries, "MODEL DATA...", "Render FlowPics of blocks as PNG files, with the model's input spec.\n"
+                    "DATA: captures (FILE.pcap), manifests or packet-series files.", &argc, &argv, &e))
+        return fail(e);
+    if (argc < 3 || !outdir) {
+        fprintf(stderr, "usage: traffictriage render -o DIR [OPTIONS] MODEL DATA...\n");
+        return 2;
+    }
+    tt_model *m = tt_model_load_file(argv[1], &e);
+    if (!m)
+        return fail(e);
+    if (g_mkdir_with_parents(outdir, 0755) != 0) {
+        fprintf(stderr, "traffictriage: cannot create %s: %s\n", outdir, g_strerror(errno));
+        return 1;
+    }
+    tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
+    if (!load_data(ds, argc - 1, argv + 1, &e))
+        return fail(e);
+    if (scale <= 0)
+        scale = m->spec.time_bins >= 256 ? 1 : (int)MAX(1u, MIN(8u, 256u / m->spec.time_bins));
+    tt_classifier *cl = tt_classifier_new(m);
+    uint32_t *done = g_new0(uint32_t, ds->classes->len + 1);
+    tt_pixel *px = NULL;
+    size_t cap = 0;
+    int written = 0;
+    for (guint i = 0; i < ds->samples->len && written < limit; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        if ((flow >= 0 && s->flow_id != (uint64_t)flow) || (block >= 0 && s->block_index != (uint32_t)block))
+            continue;
+        if (per_class && done[s->label] >= (uint32_t)per_class)
+            continue;
+        if (s->n > cap) {
+            cap = s->n;
+            px = g_renew(tt_pixel, px, cap);
+        }
+        const tt_pkt *pk = &g_array_index(ds->pkts, tt_pkt, s->off);
+        size_t np = tt_flowpic_build(&m->spec, pk, s->n, px);
+        tt_result r;
+        const char *pred = tt_classify_packets(cl, pk, s->n, &r) ? m->classes[r.top] : "none";
+        const char *label = g_ptr_array_index(ds->classes, s->label);
+        char *src = g_path_get_basename(g_ptr_array_index(ds->sources, s->source));
+        char *name = g_strdup_printf("%s/%s_%s_flow%" G_GUINT64_FORMAT "_block%u.png", outdir, label, src, s->flow_id, s->block_index);
+        g_free(src);
+        if (!tt_png_write_flowpic(name, &m->spec, px, np, (uint32_t)scale, &e))
+            return fail(e);
+        printf("%s\t%s\t%u packets\tpredicted %s (%.2f)\n", name, label, s->n, pred, np ? r.confidence : 0.0);
+        g_free(name);
+        done[s->label]++;
+        written++;
+    }
+    g_free(px);
+    g_free(done);
+    tt_classifier_free(cl);
+    tt_dataset_free(ds);
+    tt_model_free(m);
+    if (written == 0) {
+        fprintf(stderr, "traffictriage render: no block matched\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- main ----------------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    { "train", cmd_train, "train a model on labelled captures, packet series or FlowPic CSV" },
+    { "eval", cmd_eval, "evaluate a model (accuracy, precision/recall/F1, confusion matrix; text and JSON)" },
+    { "info", cmd_info, "print a model's task, classes, input spec, layers and checksum" },
+    { "classify", cmd_classify, "classify the flows of a capture outside Wireshark (same engine as the plugin)" },
+    { "render", cmd_render, "write FlowPics of blocks as PNG files" },
+    { "init-model", cmd_init_model, "write an untrained model (random weights) for tests" },
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("usage: traffictriage COMMAND [OPTIONS] ...\n\ncommands:\n");
+        for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+            printf("  %-11s %s\n", commands[i].name, commands[i].help);
+        printf("\n`traffictriage COMMAND --help` describes a command.\n");
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            char *prg = g_strdup_printf("traffictriage %s", argv[1]);
+            g_set_prgname(prg);
+            g_free(prg);
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "traffictriage: unknown command \"%s\" (try `traffictriage help`)\n", argv[1]);
+    return 2;
+}

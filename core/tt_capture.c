@@ -1,0 +1,262 @@
+/* TrafficTriage core: packets from pcap / pcapng files (tt_capture.h). */
+#include "tt_capture.h"
+
+#include <pcap/pcap.h>
+#include <string.h>
+
+struct tt_capture {
+    pcap_t  *p;
+    int      linktype;
+    uint64_t frame;
+    char    *path;
+};
+
+#define MAX_DEPTH 8   /* nested encapsulations followed at most */
+
+typedef struct {
+    const guint8 *d;
+    size_t len;
+} span;
+
+static uint16_t be16(const guint8 *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static uint32_t le32(const guint8 *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
+
+static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, int depth);
+static gboolean parse_ether(const guint8 *d, size_t len, tt_packet *pkt, int depth);
+
+static gboolean by_ethertype(uint16_t et, const guint8 *d, size_t len, tt_packet *pkt, int depth)
+{
+    if (et == 0x0800 || et == 0x86dd)
+        return parse_ip(d, len, pkt, depth + 1);
+    return FALSE;
+}
+
+/* Layer 4 (and tunnels carried in it). ip_len and addresses are already set
+ * for this IP header; an inner IP header overwrites them. */
+static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt, int depth)
+{
+    switch (proto) {
+    case 4:     /* IPv4 in IP */
+    case 41: {  /* IPv6 in IP */
+        tt_packet inner = *pkt;
+        if (parse_ip(d, len, &inner, depth + 1)) {
+            *pkt = inner;
+            return TRUE;
+        }
+        return FALSE;
+    }
+    case 47: {  /* GRE */
+        if (len < 4)
+            return FALSE;
+        uint16_t flags = be16(d), ptype = be16(d + 2);
+        if (flags & 0x0007)                    /* version != 0 (e.g. PPTP's enhanced GRE) */
+            return FALSE;
+        size_t off = 4;
+        if (flags & 0x8000) off += 4;          /* checksum + reserved */
+        if (flags & 0x2000) off += 4;          /* key */
+        if (flags & 0x1000) off += 4;          /* sequence number */
+        if (off > len)
+            return FALSE;
+        tt_packet inner = *pkt;
+        gboolean ok = ptype == 0x6558 ? parse_ether(d + off, len - off, &inner, depth + 1)
+                                      : by_ethertype(ptype, d + off, len - off, &inner, depth);
+        if (ok)
+            *pkt = inner;
+        return ok;
+    }
+    case 6:
+    case 17: {
+        if (len < 4)
+            return FALSE;                      /* ports truncated: Wireshark has no ports either */
+        pkt->key.proto = (uint8_t)proto;
+        pkt->key.sport = be16(d);
+        pkt->key.dport = be16(d + 2);
+        if (proto == 17 && pkt->key.dport == 4789 && len >= 8 + 8 + 14) {
+            /* VXLAN: UDP header, 8-byte VXLAN header with the I flag, then Ethernet. */
+            const guint8 *v = d + 8;
+            if (v[0] & 0x08) {
+                tt_packet inner = *pkt;
+                if (parse_ether(v + 8, len - 16, &inner, depth + 1)) {
+                    *pkt = inner;
+                    return TRUE;
+                }
+            }
+        }
+        return TRUE;
+    }
+    default:
+        return FALSE;
+    }
+}
+
+static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, int depth)
+{
+    if (depth > MAX_DEPTH || len < 1)
+        return FALSE;
+    int version = d[0] >> 4;
+    if (version == 4) {
+        if (len < 20)
+            return FALSE;
+        size_t ihl = (size_t)(d[0] & 0x0f) * 4;
+        if (ihl < 20 || ihl > len)
+            return FALSE;
+        uint16_t total = be16(d + 2);
+        uint16_t frag = be16(d + 6);
+        if (total < ihl)
+            return FALSE;
+        if (frag & 0x3fff)                      /* MF set or offset != 0: a fragment */
+            return FALSE;
+        pkt->ip_len = total;
+        pkt->key.family = 4;
+        memset(pkt->key.src, 0, 16);
+        memset(pkt->key.dst, 0, 16);
+        memcpy(pkt->key.src, d + 12, 4);
+        memcpy(pkt->key.dst, d + 16, 4);
+        size_t avail = len < total ? len : total;  /* trailer padding is not payload */
+        return parse_l4(d[9], d + ihl, avail - ihl, pkt, depth);
+    }
+    if (version == 6) {
+        if (len < 40)
+            return FALSE;
+        uint16_t plen = be16(d + 4);
+        pkt->ip_len = 40u + plen;
+        pkt->key.family = 6;
+        memcpy(pkt->key.src, d + 8, 16);
+        memcpy(pkt->key.dst, d + 24, 16);
+        int nh = d[6];
+        size_t off = 40;
+        size_t end = len < 40u + plen ? len : 40u + plen;
+        for (int i = 0; i < 8; i++) {
+            if (nh == 0 || nh == 43 || nh == 60) {      /* hop-by-hop, routing, destination */
+                if (off + 8 > end)
+                    return FALSE;
+                int next = d[off];
+                off += ((size_t)d[off + 1] + 1) * 8;
+                nh = next;
+            } else if (nh == 44) {                      /* fragment header */
+                if (off + 8 > end)
+                    return FALSE;
+                uint16_t fo = be16(d + off + 2);
+                if (fo & 0xfff9)                        /* offset != 0 or M flag */
+                    return FALSE;
+                nh = d[off];
+                off += 8;
+            } else if (nh == 51) {                      /* AH */
+                if (off + 8 > end)
+                    return FALSE;
+                int next = d[off];
+                off += ((size_t)d[off + 1] + 2) * 4;
+                nh = next;
+            } else {
+                break;
+            }
+        }
+        if (off > end)
+            return FALSE;
+        return parse_l4(nh, d + off, end - off, pkt, depth);
+    }
+    return FALSE;
+}
+
+static gboolean parse_ether(const guint8 *d, size_t len, tt_packet *pkt, int depth)
+{
+    if (depth > MAX_DEPTH || len < 14)
+        return FALSE;
+    size_t off = 12;
+    uint16_t et = be16(d + off);
+    while (et == 0x8100 || et == 0x88a8 || et == 0x9100) {
+        off += 4;
+        if (off + 2 > len)
+            return FALSE;
+        et = be16(d + off);
+    }
+    off += 2;
+    return by_ethertype(et, d + off, len - off, pkt, depth);
+}
+
+gboolean tt_parse_frame(int linktype, const guint8 *d, size_t len, tt_packet *pkt)
+{
+    memset(&pkt->key, 0, sizeof pkt->key);
+    pkt->ip_len = 0;
+    switch (linktype) {
+    case DLT_EN10MB:
+        return parse_ether(d, len, pkt, 0);
+    case DLT_RAW:
+    case 101:   /* LINKTYPE_RAW */
+    case 228:   /* LINKTYPE_IPV4 */
+    case 229:   /* LINKTYPE_IPV6 */
+        return parse_ip(d, len, pkt, 0);
+    case DLT_LINUX_SLL:
+        if (len < 16)
+            return FALSE;
+        return by_ethertype(be16(d + 14), d + 16, len - 16, pkt, 0);
+    case 276:   /* LINUX_SLL2 */
+        if (len < 20)
+            return FALSE;
+        return by_ethertype(be16(d), d + 20, len - 20, pkt, 0);
+    case DLT_NULL:
+    case DLT_LOOP: {
+        if (len < 4)
+            return FALSE;
+        uint32_t af = linktype == DLT_NULL ? le32(d) : (uint32_t)be16(d + 2);
+        if (linktype == DLT_NULL && af > 0xffff)         /* written big-endian */
+            af = (uint32_t)d[3] | ((uint32_t)d[2] << 8);
+        if (af == 2)
+            return parse_ip(d + 4, len - 4, pkt, 0);
+        if (af == 24 || af == 28 || af == 30 || af == 10)
+            return parse_ip(d + 4, len - 4, pkt, 0);
+        return FALSE;
+    }
+    default:
+        return FALSE;
+    }
+}
+
+tt_capture *tt_capture_open(const char *path, GError **error)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    if (!p) {
+        g_set_error(error, TT_ERROR, TT_ERROR_IO, "cannot read capture %s: %s", path, errbuf);
+        return NULL;
+    }
+    tt_capture *c = g_new0(tt_capture, 1);
+    c->p = p;
+    c->linktype = pcap_datalink(p);
+    c->path = g_strdup(path);
+    return c;
+}
+
+void tt_capture_close(tt_capture *c)
+{
+    if (!c)
+        return;
+    pcap_close(c->p);
+    g_free(c->path);
+    g_free(c);
+}
+
+int tt_capture_next(tt_capture *c, tt_packet *pkt, uint64_t *frame, GError **error)
+{
+    for (;;) {
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int r = pcap_next_ex(c->p, &h, &data);
+        if (r == PCAP_ERROR_BREAK)
+            return 0;
+        if (r < 0) {
+            g_set_error(error, TT_ERROR, TT_ERROR_IO, "reading %s after frame %" G_GUINT64_FORMAT ": %s",
+                        c->path, c->frame, pcap_geterr(c->p));
+            return -1;
+        }
+        if (r == 0)
+            continue;
+        c->frame++;
+        /* pcapng files may mix link types per interface; libpcap reports one. */
+        if (tt_parse_frame(c->linktype, data, h->caplen, pkt)) {
+            pkt->ts = tt_time((int64_t)h->ts.tv_sec, (int32_t)h->ts.tv_usec);   /* nanoseconds */
+            *frame = c->frame;
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/* TrafficTriage core: reading packets from pcap / pcapng files (libpcap),
+ * with the same view of a packet as the Wireshark plugin: the innermost IPv4
+ * or IPv6 header's total length (IPv6: 40 + payload length, even when the
+ * frame is truncated by the snap length), the innermost TCP/UDP ports, the
+ * capture timestamp. Understood encapsulations: Ethernet (with 802.1Q/QinQ
+ * tags), Linux cooked (SLL, SLL2), BSD loopback, raw IP; IP-in-IP (4in4,
+ * 6in4, 4in6, 6in6), GRE (IPv4/IPv6/transparent Ethernet), VXLAN on UDP 4789
+ * (as Wireshark dissects them by default). Fragments other than the first,
+ * and first fragments, are skipped (Wireshark reassembles them; see
+ * models/FLOWPIC.md for the difference).
+ */
+#ifndef TT_CAPTURE_H
+#define TT_CAPTURE_H
+
+#include "tt_types.h"
+
+G_BEGIN_DECLS
+
+typedef struct tt_capture tt_capture;
+
+tt_capture *tt_capture_open(const char *path, GError **error);
+void tt_capture_close(tt_capture *c);
+
+/* Next TCP/UDP packet. Returns 1 with *pkt filled and *frame = 1-based frame
+ * number of the file, 0 at the end, -1 on a read error (error set). Frames
+ * without a TCP/UDP packet are skipped. */
+int tt_capture_next(tt_capture *c, tt_packet *pkt, uint64_t *frame, GError **error);
+
+/* Parse one frame of the given DLT link type. Returns TRUE for TCP/UDP. */
+gboolean tt_parse_frame(int linktype, const guint8 *data, size_t caplen,
+                        tt_packet *pkt);
+
+G_END_DECLS
+
+#endif

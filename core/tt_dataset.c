@@ -1,0 +1,653 @@
+/* TrafficTriage core: labelled training data (tt_dataset.h). */
+#include "tt_dataset.h"
+#include "tt_capture.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINE_PACKETS 50000000u
+
+static uint32_t intern(GPtrArray *arr, GHashTable *ix, const char *s)
+{
+    gpointer v;
+    if (g_hash_table_lookup_extended(ix, s, NULL, &v))
+        return GPOINTER_TO_UINT(v) - 1;
+    char *copy = g_strdup(s);
+    g_ptr_array_add(arr, copy);
+    g_hash_table_insert(ix, copy, GUINT_TO_POINTER(arr->len));
+    return arr->len - 1;
+}
+
+tt_dataset *tt_dataset_new(const tt_spec *spec, const char *const *classes, uint32_t n_classes)
+{
+    tt_dataset *ds = g_new0(tt_dataset, 1);
+    ds->spec = *spec;
+    ds->classes = g_ptr_array_new_with_free_func(g_free);
+    ds->groups = g_ptr_array_new_with_free_func(g_free);
+    ds->attrs = g_ptr_array_new_with_free_func(g_free);
+    ds->sources = g_ptr_array_new_with_free_func(g_free);
+    ds->samples = g_array_new(FALSE, FALSE, sizeof(tt_sample));
+    ds->pkts = g_array_new(FALSE, FALSE, sizeof(tt_pkt));
+    ds->group_ix = g_hash_table_new(g_str_hash, g_str_equal);
+    ds->attrs_ix = g_hash_table_new(g_str_hash, g_str_equal);
+    ds->class_ix = g_hash_table_new(g_str_hash, g_str_equal);
+    ds->too_few = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+    if (classes) {
+        for (uint32_t i = 0; i < n_classes; i++)
+            intern(ds->classes, ds->class_ix, classes[i]);
+        ds->fixed_classes = TRUE;
+        g_array_set_size(ds->too_few, ds->classes->len);
+    }
+    return ds;
+}
+
+void tt_dataset_free(tt_dataset *ds)
+{
+    if (!ds)
+        return;
+    g_hash_table_destroy(ds->group_ix);
+    g_hash_table_destroy(ds->attrs_ix);
+    g_hash_table_destroy(ds->class_ix);
+    g_ptr_array_free(ds->classes, TRUE);
+    g_ptr_array_free(ds->groups, TRUE);
+    g_ptr_array_free(ds->attrs, TRUE);
+    g_ptr_array_free(ds->sources, TRUE);
+    g_array_free(ds->samples, TRUE);
+    g_array_free(ds->pkts, TRUE);
+    g_array_free(ds->too_few, TRUE);
+    g_free(ds);
+}
+
+/* Label index for a name, or -1 when the class list is fixed and lacks it. */
+static int label_of(tt_dataset *ds, const char *label)
+{
+    gpointer v;
+    if (g_hash_table_lookup_extended(ds->class_ix, label, NULL, &v))
+        return (int)GPOINTER_TO_UINT(v) - 1;
+    if (ds->fixed_classes)
+        return -1;
+    uint32_t i = intern(ds->classes, ds->class_ix, label);
+    g_array_set_size(ds->too_few, ds->classes->len);
+    return (int)i;
+}
+
+/* What a flow of the current source is labelled as. */
+typedef struct {
+    int      label;
+    uint32_t group, attrs;
+} flow_label;
+
+typedef struct {
+    tt_dataset *ds;
+    GHashTable *flows;     /* flow id -> flow_label* */
+    uint32_t    source;
+} collect_ctx;
+
+static void on_block(const tt_block *b, void *user)
+{
+    collect_ctx *cx = user;
+    tt_dataset *ds = cx->ds;
+    flow_label *fl = g_hash_table_lookup(cx->flows, &b->flow_id);
+    if (!fl)
+        return;
+    if (fl->label < 0) {
+        ds->unknown_label_blocks++;
+        return;
+    }
+    if (b->status != TT_BLOCK_OK) {
+        g_array_index(ds->too_few, uint64_t, fl->label)++;
+        return;
+    }
+    tt_sample s;
+    memset(&s, 0, sizeof s);
+    s.label = (uint32_t)fl->label;
+    s.group = fl->group;
+    s.attrs = fl->attrs;
+    s.n = b->n_stored;
+    s.off = ds->pkts->len;
+    s.flow_id = b->flow_id;
+    s.block_index = b->block_index;
+    s.source = cx->source;
+    g_array_append_vals(ds->pkts, b->pkts, b->n_stored);
+    g_array_append_val(ds->samples, s);
+}
+
+static void ctx_init(collect_ctx *cx, tt_dataset *ds, const char *source)
+{
+    cx->ds = ds;
+    cx->flows = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    g_ptr_array_add(ds->sources, g_strdup(source));
+    cx->source = ds->sources->len - 1;
+}
+
+static void ctx_label(collect_ctx *cx, uint64_t flow_id, int label, uint32_t group, uint32_t attrs)
+{
+    uint64_t *k = g_new(uint64_t, 1);
+    *k = flow_id;
+    flow_label *fl = g_new(flow_label, 1);
+    fl->label = label;
+    fl->group = group;
+    fl->attrs = attrs;
+    g_hash_table_replace(cx->flows, k, fl);
+}
+
+/* ---- manifest ------------------------------------------------------------- */
+
+void tt_manifest_rule_clear(tt_manifest_rule *r)
+{
+    g_free(r->capture);
+    g_free(r->label);
+    g_free(r->group);
+    g_free(r->attrs);
+    memset(r, 0, sizeof *r);
+}
+
+static gboolean parse_addr(const char *s, gboolean *any, tt_key *k, GError **error)
+{
+    *any = strcmp(s, "*") == 0;
+    if (*any)
+        return TRUE;
+    if (inet_pton(AF_INET, s, k->src) == 1) {
+        k->family = 4;
+        return TRUE;
+    }
+    if (inet_pton(AF_INET6, s, k->src) == 1) {
+        k->family = 6;
+        return TRUE;
+    }
+    g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "bad address \"%s\"", s);
+    return FALSE;
+}
+
+static gboolean parse_port(const char *s, gboolean *any, uint16_t *port, GError **error)
+{
+    *any = strcmp(s, "*") == 0;
+    if (*any)
+        return TRUE;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || end == s || v > 65535) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "bad port \"%s\"", s);
+        return FALSE;
+    }
+    *port = (uint16_t)v;
+    return TRUE;
+}
+
+static gboolean parse_time(const char *s, double dflt, double *t, GError **error)
+{
+    if (strcmp(s, "*") == 0) {
+        *t = dflt;
+        return TRUE;
+    }
+    char *end;
+    *t = g_ascii_strtod(s, &end);
+    if (*end || end == s || !isfinite(*t)) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "bad time \"%s\"", s);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean tt_manifest_parse_line(const char *line, tt_manifest_rule *r, GError **error)
+{
+    memset(r, 0, sizeof *r);
+    char **f = g_strsplit(line, "\t", -1);
+    guint n = g_strv_length(f);
+    gboolean ok = FALSE;
+    if (n != 11) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%u fields, expected 11 (capture label group proto addr_a port_a addr_b port_b t_start t_end attrs)", n);
+        goto out;
+    }
+    for (guint i = 0; i < 3; i++)
+        if (!*f[i]) {
+            g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "field %u is empty", i + 1);
+            goto out;
+        }
+    if (strcmp(f[3], "tcp") == 0 || strcmp(f[3], "TCP") == 0)
+        r->proto = 6;
+    else if (strcmp(f[3], "udp") == 0 || strcmp(f[3], "UDP") == 0)
+        r->proto = 17;
+    else if (strcmp(f[3], "*") != 0) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "protocol \"%s\" is not tcp, udp or *", f[3]);
+        goto out;
+    }
+    if (!parse_addr(f[4], &r->any_a, &r->a, error) || !parse_port(f[5], &r->any_pa, &r->a.sport, error) ||
+        !parse_addr(f[6], &r->any_b, &r->b, error) || !parse_port(f[7], &r->any_pb, &r->b.sport, error) ||
+        !parse_time(f[8], -INFINITY, &r->t_start, error) || !parse_time(f[9], INFINITY, &r->t_end, error))
+        goto out;
+    if (r->t_end < r->t_start) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "time range ends before it starts");
+        goto out;
+    }
+    r->capture = g_strdup(f[0]);
+    r->label = g_strdup(f[1]);
+    r->group = g_strdup(f[2]);
+    r->attrs = g_strdup(*f[10] ? f[10] : "-");
+    ok = TRUE;
+out:
+    g_strfreev(f);
+    return ok;
+}
+
+static gboolean end_matches(gboolean any_addr, gboolean any_port, const tt_key *want,
+                            int family, const uint8_t *addr, uint16_t port)
+{
+    if (!any_addr && (want->family != family || memcmp(want->src, addr, family == 4 ? 4 : 16) != 0))
+        return FALSE;
+    if (!any_port && want->sport != port)
+        return FALSE;
+    return TRUE;
+}
+
+gboolean tt_manifest_rule_match(const tt_manifest_rule *r, const tt_packet *p)
+{
+    if (r->proto && r->proto != p->key.proto)
+        return FALSE;
+    if (p->ts < r->t_start || p->ts > r->t_end)
+        return FALSE;
+    const tt_key *k = &p->key;
+    if (end_matches(r->any_a, r->any_pa, &r->a, k->family, k->src, k->sport) &&
+        end_matches(r->any_b, r->any_pb, &r->b, k->family, k->dst, k->dport))
+        return TRUE;
+    return end_matches(r->any_a, r->any_pa, &r->a, k->family, k->dst, k->dport) &&
+           end_matches(r->any_b, r->any_pb, &r->b, k->family, k->src, k->sport);
+}
+
+static void rule_free(gpointer p)
+{
+    tt_manifest_rule_clear(p);
+    g_free(p);
+}
+
+static gboolean read_lines(const char *path, char ***lines, GError **error)
+{
+    gchar *text;
+    GError *e = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &e)) {
+        g_set_error(error, TT_ERROR, TT_ERROR_IO, "%s", e->message);
+        g_error_free(e);
+        return FALSE;
+    }
+    *lines = g_strsplit(text, "\n", -1);
+    g_free(text);
+    return TRUE;
+}
+
+static gboolean add_capture(tt_dataset *ds, const char *path, GPtrArray *rules, GError **error)
+{
+    GError *e = NULL;
+    tt_capture *cap = tt_capture_open(path, &e);
+    if (!cap) {
+        g_propagate_error(error, e);
+        return FALSE;
+    }
+    collect_ctx cx;
+    ctx_init(&cx, ds, path);
+    tt_engine *eng = tt_engine_new(&ds->spec, 0, on_block, &cx);
+    uint32_t *groups = g_new(uint32_t, rules->len), *attrs = g_new(uint32_t, rules->len);
+    int *labels = g_new(int, rules->len);
+    for (guint i = 0; i < rules->len; i++) {
+        tt_manifest_rule *r = g_ptr_array_index(rules, i);
+        groups[i] = intern(ds->groups, ds->group_ix, r->group);
+        attrs[i] = intern(ds->attrs, ds->attrs_ix, r->attrs);
+        labels[i] = label_of(ds, r->label);
+    }
+    tt_packet p;
+    uint64_t frame;
+    int rc;
+    gboolean ok = TRUE;
+    while ((rc = tt_capture_next(cap, &p, &frame, &e)) == 1) {
+        ds->packets_read++;
+        guint i;
+        for (i = 0; i < rules->len; i++)
+            if (tt_manifest_rule_match(g_ptr_array_index(rules, i), &p))
+                break;
+        if (i == rules->len)
+            continue;
+        ds->packets_labelled++;
+        tt_pkt_ref ref;
+        if (tt_engine_add(eng, &p, &ref) && ref.new_flow)
+            ctx_label(&cx, ref.flow_id, labels[i], groups[i], attrs[i]);
+    }
+    if (rc < 0) {
+        g_propagate_error(error, e);
+        ok = FALSE;
+    }
+    tt_engine_flush(eng);
+    tt_engine_free(eng);
+    g_hash_table_destroy(cx.flows);
+    tt_capture_close(cap);
+    g_free(groups);
+    g_free(attrs);
+    g_free(labels);
+    return ok;
+}
+
+gboolean tt_dataset_add_capture(tt_dataset *ds, const char *path, const char *label,
+                                const char *group, GError **error)
+{
+    tt_manifest_rule *r = g_new0(tt_manifest_rule, 1);
+    r->capture = g_strdup(path);
+    r->label = g_strdup(label);
+    r->group = g_strdup(group);
+    r->attrs = g_strdup("-");
+    r->any_a = r->any_b = r->any_pa = r->any_pb = TRUE;
+    r->t_start = -INFINITY;
+    r->t_end = INFINITY;
+    GPtrArray *rules = g_ptr_array_new_with_free_func(rule_free);
+    g_ptr_array_add(rules, r);
+    gboolean ok = add_capture(ds, path, rules, error);
+    g_ptr_array_unref(rules);
+    return ok;
+}
+
+gboolean tt_dataset_add_manifest(tt_dataset *ds, const char *path, GError **error)
+{
+    char **lines;
+    if (!read_lines(path, &lines, error))
+        return FALSE;
+    char *dir = g_path_get_dirname(path);
+    /* capture path -> rules, in file order */
+    GHashTable *by_cap = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+    GPtrArray *order = g_ptr_array_new();
+    gboolean ok = TRUE;
+    for (guint ln = 0; lines[ln]; ln++) {
+        char *line = g_strchomp(lines[ln]);
+        if (!*line || line[0] == '#')
+            continue;
+        tt_manifest_rule *r = g_new0(tt_manifest_rule, 1);
+        GError *e = NULL;
+        if (!tt_manifest_parse_line(line, r, &e)) {
+            g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%s:%u: %s", path, ln + 1, e->message);
+            g_error_free(e);
+            g_free(r);
+            ok = FALSE;
+            break;
+        }
+        char *cap = g_path_is_absolute(r->capture) ? g_strdup(r->capture) : g_build_filename(dir, r->capture, NULL);
+        GPtrArray *rules = g_hash_table_lookup(by_cap, cap);
+        if (!rules) {
+            rules = g_ptr_array_new_with_free_func(rule_free);
+            g_hash_table_insert(by_cap, g_strdup(cap), rules);
+            g_ptr_array_add(order, g_strdup(cap));
+        }
+        g_ptr_array_add(rules, r);
+        g_free(cap);
+    }
+    for (guint i = 0; ok && i < order->len; i++) {
+        const char *cap = g_ptr_array_index(order, i);
+        ok = add_capture(ds, cap, g_hash_table_lookup(by_cap, cap), error);
+    }
+    g_ptr_array_free(order, TRUE);
+    g_hash_table_destroy(by_cap);
+    g_strfreev(lines);
+    g_free(dir);
+    return ok;
+}
+
+/* ---- packet series ------------------------------------------------------------ */
+
+/* Feed one flow's packets into the engine, then flush it. */
+static void add_flow_series(tt_dataset *ds, collect_ctx *cx, tt_engine *eng, uint64_t n_line,
+                            const double *times, const uint32_t *sizes, size_t n,
+                            int label, uint32_t group, uint32_t attrs)
+{
+    tt_packet p;
+    memset(&p, 0, sizeof p);
+    p.key.family = 4;
+    p.key.proto = 17;
+    memcpy(p.key.src, &n_line, 4);
+    for (size_t i = 0; i < n; i++) {
+        p.ts = times[i];
+        p.ip_len = sizes[i];
+        tt_pkt_ref ref;
+        if (tt_engine_add(eng, &p, &ref) && ref.new_flow)
+            ctx_label(cx, ref.flow_id, label, group, attrs);
+    }
+    tt_engine_flush(eng);
+}
+
+static gboolean parse_numbers(const char *s, GArray *times, GArray *sizes, gboolean is_time, GError **error)
+{
+    const char *p = s;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '[' || *p == ']')
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        if (is_time) {
+            double t = g_ascii_strtod(p, &end);
+            if (end == p || !isfinite(t)) {
+                g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "bad time near \"%.12s\"", p);
+                return FALSE;
+            }
+            g_array_append_val(times, t);
+        } else {
+            errno = 0;
+            unsigned long v = strtoul(p, &end, 10);
+            if (end == p || errno || v == 0 || v > 65535) {
+                g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "bad size near \"%.12s\" (1..65535)", p);
+                return FALSE;
+            }
+            uint32_t u = (uint32_t)v;
+            g_array_append_val(sizes, u);
+        }
+        if ((is_time ? times->len : sizes->len) > MAX_LINE_PACKETS) {
+            g_set_error(error, TT_ERROR, TT_ERROR_LIMIT, "more than %u packets in one flow", MAX_LINE_PACKETS);
+            return FALSE;
+        }
+        p = end;
+        if (*p && *p != ' ' && *p != ',' && *p != ']') {
+            g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "unexpected character '%c'", *p);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        g_set_error(error, TT_ERROR, TT_ERROR_IO, "cannot open %s: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    collect_ctx cx;
+    ctx_init(&cx, ds, path);
+    tt_engine *eng = tt_engine_new(&ds->spec, 0, on_block, &cx);
+    GArray *times = g_array_new(FALSE, FALSE, sizeof(double));
+    GArray *sizes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    uint64_t ln = 0;
+    gboolean ok = TRUE;
+    while ((got = getline(&line, &cap, fp)) >= 0) {
+        ln++;
+        g_strchomp(line);
+        if (!*line || line[0] == '#')
+            continue;
+        char **f = g_strsplit(line, "\t", 7);
+        GError *e = NULL;
+        if (g_strv_length(f) != 6) {
+            g_set_error(&e, TT_ERROR, TT_ERROR_FORMAT, "%u fields, expected 6 (group label flow attrs times sizes)", g_strv_length(f));
+        } else {
+            g_array_set_size(times, 0);
+            g_array_set_size(sizes, 0);
+            if (parse_numbers(f[4], times, sizes, TRUE, &e) && parse_numbers(f[5], times, sizes, FALSE, &e) &&
+                times->len != sizes->len)
+                g_set_error(&e, TT_ERROR, TT_ERROR_FORMAT, "%u times but %u sizes", times->len, sizes->len);
+        }
+        if (e) {
+            g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%s:%" G_GUINT64_FORMAT ": %s", path, ln, e->message);
+            g_error_free(e);
+            g_strfreev(f);
+            ok = FALSE;
+            break;
+        }
+        int label = label_of(ds, f[1]);
+        uint32_t group = intern(ds->groups, ds->group_ix, f[0]);
+        uint32_t attrs = intern(ds->attrs, ds->attrs_ix, *f[3] ? f[3] : "-");
+        ds->packets_read += times->len;
+        if (label >= 0)
+            ds->packets_labelled += times->len;
+        add_flow_series(ds, &cx, eng, ln, (double *)times->data, (uint32_t *)sizes->data, times->len,
+                        label, group, attrs);
+        g_strfreev(f);
+    }
+    free(line);
+    fclose(fp);
+    g_array_free(times, TRUE);
+    g_array_free(sizes, TRUE);
+    tt_engine_free(eng);
+    g_hash_table_destroy(cx.flows);
+    return ok;
+}
+
+/* ---- FlowPic CSV ------------------------------------------------------------- */
+
+/* Rows: pcap_name, ip_src, port_src, ip_dst, port_dst, proto, start_time,
+ * length n, then n timestamps (seconds since the session's start), one
+ * separator field, then n sizes (the layout the original FlowPic parser reads). */
+gboolean tt_dataset_add_flowpic_csv(tt_dataset *ds, const char *path, const char *label_name, GError **error)
+{
+    if (!label_name || !*label_name) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "%s: a FlowPic CSV file needs a label (FILE:LABEL)", path);
+        return FALSE;
+    }
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        g_set_error(error, TT_ERROR, TT_ERROR_IO, "cannot open %s: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    collect_ctx cx;
+    ctx_init(&cx, ds, path);
+    tt_engine *eng = tt_engine_new(&ds->spec, 0, on_block, &cx);
+    int label = label_of(ds, label_name);
+    uint32_t attrs = intern(ds->attrs, ds->attrs_ix, "source=flowpic-csv");
+    GArray *times = g_array_new(FALSE, FALSE, sizeof(double));
+    GArray *sizes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    char *line = NULL;
+    size_t cap = 0;
+    uint64_t ln = 0;
+    gboolean ok = TRUE;
+    while (getline(&line, &cap, fp) >= 0) {
+        ln++;
+        g_strchomp(line);
+        if (!*line)
+            continue;
+        char **f = g_strsplit(line, ",", -1);
+        guint nf = g_strv_length(f);
+        GError *e = NULL;
+        char *end = NULL;
+        unsigned long n = nf > 8 ? strtoul(g_strstrip(f[7]), &end, 10) : 0;
+        if (nf < 8 || !end || *end || n == 0 || n > MAX_LINE_PACKETS || (nf != 8 + 2 * n && nf != 9 + 2 * n)) {
+            g_set_error(&e, TT_ERROR, TT_ERROR_FORMAT, "not a FlowPic CSV row (%u fields)", nf);
+        } else {
+            g_array_set_size(times, 0);
+            g_array_set_size(sizes, 0);
+            guint size_at = nf == 9 + 2 * n ? 9 + (guint)n : 8 + (guint)n;
+            for (guint i = 0; i < n && !e; i++)
+                parse_numbers(f[8 + i], times, sizes, TRUE, &e);
+            for (guint i = 0; i < n && !e; i++)
+                parse_numbers(f[size_at + i], times, sizes, FALSE, &e);
+            if (!e && (times->len != n || sizes->len != n))
+                g_set_error(&e, TT_ERROR, TT_ERROR_FORMAT, "expected %lu times and sizes", n);
+        }
+        if (e) {
+            g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%s:%" G_GUINT64_FORMAT ": %s", path, ln, e->message);
+            g_error_free(e);
+            g_strfreev(f);
+            ok = FALSE;
+            break;
+        }
+        uint32_t group = intern(ds->groups, ds->group_ix, g_strstrip(f[0]));
+        ds->packets_read += n;
+        ds->packets_labelled += label >= 0 ? n : 0;
+        add_flow_series(ds, &cx, eng, ln, (double *)times->data, (uint32_t *)sizes->data, n, label, group, attrs);
+        g_strfreev(f);
+    }
+    free(line);
+    fclose(fp);
+    g_array_free(times, TRUE);
+    g_array_free(sizes, TRUE);
+    tt_engine_free(eng);
+    g_hash_table_destroy(cx.flows);
+    return ok;
+}
+
+gboolean tt_dataset_add_file(tt_dataset *ds, const char *path, const char *label, GError **error)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        g_set_error(error, TT_ERROR, TT_ERROR_IO, "cannot open %s: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    char head[32] = "";
+    size_t n = fread(head, 1, sizeof head - 1, fp);
+    head[n] = 0;
+    fclose(fp);
+    if (g_str_has_prefix(head, "#ttmanifest"))
+        return tt_dataset_add_manifest(ds, path, error);
+    if (g_str_has_prefix(head, "#ttseries"))
+        return tt_dataset_add_series(ds, path, error);
+    return tt_dataset_add_flowpic_csv(ds, path, label, error);
+}
+
+static gint cmp_by_name(gconstpointer a, gconstpointer b, gpointer names)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return strcmp(g_ptr_array_index((GPtrArray *)names, x), g_ptr_array_index((GPtrArray *)names, y));
+}
+
+void tt_dataset_finish(tt_dataset *ds)
+{
+    if (ds->fixed_classes)
+        return;
+    uint32_t n = ds->classes->len;
+    uint32_t *order = g_new(uint32_t, n), *remap = g_new(uint32_t, n);
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = i;
+    g_qsort_with_data(order, (gint)n, sizeof *order, cmp_by_name, ds->classes);
+    GPtrArray *sorted = g_ptr_array_new_with_free_func(g_free);
+    GArray *few = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+    g_array_set_size(few, n);
+    for (uint32_t i = 0; i < n; i++) {
+        remap[order[i]] = i;
+        g_ptr_array_add(sorted, g_strdup(g_ptr_array_index(ds->classes, order[i])));
+        g_array_index(few, uint64_t, i) = g_array_index(ds->too_few, uint64_t, order[i]);
+    }
+    for (guint i = 0; i < ds->samples->len; i++) {
+        tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        s->label = remap[s->label];
+    }
+    g_hash_table_remove_all(ds->class_ix);
+    g_ptr_array_free(ds->classes, TRUE);
+    ds->classes = sorted;
+    for (uint32_t i = 0; i < n; i++)
+        g_hash_table_insert(ds->class_ix, g_ptr_array_index(sorted, i), GUINT_TO_POINTER(i + 1));
+    g_array_free(ds->too_few, TRUE);
+    ds->too_few = few;
+    ds->fixed_classes = TRUE;
+    g_free(order);
+    g_free(remap);
+}
+
+char *tt_attr_get(const char *attrs, const char *key)
+{
+    size_t kl = strlen(key);
+    char **kv = g_strsplit(attrs ? attrs : "", ";", -1);
+    char *val = NULL;
+    for (char **p = kv; *p && !val; p++)
+        if (strncmp(*p, key, kl) == 0 && (*p)[kl] == '=')
+            val = g_strdup(*p + kl + 1);
+    g_strfreev(kv);
+    return val ? val : g_strdup("");
+}

@@ -1,0 +1,81 @@
+/* TrafficTriage core: labelled training data, cut into blocks by the same
+ * engine (tt_flow.h) and FlowPic code the plugin uses.
+ *
+ * Inputs (models/TRAINING-DATA.md documents each format):
+ *  - a manifest (#ttmanifest v1) that labels flows of pcap/pcapng captures;
+ *  - packet series (#ttseries v1): one labelled flow per line;
+ *  - the original FlowPic processed CSV (label given per file).
+ * A sample is one block with status ok; blocks with too few packets are
+ * counted per class but not kept.
+ */
+#ifndef TT_DATASET_H
+#define TT_DATASET_H
+
+#include "tt_types.h"
+#include "tt_flow.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    uint32_t label;        /* index into ds->classes */
+    uint32_t group;        /* index into ds->groups (session / capture) */
+    uint32_t attrs;        /* index into ds->attrs ("key=value;..." or "-") */
+    uint32_t n;            /* packets */
+    uint64_t off;          /* first packet in ds->pkts */
+    uint64_t flow_id;      /* as numbered by the engine within its source */
+    uint32_t block_index;
+    uint32_t source;       /* index into ds->sources (file it came from) */
+} tt_sample;
+
+typedef struct {
+    tt_spec    spec;
+    GPtrArray *classes;    /* char*, fixed if given at creation, else grows */
+    gboolean   fixed_classes;
+    GPtrArray *groups;     /* char* */
+    GPtrArray *attrs;      /* char* */
+    GPtrArray *sources;    /* char* */
+    GArray    *samples;    /* tt_sample */
+    GArray    *pkts;       /* tt_pkt, all samples' packets */
+    GHashTable *group_ix, *attrs_ix, *class_ix;
+    /* counts of blocks not kept, per class: too few packets / unknown label */
+    GArray    *too_few;    /* uint64 per class */
+    uint64_t   unknown_label_blocks;
+    uint64_t   packets_read, packets_labelled;
+} tt_dataset;
+
+/* classes: NULL = learn the class list from the labels met (sorted at the end
+ * by tt_dataset_finish); otherwise labels outside it are skipped and counted. */
+tt_dataset *tt_dataset_new(const tt_spec *spec, const char *const *classes, uint32_t n_classes);
+void tt_dataset_free(tt_dataset *ds);
+
+/* Every TCP/UDP flow of a capture, with one label and group. */
+gboolean tt_dataset_add_capture(tt_dataset *ds, const char *path, const char *label,
+                                const char *group, GError **error);
+gboolean tt_dataset_add_manifest(tt_dataset *ds, const char *path, GError **error);
+gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error);
+gboolean tt_dataset_add_flowpic_csv(tt_dataset *ds, const char *path, const char *label, GError **error);
+/* Dispatch on the first line: #ttmanifest, #ttseries; otherwise FlowPic CSV
+ * (which then needs label). */
+gboolean tt_dataset_add_file(tt_dataset *ds, const char *path, const char *label, GError **error);
+
+/* Sort a learned class list by name (remapping labels). */
+void tt_dataset_finish(tt_dataset *ds);
+
+/* Value of key in a sample's attrs ("" if absent); returned string is owned by caller. */
+char *tt_attr_get(const char *attrs, const char *key);
+
+/* Parse one manifest data line's flow matcher; exposed for tests/fuzzing. */
+typedef struct {
+    char    *capture, *label, *group, *attrs;
+    uint8_t  proto;              /* 0 = any */
+    gboolean any_a, any_b, any_pa, any_pb;
+    tt_key   a, b;               /* addresses in src, ports in sport (a) */
+    double   t_start, t_end;     /* -inf / +inf for any */
+} tt_manifest_rule;
+gboolean tt_manifest_parse_line(const char *line, tt_manifest_rule *rule, GError **error);
+void tt_manifest_rule_clear(tt_manifest_rule *rule);
+gboolean tt_manifest_rule_match(const tt_manifest_rule *r, const tt_packet *p);
+
+G_END_DECLS
+
+#endif

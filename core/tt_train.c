@@ -1,0 +1,512 @@
+/* TrafficTriage core: training, evaluation, calibration (tt_train.h). */
+#include "tt_train.h"
+#include "tt_flowpic.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- splits ------------------------------------------------------------------ */
+
+void tt_split_groups(const tt_dataset *ds, double val_frac, double test_frac,
+                     uint64_t seed, uint8_t *out)
+{
+    uint32_t ng = ds->groups->len, k = ds->classes->len;
+    /* majority label of each group */
+    uint32_t *count = g_new0(uint32_t, (size_t)ng * (k ? k : 1));
+    for (guint i = 0; i < ds->samples->len; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        count[(size_t)s->group * k + s->label]++;
+    }
+    int *major = g_new(int, ng);
+    for (uint32_t g = 0; g < ng; g++) {
+        major[g] = -1;
+        uint32_t best = 0;
+        for (uint32_t c = 0; c < k; c++)
+            if (count[(size_t)g * k + c] > best) {
+                best = count[(size_t)g * k + c];
+                major[g] = (int)c;
+            }
+        out[g] = TT_SPLIT_NONE;      /* groups without samples */
+    }
+    /* Per class: its groups sorted by name (stable input order), then shuffled by the seed. */
+    uint32_t *list = g_new(uint32_t, ng ? ng : 1);
+    for (uint32_t c = 0; c < k; c++) {
+        uint32_t n = 0;
+        for (uint32_t g = 0; g < ng; g++)
+            if (major[g] == (int)c)
+                list[n++] = g;
+        uint64_t rng = seed ^ (0x9e3779b97f4a7c15ull * (c + 1));
+        for (uint32_t i = n; i > 1; i--) {
+            uint32_t j = (uint32_t)(tt_rng_next(&rng) % i);
+            uint32_t t = list[i - 1]; list[i - 1] = list[j]; list[j] = t;
+        }
+        uint32_t n_test = (uint32_t)floor(n * test_frac + 0.5);
+        uint32_t n_val = (uint32_t)floor(n * val_frac + 0.5);
+        /* With few groups keep at least one for training. */
+        while (n_test + n_val >= n && (n_test > 0 || n_val > 0)) {
+            if (n_test >= n_val && n_test > 0) n_test--; else n_val--;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            out[list[i]] = i < n_test ? TT_SPLIT_TEST : i < n_test + n_val ? TT_SPLIT_VAL : TT_SPLIT_TRAIN;
+    }
+    g_free(list);
+    g_free(major);
+    g_free(count);
+}
+
+gboolean tt_split_by_regex(const tt_dataset *ds, const char *regex, uint8_t split_if_match,
+                           uint8_t *out, GError **error)
+{
+    GRegex *re = g_regex_new(regex, 0, 0, error);
+    if (!re)
+        return FALSE;
+    for (guint g = 0; g < ds->groups->len; g++)
+        if (g_regex_match(re, g_ptr_array_index(ds->groups, g), 0, NULL))
+            out[g] = split_if_match;
+    g_regex_unref(re);
+    return TRUE;
+}
+
+/* ---- augmentation --------------------------------------------------------------- */
+
+void tt_train_opts_default(tt_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seed = 1;
+    o->max_epochs = 30;
+    o->patience = 5;
+    o->batch = 32;
+    o->lr = 1e-3f;
+    o->weight_decay = 0.0f;
+    o->balance = TRUE;
+    o->aug_rtt = 0.0f;
+    o->aug_shift = 0.0f;
+    o->aug_loss = 0.0f;
+}
+
+size_t tt_augment(const tt_spec *spec, const tt_pkt *in, size_t n, tt_pkt *out,
+                  const tt_train_opts *o, uint64_t *rng)
+{
+    double scale = 1.0, shift = 0.0, loss = 0.0;
+    if (o->aug_rtt > 0.0f)
+        scale = 1.0 + (2.0 * tt_rng_uniform(rng) - 1.0) * o->aug_rtt;
+    if (o->aug_shift > 0.0f)
+        shift = (2.0 * tt_rng_uniform(rng) - 1.0) * o->aug_shift;
+    if (o->aug_loss > 0.0f)
+        loss = tt_rng_uniform(rng) * o->aug_loss;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (loss > 0.0 && tt_rng_uniform(rng) < loss)
+            continue;
+        double t = in[i].t * scale + shift;
+        if (t < 0.0 || t >= spec->block_seconds)
+            continue;
+        out[m].t = (float)t;
+        out[m].size = in[i].size;
+        m++;
+    }
+    if (m < spec->min_packets || m == 0) {        /* too damaged: keep the original */
+        memcpy(out, in, n * sizeof *in);
+        return n;
+    }
+    return m;
+}
+
+/* ---- training ------------------------------------------------------------------- */
+
+typedef struct {
+    const tt_model *m;
+    const tt_dataset *ds;
+    tt_ws *ws;
+    tt_pixel *px;
+    tt_pkt *buf;
+    size_t cap;
+    int *class_map;          /* dataset label -> model class, -1 = not in the model */
+} runner;
+
+static void runner_init(runner *r, const tt_model *m, const tt_dataset *ds)
+{
+    memset(r, 0, sizeof *r);
+    r->m = m;
+    r->ds = ds;
+    r->ws = tt_ws_new(m->net);
+    r->class_map = g_new(int, ds->classes->len ? ds->classes->len : 1);
+    for (guint i = 0; i < ds->classes->len; i++) {
+        r->class_map[i] = -1;
+        for (uint32_t c = 0; c < m->n_classes; c++)
+            if (strcmp(g_ptr_array_index(ds->classes, i), m->classes[c]) == 0)
+                r->class_map[i] = (int)c;
+    }
+}
+
+static void runner_clear(runner *r)
+{
+    tt_ws_free(r->ws);
+    g_free(r->px);
+    g_free(r->buf);
+    g_free(r->class_map);
+}
+
+static const tt_pkt *sample_pkts(const tt_dataset *ds, const tt_sample *s)
+{
+    return &g_array_index(ds->pkts, tt_pkt, s->off);
+}
+
+/* Pixels of a sample (optionally augmented) into r->px; returns the count. */
+static size_t sample_pixels(runner *r, const tt_sample *s, const tt_train_opts *aug, uint64_t *rng)
+{
+    size_t n = s->n;
+    if (n > r->cap) {
+        r->cap = n;
+        r->px = g_renew(tt_pixel, r->px, n);
+        r->buf = g_renew(tt_pkt, r->buf, n);
+    }
+    const tt_pkt *p = sample_pkts(r->ds, s);
+    if (aug && (aug->aug_rtt > 0 || aug->aug_shift > 0 || aug->aug_loss > 0)) {
+        n = tt_augment(&r->m->spec, p, n, r->buf, aug, rng);
+        p = r->buf;
+    }
+    return tt_flowpic_build(&r->m->spec, p, n, r->px);
+}
+
+static double balanced_acc(const uint64_t *conf, uint32_t k)
+{
+    double sum = 0.0;
+    uint32_t present = 0;
+    for (uint32_t t = 0; t < k; t++) {
+        uint64_t row = 0;
+        for (uint32_t p = 0; p < k; p++)
+            row += conf[t * k + p];
+        if (row) {
+            sum += (double)conf[t * k + t] / (double)row;
+            present++;
+        }
+    }
+    return present ? sum / present : 0.0;
+}
+
+/* Logits of every sample in a split (no augmentation). */
+static float *split_logits(runner *r, const uint8_t *split, int which, GArray *idx)
+{
+    const tt_dataset *ds = r->ds;
+    uint32_t k = r->m->n_classes;
+    g_array_set_size(idx, 0);
+    for (guint i = 0; i < ds->samples->len; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        if ((which == TT_SPLIT_NONE || split[s->group] == which) && r->class_map[s->label] >= 0)
+            g_array_append_val(idx, i);
+    }
+    float *logits = g_new0(float, (size_t)idx->len * k + 1);
+    for (guint j = 0; j < idx->len; j++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, g_array_index(idx, guint, j));
+        size_t np = sample_pixels(r, s, NULL, NULL);
+        tt_net_forward_sparse(r->m->net, r->ws, r->px, np, logits + (size_t)j * k);
+    }
+    return logits;
+}
+
+static double nll_at(const float *logits, const GArray *idx, const tt_dataset *ds, const int *map,
+                     uint32_t k, float temp)
+{
+    float probs[TT_MAX_CLASSES];
+    double nll = 0.0;
+    for (guint j = 0; j < idx->len; j++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, g_array_index(idx, guint, j));
+        tt_softmax(logits + (size_t)j * k, k, temp, probs);
+        double p = probs[map[s->label]];
+        nll -= log(p > 1e-12 ? p : 1e-12);
+    }
+    return idx->len ? nll / idx->len : 0.0;
+}
+
+gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
+                  const tt_train_opts *o, GError **error)
+{
+    tt_net *net = m->net;
+    uint32_t k = m->n_classes;
+    runner r;
+    runner_init(&r, m, ds);
+
+    GArray *train = g_array_new(FALSE, FALSE, sizeof(guint));
+    uint64_t per_class[TT_MAX_CLASSES] = { 0 };
+    for (guint i = 0; i < ds->samples->len; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        if (split[s->group] == TT_SPLIT_TRAIN && r.class_map[s->label] >= 0) {
+            g_array_append_val(train, i);
+            per_class[r.class_map[s->label]]++;
+        }
+    }
+    if (train->len == 0) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "no training block has a label among the model's classes");
+        g_array_free(train, TRUE);
+        runner_clear(&r);
+        return FALSE;
+    }
+    float weight[TT_MAX_CLASSES];
+    uint32_t present = 0;
+    for (uint32_t c = 0; c < k; c++)
+        present += per_class[c] > 0;
+    for (uint32_t c = 0; c < k; c++)
+        weight[c] = (o->balance && per_class[c]) ? (float)((double)train->len / ((double)present * per_class[c])) : 1.0f;
+
+    tt_blas_single_thread();
+    uint64_t rng_shuffle = o->seed ^ 0x5368756666ull;
+    uint64_t rng_drop = o->seed ^ 0x44726f70ull;
+    uint64_t rng_aug = o->seed ^ 0x417567ull;
+    tt_adam opt;
+    tt_adam_init(&opt, net->n_params, o->lr);
+    opt.weight_decay = o->weight_decay;
+    float *grad = g_new0(float, net->n_params);
+    float *best = g_memdup2(net->params, net->n_params * sizeof(float));
+    double best_score = -1.0;
+    uint32_t best_epoch = 0, since = 0, epoch;
+    GArray *vidx = g_array_new(FALSE, FALSE, sizeof(guint));
+    guint *order = g_new(guint, train->len);
+    gboolean have_val = FALSE;
+    for (guint i = 0; i < ds->samples->len && !have_val; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        have_val = split[s->group] == TT_SPLIT_VAL && r.class_map[s->label] >= 0;
+    }
+
+    for (epoch = 1; epoch <= o->max_epochs; epoch++) {
+        /* Optionally cap blocks per class: shuffle, then take the first max_per_class of each class. */
+        memcpy(order, train->data, train->len * sizeof(guint));
+        for (guint i = train->len; i > 1; i--) {
+            guint j = (guint)(tt_rng_next(&rng_shuffle) % i);
+            guint t = order[i - 1]; order[i - 1] = order[j]; order[j] = t;
+        }
+        guint n_ep = train->len;
+        if (o->max_per_class) {
+            uint32_t taken[TT_MAX_CLASSES] = { 0 };
+            n_ep = 0;
+            for (guint i = 0; i < train->len; i++) {
+                int c = r.class_map[g_array_index(ds->samples, tt_sample, order[i]).label];
+                if (taken[c] < o->max_per_class) {
+                    taken[c]++;
+                    order[n_ep++] = order[i];
+                }
+            }
+        }
+        double loss_sum = 0.0, w_sum_all = 0.0;
+        uint64_t correct = 0;
+        for (guint b0 = 0; b0 < n_ep; b0 += o->batch) {
+            guint b1 = MIN(n_ep, b0 + o->batch);
+            memset(grad, 0, net->n_params * sizeof(float));
+            double wsum = 0.0;
+            for (guint i = b0; i < b1; i++) {
+                const tt_sample *s = &g_array_index(ds->samples, tt_sample, order[i]);
+                int c = r.class_map[s->label];
+                size_t np = sample_pixels(&r, s, o, &rng_aug);
+                float logits[TT_MAX_CLASSES];
+                loss_sum += tt_net_train_one(net, r.ws, r.px, np, (uint32_t)c, weight[c], &rng_drop, grad, logits);
+                wsum += weight[c];
+                uint32_t top = 0;
+                for (uint32_t j = 1; j < k; j++)
+                    if (logits[j] > logits[top])
+                        top = j;
+                correct += top == (uint32_t)c;
+            }
+            w_sum_all += wsum;
+            tt_adam_step(&opt, net->params, grad, (float)(1.0 / wsum));
+        }
+        tt_net_prepare(net);
+
+        double score;
+        double val_acc = 0.0;
+        if (have_val) {
+            float *lg = split_logits(&r, split, TT_SPLIT_VAL, vidx);
+            uint64_t conf[TT_MAX_CLASSES * TT_MAX_CLASSES] = { 0 };
+            uint64_t ok = 0;
+            for (guint j = 0; j < vidx->len; j++) {
+                const tt_sample *s = &g_array_index(ds->samples, tt_sample, g_array_index(vidx, guint, j));
+                uint32_t top = 0;
+                for (uint32_t c = 1; c < k; c++)
+                    if (lg[(size_t)j * k + c] > lg[(size_t)j * k + top])
+                        top = c;
+                conf[r.class_map[s->label] * k + top]++;
+                ok += top == (uint32_t)r.class_map[s->label];
+            }
+            score = balanced_acc(conf, k);
+            val_acc = vidx->len ? (double)ok / vidx->len : 0.0;
+            g_free(lg);
+        } else {
+            score = n_ep ? (double)correct / n_ep : 0.0;   /* no validation split: training accuracy */
+        }
+        if (o->log)
+            fprintf(o->log, "epoch %3u  train loss %.4f  train acc %.4f  val balanced acc %.4f  val acc %.4f\n",
+                    epoch, w_sum_all > 0 ? loss_sum / w_sum_all : 0.0, n_ep ? (double)correct / n_ep : 0.0,
+                    have_val ? score : NAN, have_val ? val_acc : NAN);
+        if (score > best_score) {
+            best_score = score;
+            best_epoch = epoch;
+            memcpy(best, net->params, net->n_params * sizeof(float));
+            since = 0;
+        } else if (++since >= o->patience) {
+            break;
+        }
+    }
+    memcpy(net->params, best, net->n_params * sizeof(float));
+    tt_net_prepare(net);
+
+    /* Temperature scaling on the validation split: the T minimising NLL on a log grid. */
+    float temp = 1.0f;
+    if (have_val) {
+        float *lg = split_logits(&r, split, TT_SPLIT_VAL, vidx);
+        double best_nll = nll_at(lg, vidx, ds, r.class_map, k, 1.0f);
+        for (int i = 0; i <= 80; i++) {
+            float t = (float)exp(log(0.1) + (log(20.0) - log(0.1)) * i / 80.0);
+            double nll = nll_at(lg, vidx, ds, r.class_map, k, t);
+            if (nll < best_nll - 1e-12) {
+                best_nll = nll;
+                temp = t;
+            }
+        }
+        g_free(lg);
+    }
+    m->temperature = temp;
+
+    GString *meta = g_string_new(m->meta);
+    g_string_append_printf(meta, "train.seed=%" G_GUINT64_FORMAT "\ntrain.epochs_run=%u\ntrain.best_epoch=%u\n"
+                           "train.batch=%u\ntrain.lr=%g\ntrain.weight_decay=%g\ntrain.balance=%d\n"
+                           "train.aug=rtt %g, shift %g s, loss %g\ntrain.blocks=%u\n"
+                           "train.val_balanced_accuracy=%.4f\ntrain.temperature=%.4f\n",
+                           o->seed, MIN(epoch, o->max_epochs), best_epoch, o->batch, (double)o->lr,
+                           (double)o->weight_decay, o->balance, (double)o->aug_rtt, (double)o->aug_shift,
+                           (double)o->aug_loss, train->len, best_score, (double)temp);
+    for (uint32_t c = 0; c < k; c++)
+        g_string_append_printf(meta, "train.blocks.%s=%" G_GUINT64_FORMAT "\n", m->classes[c], per_class[c]);
+    g_free(m->meta);
+    m->meta = g_string_free(meta, FALSE);
+
+    g_free(order);
+    g_array_free(vidx, TRUE);
+    g_free(best);
+    g_free(grad);
+    tt_adam_clear(&opt);
+    g_array_free(train, TRUE);
+    runner_clear(&r);
+    return TRUE;
+}
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
+                 int which, const char *attr_key, const char *attr_value, tt_eval *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    uint32_t k = m->n_classes;
+    ev->k = k;
+    runner r;
+    runner_init(&r, m, ds);
+    float logits[TT_MAX_CLASSES], probs[TT_MAX_CLASSES];
+    for (guint i = 0; i < ds->samples->len; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        if (which != TT_SPLIT_NONE && split[s->group] != which)
+            continue;
+        if (attr_key) {
+            char *v = tt_attr_get(g_ptr_array_index(ds->attrs, s->attrs), attr_key);
+            gboolean keep = strcmp(v, attr_value) == 0;
+            g_free(v);
+            if (!keep)
+                continue;
+        }
+        int c = r.class_map[s->label];
+        if (c < 0) {
+            ev->skipped++;
+            continue;
+        }
+        size_t np = sample_pixels(&r, s, NULL, NULL);
+        tt_net_forward_sparse(m->net, r.ws, r.px, np, logits);
+        uint32_t top = tt_softmax(logits, k, m->temperature, probs);
+        ev->confusion[(uint32_t)c * k + top]++;
+        ev->n++;
+        ev->correct += top == (uint32_t)c;
+        ev->nll -= log(probs[c] > 1e-12f ? probs[c] : 1e-12);
+        int bin = (int)(probs[top] * 10.0f);
+        if (bin > 9) bin = 9;
+        if (bin < 0) bin = 0;
+        ev->bin_n[bin]++;
+        ev->bin_conf[bin] += probs[top];
+        ev->bin_acc[bin] += top == (uint32_t)c;
+    }
+    if (ev->n) {
+        ev->nll /= (double)ev->n;
+        for (int b = 0; b < 10; b++)
+            if (ev->bin_n[b]) {
+                ev->ece += fabs(ev->bin_acc[b] - ev->bin_conf[b]) / (double)ev->n;
+                ev->bin_conf[b] /= (double)ev->bin_n[b];
+                ev->bin_acc[b] /= (double)ev->bin_n[b];
+            }
+    }
+    runner_clear(&r);
+}
+
+double tt_eval_accuracy(const tt_eval *ev)
+{
+    return ev->n ? (double)ev->correct / (double)ev->n : 0.0;
+}
+
+double tt_eval_balanced_accuracy(const tt_eval *ev)
+{
+    return balanced_acc(ev->confusion, ev->k);
+}
+
+static void class_prf(const tt_eval *ev, uint32_t c, double *p, double *r, double *f, uint64_t *support)
+{
+    uint64_t tp = ev->confusion[c * ev->k + c], col = 0, row = 0;
+    for (uint32_t j = 0; j < ev->k; j++) {
+        col += ev->confusion[j * ev->k + c];
+        row += ev->confusion[c * ev->k + j];
+    }
+    *p = col ? (double)tp / col : 0.0;
+    *r = row ? (double)tp / row : 0.0;
+    *f = (*p + *r) > 0 ? 2 * *p * *r / (*p + *r) : 0.0;
+    *support = row;
+}
+
+void tt_eval_print(const tt_model *m, const tt_eval *ev, FILE *out)
+{
+    fprintf(out, "blocks %" G_GUINT64_FORMAT "  accuracy %.4f  balanced accuracy %.4f  NLL %.4f  ECE %.4f\n",
+            ev->n, tt_eval_accuracy(ev), tt_eval_balanced_accuracy(ev), ev->nll, ev->ece);
+    fprintf(out, "%-16s %9s %9s %9s %9s\n", "class", "precision", "recall", "F1", "support");
+    for (uint32_t c = 0; c < ev->k; c++) {
+        double p, r, f;
+        uint64_t sup;
+        class_prf(ev, c, &p, &r, &f, &sup);
+        fprintf(out, "%-16s %9.4f %9.4f %9.4f %9" G_GUINT64_FORMAT "\n", m->classes[c], p, r, f, sup);
+    }
+    fprintf(out, "confusion (rows = true, columns = predicted)\n%-16s", "");
+    for (uint32_t c = 0; c < ev->k; c++)
+        fprintf(out, " %9.9s", m->classes[c]);
+    fputc('\n', out);
+    for (uint32_t t = 0; t < ev->k; t++) {
+        fprintf(out, "%-16s", m->classes[t]);
+        for (uint32_t c = 0; c < ev->k; c++)
+            fprintf(out, " %9" G_GUINT64_FORMAT, ev->confusion[t * ev->k + c]);
+        fputc('\n', out);
+    }
+}
+
+char *tt_eval_json(const tt_model *m, const tt_eval *ev)
+{
+    GString *s = g_string_new("{");
+    g_string_append_printf(s, "\"model\":\"%s\",\"blocks\":%" G_GUINT64_FORMAT ",\"accuracy\":%.6f,"
+                           "\"balanced_accuracy\":%.6f,\"nll\":%.6f,\"ece\":%.6f,\"classes\":[",
+                           m->name, ev->n, tt_eval_accuracy(ev), tt_eval_balanced_accuracy(ev), ev->nll, ev->ece);
+    for (uint32_t c = 0; c < ev->k; c++) {
+        double p, r, f;
+        uint64_t sup;
+        class_prf(ev, c, &p, &r, &f, &sup);
+        g_string_append_printf(s, "%s{\"name\":\"%s\",\"precision\":%.6f,\"recall\":%.6f,\"f1\":%.6f,\"support\":%" G_GUINT64_FORMAT "}",
+                               c ? "," : "", m->classes[c], p, r, f, sup);
+    }
+    g_string_append(s, "],\"confusion\":[");
+    for (uint32_t t = 0; t < ev->k; t++) {
+        g_string_append(s, t ? ",[" : "[");
+        for (uint32_t c = 0; c < ev->k; c++)
+            g_string_append_printf(s, "%s%" G_GUINT64_FORMAT, c ? "," : "", ev->confusion[t * ev->k + c]);
+        g_string_append(s, "]");
+    }
+    g_string_append(s, "]}");
+    return g_string_free(s, FALSE);
+}

@@ -1,0 +1,74 @@
+/* TrafficTriage core: training, evaluation and calibration of a model on a
+ * tt_dataset. Splits are by group (session / capture), never by block. */
+#ifndef TT_TRAIN_H
+#define TT_TRAIN_H
+
+#include <stdio.h>
+
+#include "tt_dataset.h"
+#include "tt_model.h"
+
+G_BEGIN_DECLS
+
+enum { TT_SPLIT_TRAIN = 0, TT_SPLIT_VAL = 1, TT_SPLIT_TEST = 2, TT_SPLIT_NONE = 3 };
+
+/* Assign every group to train / val / test: groups are taken per majority
+ * label in a seeded random order, so each class is split in the given
+ * fractions (by groups). out has ds->groups->len entries. */
+void tt_split_groups(const tt_dataset *ds, double val_frac, double test_frac,
+                     uint64_t seed, uint8_t *out);
+/* Assign groups whose name matches regex to TEST and the rest as given. */
+gboolean tt_split_by_regex(const tt_dataset *ds, const char *regex, uint8_t split_if_match,
+                           uint8_t *out, GError **error);
+
+typedef struct {
+    uint64_t seed;
+    uint32_t max_epochs;     /* passes over the training split */
+    uint32_t patience;       /* early stopping: epochs without val improvement */
+    uint32_t batch;
+    float    lr, weight_decay;
+    gboolean balance;        /* class-weighted loss (inverse frequency) */
+    float    aug_rtt;        /* times scaled by 1 + U(-aug_rtt, aug_rtt); 0 = off */
+    float    aug_shift;      /* times shifted by U(-aug_shift, aug_shift) s; 0 = off */
+    float    aug_loss;       /* packets dropped with probability U(0, aug_loss); 0 = off */
+    uint32_t max_per_class;  /* cap training blocks per class per epoch (0 = all) */
+    FILE    *log;            /* progress lines, or NULL */
+} tt_train_opts;
+
+void tt_train_opts_default(tt_train_opts *o);
+
+/* Train m->net in place on the samples whose group is in TRAIN, pick the
+ * epoch with the best validation balanced accuracy (VAL), then fit the
+ * softmax temperature on VAL. Appends a summary to m->meta. */
+gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
+                  const tt_train_opts *o, GError **error);
+
+typedef struct {
+    uint32_t k;
+    uint64_t confusion[TT_MAX_CLASSES * TT_MAX_CLASSES];  /* [true][pred] */
+    uint64_t n, correct, skipped;
+    double   nll;            /* mean negative log-likelihood */
+    double   ece;            /* expected calibration error, 10 bins */
+    uint64_t bin_n[10];
+    double   bin_conf[10], bin_acc[10];
+} tt_eval;
+
+/* Evaluate on samples in split `which` (TT_SPLIT_NONE = all samples) and,
+ * if attr_key/attr_value are set, only those whose attrs has that value.
+ * Dataset labels are matched to model classes by name. */
+void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
+                 int which, const char *attr_key, const char *attr_value, tt_eval *ev);
+
+double tt_eval_accuracy(const tt_eval *ev);
+double tt_eval_balanced_accuracy(const tt_eval *ev);
+void   tt_eval_print(const tt_model *m, const tt_eval *ev, FILE *out);
+/* JSON object text (caller frees). */
+char  *tt_eval_json(const tt_model *m, const tt_eval *ev);
+
+/* Augment a block's packet list into out (capacity n); returns the count. */
+size_t tt_augment(const tt_spec *spec, const tt_pkt *in, size_t n, tt_pkt *out,
+                  const tt_train_opts *o, uint64_t *rng);
+
+G_END_DECLS
+
+#endif
