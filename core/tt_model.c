@@ -472,7 +472,7 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
         seen |= bit;
         uint64_t padded = (slen + 7) & ~(uint64_t)7;
         if (padded > len - off)
-            padded = len - off;
+            FAIL(TT_ERROR_FORMAT, "section %u (%.4s) padding runs past the end of the file", si, (const char *)(d + off - 16));
         off += padded;
     }
     if (off != len)

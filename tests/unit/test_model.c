@@ -1,0 +1,304 @@
+/* Model files: exact round trip, and a table of corrupt and hostile files
+ * each rejected with its own error (never a crash). */
+#include <math.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "tt_model.h"
+
+static tt_model *tiny_model(void)
+{
+    tt_spec s;
+    tt_spec_init_mini(&s, 8);
+    tt_layer l[4];
+    memset(l, 0, sizeof l);
+    l[0].kind = TT_LAYER_CONV; l[0].out_c = 2; l[0].kh = l[0].kw = 3; l[0].sh = l[0].sw = 1;
+    l[0].pad_t = l[0].pad_b = l[0].pad_l = l[0].pad_r = 1;
+    l[1].kind = TT_LAYER_RELU;
+    l[2].kind = TT_LAYER_MAXPOOL; l[2].kh = l[2].kw = 2; l[2].sh = l[2].sw = 2;
+    l[3].kind = TT_LAYER_DENSE; l[3].out_c = 3;
+    GError *e = NULL;
+    tt_net *net = tt_net_new(8, 8, l, 4, &e);
+    g_assert_no_error(e);
+    tt_net_init_params(net, 7);
+    const char *cls[] = { "a", "b", "c" };
+    tt_model *m = tt_model_new("tiny", "category", 3, cls, &s, net, &e);
+    g_assert_no_error(e);
+    g_free(m->meta);
+    m->meta = g_strdup("note=unit test\n");
+    m->temperature = 1.5f;
+    return m;
+}
+
+static GByteArray *tiny_bytes(void)
+{
+    tt_model *m = tiny_model();
+    GError *e = NULL;
+    GBytes *b = tt_model_to_bytes(m, &e);
+    g_assert_no_error(e);
+    tt_model_free(m);
+    gsize len;
+    const guint8 *d = g_bytes_get_data(b, &len);
+    GByteArray *a = g_byte_array_new();
+    g_byte_array_append(a, d, (guint)len);
+    g_bytes_unref(b);
+    return a;
+}
+
+static void rechecksum(GByteArray *a)
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(ck, a->data + 64, a->len - 64);
+    gsize n = 32;
+    g_checksum_get_digest(ck, a->data + 24, &n);
+    g_checksum_free(ck);
+}
+
+static uint32_t get32(const guint8 *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
+static void put32(guint8 *p, uint32_t v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
+
+/* Offset of a section's payload (its header is 16 bytes before). */
+static size_t section(GByteArray *a, const char *tag)
+{
+    size_t off = 64;
+    while (off + 16 <= a->len) {
+        uint64_t len = get32(a->data + off + 8) | ((uint64_t)get32(a->data + off + 12) << 32);
+        if (memcmp(a->data + off, tag, 4) == 0)
+            return off + 16;
+        off += 16 + ((len + 7) & ~7ull);
+    }
+    g_assert_not_reached();
+    return 0;
+}
+
+static void test_round_trip(void)
+{
+    tt_model *m = tiny_model();
+    GError *e = NULL;
+    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-model.ttm", NULL);
+    g_assert_true(tt_model_save_file(m, path, &e));
+    g_assert_no_error(e);
+    tt_model *r = tt_model_load_file(path, &e);
+    g_assert_no_error(e);
+    g_assert_nonnull(r);
+    g_assert_cmpstr(r->name, ==, "tiny");
+    g_assert_cmpstr(r->task, ==, "category");
+    g_assert_cmpuint(r->n_classes, ==, 3);
+    g_assert_cmpstr(r->classes[2], ==, "c");
+    g_assert_cmpstr(r->meta, ==, "note=unit test\n");
+    g_assert_cmpfloat(r->temperature, ==, 1.5f);
+    g_assert_cmpmem(&r->spec, sizeof r->spec, &m->spec, sizeof m->spec);
+    g_assert_cmpmem(r->net->params, r->net->n_params * sizeof(float), m->net->params, m->net->n_params * sizeof(float));
+    g_assert_cmpstr(r->sha256, ==, m->sha256);
+    /* saving what was loaded gives the same bytes */
+    GBytes *a = tt_model_to_bytes(m, NULL), *b = tt_model_to_bytes(r, NULL);
+    g_assert_true(g_bytes_equal(a, b));
+    g_bytes_unref(a);
+    g_bytes_unref(b);
+    tt_model_free(r);
+    tt_model_free(m);
+    g_remove(path);
+    g_free(path);
+}
+
+static void test_truncated_everywhere(void)
+{
+    GByteArray *a = tiny_bytes();
+    for (guint len = 0; len < a->len; len++) {
+        GError *e = NULL;
+        tt_model *m = tt_model_load_bytes(a->data, len, &e);
+        g_assert_null(m);
+        g_assert_nonnull(e);
+        g_assert_true(e->domain == TT_ERROR);
+        g_error_free(e);
+    }
+    /* and with the size field and checksum made consistent with the cut */
+    for (guint len = 64; len < a->len; len += 4) {
+        GByteArray *c = g_byte_array_new();
+        g_byte_array_append(c, a->data, len);
+        for (int i = 0; i < 8; i++)
+            c->data[16 + i] = (guint8)((uint64_t)len >> (8 * i));
+        rechecksum(c);
+        GError *e = NULL;
+        g_assert_null(tt_model_load_bytes(c->data, c->len, &e));
+        g_assert_nonnull(e);
+        g_error_free(e);
+        g_byte_array_unref(c);
+    }
+    g_byte_array_unref(a);
+}
+
+typedef struct {
+    const char *name;
+    void (*mutate)(GByteArray *a);
+    gboolean fix_checksum;
+    int code;
+    const char *message;       /* substring of the error message */
+} hostile_case;
+
+static void m_magic(GByteArray *a) { a->data[0] = 'X'; }
+static void m_version(GByteArray *a) { put32(a->data + 8, 2); }
+static void m_total(GByteArray *a) { a->data[16] ^= 1; }
+static void m_flip_body(GByteArray *a) { a->data[a->len / 2] ^= 0x40; }
+static void m_sections0(GByteArray *a) { put32(a->data + 56, 0); }
+static void m_sections_more(GByteArray *a) { put32(a->data + 56, 7); }
+static void m_classes0(GByteArray *a) { put32(a->data + section(a, "CLAS"), 0); }
+static void m_classes_huge(GByteArray *a) { put32(a->data + section(a, "CLAS"), 100000); }
+static void m_class_len(GByteArray *a) { put32(a->data + section(a, "CLAS") + 4, 0xffffffffu); }
+static void m_layers_huge(GByteArray *a) { put32(a->data + section(a, "LAYR") + 8, 1000000); }
+static void m_conv_zero(GByteArray *a) { put32(a->data + section(a, "LAYR") + 12 + 4, 0); }
+static void m_conv_giant(GByteArray *a) { put32(a->data + section(a, "LAYR") + 12 + 4, 0x7fffffffu); }
+static void m_kernel_big(GByteArray *a) { put32(a->data + section(a, "LAYR") + 12 + 8, 1000); }
+static void m_dense_more(GByteArray *a) { put32(a->data + section(a, "LAYR") + 12 + 3 * 44 + 4, 4); }
+static void m_layer_kind(GByteArray *a) { put32(a->data + section(a, "LAYR") + 12 + 44, 99); }
+static void m_input_mismatch(GByteArray *a) { put32(a->data + section(a, "LAYR"), 9); }
+static void m_nan_weight(GByteArray *a) { put32(a->data + section(a, "PARM") + 8 + 12, 0x7fc00000u); }
+static void m_inf_weight(GByteArray *a) { put32(a->data + section(a, "PARM") + 8, 0x7f800000u); }
+static void m_param_count(GByteArray *a) { put32(a->data + section(a, "PARM"), get32(a->data + section(a, "PARM")) + 1); }
+static void m_spec_bins0(GByteArray *a) { put32(a->data + section(a, "SPEC") + 24, 0); }
+static void m_spec_bins_huge(GByteArray *a) { put32(a->data + section(a, "SPEC") + 28, 1u << 30); }
+static void m_temp_nan(GByteArray *a) { put32(a->data + section(a, "CALB"), 0x7fc00000u); }
+static void m_unknown_required(GByteArray *a) { size_t p = section(a, "CALB") - 16; memcpy(a->data + p, "ZZZZ", 4); put32(a->data + p + 4, 1); }
+static void m_duplicate(GByteArray *a)
+{
+    size_t p = section(a, "CALB") - 16;
+    guint8 copy[24];
+    memcpy(copy, a->data + p, sizeof copy);      /* header + 4 bytes + padding */
+    g_byte_array_append(a, copy, sizeof copy);
+    put32(a->data + 56, get32(a->data + 56) + 1);
+    put32(a->data + 16, a->len);
+}
+static void m_no_name(GByteArray *a) { size_t p = section(a, "META"); memcpy(a->data + p, "nome", 4); }
+
+static const hostile_case cases[] = {
+    { "bad-magic", m_magic, FALSE, TT_ERROR_FORMAT, "bad magic" },
+    { "wrong-version", m_version, FALSE, TT_ERROR_VERSION, "version 2" },
+    { "size-field", m_total, FALSE, TT_ERROR_FORMAT, "header says" },
+    { "bad-checksum", m_flip_body, FALSE, TT_ERROR_CHECKSUM, "checksum" },
+    { "zero-sections", m_sections0, TRUE, TT_ERROR_LIMIT, "sections" },
+    { "more-sections", m_sections_more, TRUE, TT_ERROR_FORMAT, "past the end" },
+    { "zero-classes", m_classes0, TRUE, TT_ERROR_LIMIT, "classes" },
+    { "huge-classes", m_classes_huge, TRUE, TT_ERROR_LIMIT, "classes" },
+    { "class-name-length", m_class_len, TRUE, TT_ERROR_FORMAT, "runs past" },
+    { "huge-layer-count", m_layers_huge, TRUE, TT_ERROR_LIMIT, "layers" },
+    { "zero-filters", m_conv_zero, TRUE, TT_ERROR_SHAPE, "layer" },
+    { "huge-filters", m_conv_giant, TRUE, TT_ERROR_SHAPE, "layer" },
+    { "kernel-larger-than-input", m_kernel_big, TRUE, TT_ERROR_SHAPE, "layer" },
+    { "outputs-vs-classes", m_dense_more, TRUE, TT_ERROR_SHAPE, "parameters" },
+    { "unknown-layer-kind", m_layer_kind, TRUE, TT_ERROR_FORMAT, "unknown kind" },
+    { "input-vs-spec", m_input_mismatch, TRUE, TT_ERROR_SHAPE, "does not match" },
+    { "nan-weight", m_nan_weight, TRUE, TT_ERROR_FORMAT, "NaN" },
+    { "inf-weight", m_inf_weight, TRUE, TT_ERROR_FORMAT, "NaN or infinite" },
+    { "parameter-count", m_param_count, TRUE, TT_ERROR_FORMAT, "parameter section" },
+    { "zero-time-bins", m_spec_bins0, TRUE, TT_ERROR_FORMAT, "time bins" },
+    { "huge-size-bins", m_spec_bins_huge, TRUE, TT_ERROR_FORMAT, "size bins" },
+    { "nan-temperature", m_temp_nan, TRUE, TT_ERROR_FORMAT, "temperature" },
+    { "unknown-required-section", m_unknown_required, TRUE, TT_ERROR_VERSION, "required" },
+    { "duplicate-section", m_duplicate, TRUE, TT_ERROR_FORMAT, "appears twice" },
+    { "no-name", m_no_name, TRUE, TT_ERROR_FORMAT, "name" },
+};
+
+static void test_hostile(gconstpointer data)
+{
+    const hostile_case *c = data;
+    GByteArray *a = tiny_bytes();
+    c->mutate(a);
+    if (c->fix_checksum)
+        rechecksum(a);
+    GError *e = NULL;
+    tt_model *m = tt_model_load_bytes(a->data, a->len, &e);
+    g_assert_null(m);
+    g_assert_error(e, TT_ERROR, c->code);
+    if (!strstr(e->message, c->message))
+        g_error("case %s: message \"%s\" lacks \"%s\"", c->name, e->message, c->message);
+    g_error_free(e);
+    g_byte_array_unref(a);
+}
+
+static void test_unknown_optional_section(void)
+{
+    GByteArray *a = tiny_bytes();
+    size_t p = section(a, "CALB") - 16;
+    memcpy(a->data + p, "ZZZZ", 4);          /* optional: skipped, temperature stays 1 */
+    rechecksum(a);
+    GError *e = NULL;
+    tt_model *m = tt_model_load_bytes(a->data, a->len, &e);
+    g_assert_no_error(e);
+    g_assert_cmpfloat(m->temperature, ==, 1.0f);
+    tt_model_free(m);
+    g_byte_array_unref(a);
+}
+
+static void test_missing_file(void)
+{
+    GError *e = NULL;
+    g_assert_null(tt_model_load_file("/nonexistent/dir/model.ttm", &e));
+    g_assert_error(e, TT_ERROR, TT_ERROR_IO);
+    g_assert_nonnull(strstr(e->message, "/nonexistent/dir/model.ttm"));
+    g_error_free(e);
+}
+
+static void test_model_new_checks(void)
+{
+    tt_model *m = tiny_model();
+    GError *e = NULL;
+    const char *bad[] = { "a", "a", "c" };
+    tt_net *net = m->net;
+    m->net = NULL;
+    g_assert_null(tt_model_new("x", "category", 3, bad, &m->spec, net, &e));
+    g_assert_error(e, TT_ERROR, TT_ERROR_INVALID);
+    g_clear_error(&e);
+    const char *sp[] = { "a b", "c", "d" };
+    g_assert_null(tt_model_new("x", "category", 3, sp, &m->spec, net, &e));
+    g_clear_error(&e);
+    const char *ok[] = { "a", "b", "c" };
+    g_assert_null(tt_model_new("x", "Bad Task", 3, ok, &m->spec, net, &e));
+    g_clear_error(&e);
+    g_assert_null(tt_model_new("x", "category", 2, ok, &m->spec, net, &e));   /* 3 outputs */
+    g_assert_error(e, TT_ERROR, TT_ERROR_SHAPE);
+    g_clear_error(&e);
+    m->net = net;
+    net->params[0] = NAN;
+    g_assert_null(tt_model_to_bytes(m, &e));
+    g_assert_error(e, TT_ERROR, TT_ERROR_INVALID);
+    g_clear_error(&e);
+    tt_model_free(m);
+}
+
+static void test_classify(void)
+{
+    tt_model *m = tiny_model();
+    tt_classifier *c = tt_classifier_new(m);
+    tt_pkt pk[] = { { 0.1f, 100 }, { 1.0f, 1400 }, { 5.0f, 600 } };
+    tt_result r;
+    g_assert_true(tt_classify_packets(c, pk, 3, &r));
+    g_assert_cmpuint(r.n_classes, ==, 3);
+    double sum = 0.0;
+    for (int i = 0; i < 3; i++) {
+        sum += r.probs[i];
+        g_assert_cmpfloat(r.probs[i], <=, r.confidence);
+    }
+    g_assert_cmpfloat_with_epsilon(sum, 1.0, 1e-5);
+    g_assert_cmpfloat(r.probs[r.top], ==, r.confidence);
+    g_assert_false(tt_classify_packets(c, pk, 0, &r));
+    tt_classifier_free(c);
+    tt_model_free(m);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/model/round-trip", test_round_trip);
+    g_test_add_func("/model/truncated-everywhere", test_truncated_everywhere);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char *path = g_strdup_printf("/model/hostile/%s", cases[i].name);
+        g_test_add_data_func(path, &cases[i], test_hostile);
+        g_free(path);
+    }
+    g_test_add_func("/model/unknown-optional-section", test_unknown_optional_section);
+    g_test_add_func("/model/missing-file", test_missing_file);
+    g_test_add_func("/model/new-checks", test_model_new_checks);
+    g_test_add_func("/model/classify", test_classify);
+    return g_test_run();
+}
