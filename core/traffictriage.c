@@ -283,12 +283,14 @@ static int cmd_train(int argc, char **argv)
     double val = 0.15, test = 0.15;
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
     double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0;
+    char *split_unit = NULL;
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
     gboolean no_balance = FALSE, quiet = FALSE;
     GOptionEntry extra[] = {
         { "val", 0, 0, G_OPTION_ARG_DOUBLE, &val, "Fraction of groups (sessions/captures) for validation (default 0.15)", "F" },
         { "test", 0, 0, G_OPTION_ARG_DOUBLE, &test, "Fraction of groups held out for the test (default 0.15)", "F" },
         { "test-groups", 0, 0, G_OPTION_ARG_STRING, &test_groups, "Also hold out the groups matching this regex", "REGEX" },
+        { "split-unit", 0, 0, G_OPTION_ARG_STRING, &split_unit, "Keep groups whose names give the same first capture of REGEX on one side (e.g. one website)", "REGEX" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test)", "FILE" },
         { "split-out", 0, 0, G_OPTION_ARG_FILENAME, &split_out, "Write the split used", "FILE" },
         { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "Maximum epochs (default 30)", "N" },
@@ -363,6 +365,9 @@ static int cmd_train(int argc, char **argv)
     if (split_in) {
         if (!read_split(ds, split_in, split, &e))
             return fail(e);
+    } else if (split_unit) {
+        if (!tt_split_groups_by_unit(ds, split_unit, val, test, (uint64_t)o_seed, split, &e))
+            return fail(e);
     } else {
         tt_split_groups(ds, val, test, (uint64_t)o_seed, split);
         if (test_groups && !tt_split_by_regex(ds, test_groups, TT_SPLIT_TEST, split, &e))
@@ -392,7 +397,8 @@ static int cmd_train(int argc, char **argv)
     GString *meta = g_string_new(NULL);
     if (note)
         g_string_append_printf(meta, "note=%s\n", note);
-    g_string_append_printf(meta, "split=by group (session/capture), seed %" G_GINT64_FORMAT ", val %.2f, test %.2f%s%s; groups train %u, val %u, test %u\n",
+    g_string_append_printf(meta, "split=by group (session/capture)%s%s, seed %" G_GINT64_FORMAT ", val %.2f, test %.2f%s%s; groups train %u, val %u, test %u\n",
+                           split_unit ? ", unit " : "", split_unit ? split_unit : "",
                            o_seed, val, test, test_groups ? ", held out: " : "", test_groups ? test_groups : "",
                            gcount[0], gcount[1], gcount[2]);
     g_free(m->meta);

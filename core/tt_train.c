@@ -7,34 +7,35 @@
 
 /* ---- splits ------------------------------------------------------------------ */
 
-void tt_split_groups(const tt_dataset *ds, double val_frac, double test_frac,
-                     uint64_t seed, uint8_t *out)
+/* Split units (groups, or what unit_of maps them to) per majority label. */
+static void split_units(const tt_dataset *ds, const uint32_t *unit_of, uint32_t nu,
+                        double val_frac, double test_frac, uint64_t seed, uint8_t *out)
 {
-    uint32_t ng = ds->groups->len, k = ds->classes->len;
-    /* majority label of each group */
-    uint32_t *count = g_new0(uint32_t, (size_t)ng * (k ? k : 1));
+    uint32_t ng = ds->groups->len, k = ds->classes->len ? ds->classes->len : 1;
+    uint32_t *count = g_new0(uint32_t, (size_t)(nu ? nu : 1) * k);
     for (guint i = 0; i < ds->samples->len; i++) {
         const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
-        count[(size_t)s->group * k + s->label]++;
+        count[(size_t)unit_of[s->group] * k + s->label]++;
     }
-    int *major = g_new(int, ng);
-    for (uint32_t g = 0; g < ng; g++) {
-        major[g] = -1;
+    int *major = g_new(int, nu ? nu : 1);
+    uint8_t *usplit = g_new(uint8_t, nu ? nu : 1);
+    for (uint32_t u = 0; u < nu; u++) {
+        major[u] = -1;
         uint32_t best = 0;
         for (uint32_t c = 0; c < k; c++)
-            if (count[(size_t)g * k + c] > best) {
-                best = count[(size_t)g * k + c];
-                major[g] = (int)c;
+            if (count[(size_t)u * k + c] > best) {
+                best = count[(size_t)u * k + c];
+                major[u] = (int)c;
             }
-        out[g] = TT_SPLIT_NONE;      /* groups without samples */
+        usplit[u] = TT_SPLIT_NONE;      /* units without samples */
     }
-    /* Per class: its groups sorted by name (stable input order), then shuffled by the seed. */
-    uint32_t *list = g_new(uint32_t, ng ? ng : 1);
+    /* Per class: its units in input order, shuffled by the seed. */
+    uint32_t *list = g_new(uint32_t, nu ? nu : 1);
     for (uint32_t c = 0; c < k; c++) {
         uint32_t n = 0;
-        for (uint32_t g = 0; g < ng; g++)
-            if (major[g] == (int)c)
-                list[n++] = g;
+        for (uint32_t u = 0; u < nu; u++)
+            if (major[u] == (int)c)
+                list[n++] = u;
         uint64_t rng = seed ^ (0x9e3779b97f4a7c15ull * (c + 1));
         for (uint32_t i = n; i > 1; i--) {
             uint32_t j = (uint32_t)(tt_rng_next(&rng) % i);
@@ -42,16 +43,65 @@ void tt_split_groups(const tt_dataset *ds, double val_frac, double test_frac,
         }
         uint32_t n_test = (uint32_t)floor(n * test_frac + 0.5);
         uint32_t n_val = (uint32_t)floor(n * val_frac + 0.5);
-        /* With few groups keep at least one for training. */
+        /* With few units keep at least one for training. */
         while (n_test + n_val >= n && (n_test > 0 || n_val > 0)) {
             if (n_test >= n_val && n_test > 0) n_test--; else n_val--;
         }
         for (uint32_t i = 0; i < n; i++)
-            out[list[i]] = i < n_test ? TT_SPLIT_TEST : i < n_test + n_val ? TT_SPLIT_VAL : TT_SPLIT_TRAIN;
+            usplit[list[i]] = i < n_test ? TT_SPLIT_TEST : i < n_test + n_val ? TT_SPLIT_VAL : TT_SPLIT_TRAIN;
     }
+    for (uint32_t g = 0; g < ng; g++)
+        out[g] = usplit[unit_of[g]];
     g_free(list);
+    g_free(usplit);
     g_free(major);
     g_free(count);
+}
+
+void tt_split_groups(const tt_dataset *ds, double val_frac, double test_frac,
+                     uint64_t seed, uint8_t *out)
+{
+    uint32_t ng = ds->groups->len;
+    uint32_t *unit_of = g_new(uint32_t, ng ? ng : 1);
+    for (uint32_t g = 0; g < ng; g++)
+        unit_of[g] = g;
+    split_units(ds, unit_of, ng, val_frac, test_frac, seed, out);
+    g_free(unit_of);
+}
+
+gboolean tt_split_groups_by_unit(const tt_dataset *ds, const char *unit_regex,
+                                 double val_frac, double test_frac, uint64_t seed,
+                                 uint8_t *out, GError **error)
+{
+    GRegex *re = g_regex_new(unit_regex, 0, 0, error);
+    if (!re)
+        return FALSE;
+    uint32_t ng = ds->groups->len;
+    uint32_t *unit_of = g_new(uint32_t, ng ? ng : 1);
+    GHashTable *units = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (uint32_t g = 0; g < ng; g++) {
+        const char *name = g_ptr_array_index(ds->groups, g);
+        GMatchInfo *mi = NULL;
+        char *unit = NULL;
+        if (g_regex_match(re, name, 0, &mi))
+            unit = g_match_info_fetch(mi, g_regex_get_capture_count(re) > 0 ? 1 : 0);
+        g_match_info_free(mi);
+        if (!unit)
+            unit = g_strdup(name);
+        gpointer v;
+        if (g_hash_table_lookup_extended(units, unit, NULL, &v)) {
+            unit_of[g] = GPOINTER_TO_UINT(v);
+            g_free(unit);
+        } else {
+            unit_of[g] = g_hash_table_size(units);
+            g_hash_table_insert(units, unit, GUINT_TO_POINTER(unit_of[g]));
+        }
+    }
+    split_units(ds, unit_of, g_hash_table_size(units), val_frac, test_frac, seed, out);
+    g_hash_table_destroy(units);
+    g_free(unit_of);
+    g_regex_unref(re);
+    return TRUE;
 }
 
 gboolean tt_split_by_regex(const tt_dataset *ds, const char *regex, uint8_t split_if_match,

@@ -17,6 +17,13 @@ enum { TT_SPLIT_TRAIN = 0, TT_SPLIT_VAL = 1, TT_SPLIT_TEST = 2, TT_SPLIT_NONE = 
  * fractions (by groups). out has ds->groups->len entries. */
 void tt_split_groups(const tt_dataset *ds, double val_frac, double test_frac,
                      uint64_t seed, uint8_t *out);
+/* The same, but the unit kept on one side of the split is the first capture
+ * group of unit_regex matched against the group name (the whole group when
+ * it does not match): e.g. "^trafficleak/([^/]+)/" keeps all traces of one
+ * website together. */
+gboolean tt_split_groups_by_unit(const tt_dataset *ds, const char *unit_regex,
+                                 double val_frac, double test_frac, uint64_t seed,
+                                 uint8_t *out, GError **error);
 /* Assign groups whose name matches regex to TEST and the rest as given. */
 gboolean tt_split_by_regex(const tt_dataset *ds, const char *regex, uint8_t split_if_match,
                            uint8_t *out, GError **error);

@@ -93,7 +93,7 @@ const char *tt_key_format(const tt_key *k, char *buf, size_t len);
  * and the capture reader both use this, so they compute identical doubles. */
 static inline double tt_time(int64_t secs, int32_t nsecs)
 {
-    return (double)secs + (double)nsecs * 1e-9;
+    return (double)secs + (double)nsecs / 1e9;   /* as Wireshark's nstime_to_sec() */
 }
 
 /* One packet as the engine sees it. */
