@@ -283,13 +283,14 @@ static int cmd_train(int argc, char **argv)
     double val = 0.15, test = 0.15;
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
     double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0;
-    char *split_unit = NULL;
+    char *split_unit = NULL, *label_attr = NULL;
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
     gboolean no_balance = FALSE, quiet = FALSE;
     GOptionEntry extra[] = {
         { "val", 0, 0, G_OPTION_ARG_DOUBLE, &val, "Fraction of groups (sessions/captures) for validation (default 0.15)", "F" },
         { "test", 0, 0, G_OPTION_ARG_DOUBLE, &test, "Fraction of groups held out for the test (default 0.15)", "F" },
         { "test-groups", 0, 0, G_OPTION_ARG_STRING, &test_groups, "Also hold out the groups matching this regex", "REGEX" },
+        { "label-attr", 0, 0, G_OPTION_ARG_STRING, &label_attr, "Take each flow's label from this attribute (e.g. tunnel) instead of its label", "KEY" },
         { "split-unit", 0, 0, G_OPTION_ARG_STRING, &split_unit, "Keep groups whose names give the same first capture of REGEX on one side (e.g. one website)", "REGEX" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test)", "FILE" },
         { "split-out", 0, 0, G_OPTION_ARG_FILENAME, &split_out, "Write the split used", "FILE" },
@@ -342,6 +343,7 @@ static int cmd_train(int argc, char **argv)
             classes[i] = g_strdup(m->classes[i]);
     }
     tt_dataset *ds = tt_dataset_new(&spec, (const char *const *)classes, classes ? g_strv_length(classes) : 0);
+    tt_dataset_set_label_attr(ds, label_attr);
     if (!load_data(ds, argc, argv, &e))
         return fail(e);
     if (!quiet)
@@ -433,8 +435,9 @@ static int cmd_train(int argc, char **argv)
 static int cmd_eval(int argc, char **argv)
 {
     GError *e = NULL;
-    char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL;
+    char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL, *label_attr = NULL;
     GOptionEntry entries[] = {
+        { "label-attr", 0, 0, G_OPTION_ARG_STRING, &label_attr, "Take each flow's label from this attribute (e.g. tunnel)", "KEY" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Split file written by train --split-out", "FILE" },
         { "on", 0, 0, G_OPTION_ARG_STRING, &on, "Evaluate on train, val or test groups of the split (default: all data)", "SPLIT" },
         { "by", 0, 0, G_OPTION_ARG_STRING, &by, "Also break results down by this attribute (e.g. tunnel, app)", "KEY" },
@@ -451,6 +454,7 @@ static int cmd_eval(int argc, char **argv)
     if (!m)
         return fail(e);
     tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
+    tt_dataset_set_label_attr(ds, label_attr);
     if (!load_data(ds, argc - 1, argv + 1, &e))
         return fail(e);
     print_data_summary(ds, stderr);

@@ -45,10 +45,17 @@ tt_dataset *tt_dataset_new(const tt_spec *spec, const char *const *classes, uint
     return ds;
 }
 
+void tt_dataset_set_label_attr(tt_dataset *ds, const char *key)
+{
+    g_free(ds->label_attr);
+    ds->label_attr = key && *key ? g_strdup(key) : NULL;
+}
+
 void tt_dataset_free(tt_dataset *ds)
 {
     if (!ds)
         return;
+    g_free(ds->label_attr);
     g_hash_table_destroy(ds->group_ix);
     g_hash_table_destroy(ds->attrs_ix);
     g_hash_table_destroy(ds->class_ix);
@@ -62,8 +69,28 @@ void tt_dataset_free(tt_dataset *ds)
     g_free(ds);
 }
 
-/* Label index for a name, or -1 when the class list is fixed and lacks it. */
-static int label_of(tt_dataset *ds, const char *label)
+static int label_index(tt_dataset *ds, const char *label);
+
+/* Label index for a flow's label column and attributes, or -1 when it has
+ * none or the class list is fixed and lacks it. */
+static int label_of(tt_dataset *ds, const char *label_column, const char *attrs)
+{
+    char *from_attr = NULL;
+    const char *label = label_column;
+    if (ds->label_attr) {
+        from_attr = tt_attr_get(attrs, ds->label_attr);
+        label = from_attr;
+        if (!*label) {
+            g_free(from_attr);
+            return -1;
+        }
+    }
+    int r = label_index(ds, label);
+    g_free(from_attr);
+    return r;
+}
+
+static int label_index(tt_dataset *ds, const char *label)
 {
     gpointer v;
     if (g_hash_table_lookup_extended(ds->class_ix, label, NULL, &v))
@@ -296,7 +323,7 @@ static gboolean add_capture(tt_dataset *ds, const char *path, GPtrArray *rules, 
         tt_manifest_rule *r = g_ptr_array_index(rules, i);
         groups[i] = intern(ds->groups, ds->group_ix, r->group);
         attrs[i] = intern(ds->attrs, ds->attrs_ix, r->attrs);
-        labels[i] = label_of(ds, r->label);
+        labels[i] = label_of(ds, r->label, r->attrs);
     }
     tt_packet p;
     uint64_t frame;
@@ -355,7 +382,7 @@ gboolean tt_dataset_add_manifest(tt_dataset *ds, const char *path, GError **erro
     char *dir = g_path_get_dirname(path);
     /* capture path -> rules, in file order */
     GHashTable *by_cap = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
-    GPtrArray *order = g_ptr_array_new();
+    GPtrArray *order = g_ptr_array_new_with_free_func(g_free);   /* owns the capture paths */
     gboolean ok = TRUE;
     for (guint ln = 0; lines[ln]; ln++) {
         char *line = g_strchomp(lines[ln]);
@@ -492,7 +519,7 @@ gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
             ok = FALSE;
             break;
         }
-        int label = label_of(ds, f[1]);
+        int label = label_of(ds, f[1], *f[3] ? f[3] : "-");
         uint32_t group = intern(ds->groups, ds->group_ix, f[0]);
         uint32_t attrs = intern(ds->attrs, ds->attrs_ix, *f[3] ? f[3] : "-");
         ds->packets_read += times->len;
@@ -530,7 +557,7 @@ gboolean tt_dataset_add_flowpic_csv(tt_dataset *ds, const char *path, const char
     collect_ctx cx;
     ctx_init(&cx, ds, path);
     tt_engine *eng = tt_engine_new(&ds->spec, 0, on_block, &cx);
-    int label = label_of(ds, label_name);
+    int label = label_of(ds, label_name, "source=flowpic-csv");
     uint32_t attrs = intern(ds->attrs, ds->attrs_ix, "source=flowpic-csv");
     GArray *times = g_array_new(FALSE, FALSE, sizeof(double));
     GArray *sizes = g_array_new(FALSE, FALSE, sizeof(uint32_t));

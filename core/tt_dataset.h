@@ -41,12 +41,16 @@ typedef struct {
     GArray    *too_few;    /* uint64 per class */
     uint64_t   unknown_label_blocks;
     uint64_t   packets_read, packets_labelled;
+    char      *label_attr;  /* if set: the label is this attribute's value (e.g. "tunnel") */
 } tt_dataset;
 
 /* classes: NULL = learn the class list from the labels met (sorted at the end
  * by tt_dataset_finish); otherwise labels outside it are skipped and counted. */
 tt_dataset *tt_dataset_new(const tt_spec *spec, const char *const *classes, uint32_t n_classes);
 void tt_dataset_free(tt_dataset *ds);
+/* Take labels from attribute KEY of each flow instead of its label column
+ * (flows without it are skipped). Call before adding data. */
+void tt_dataset_set_label_attr(tt_dataset *ds, const char *key);
 
 /* Every TCP/UDP flow of a capture, with one label and group. */
 gboolean tt_dataset_add_capture(tt_dataset *ds, const char *path, const char *label,

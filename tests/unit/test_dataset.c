@@ -144,6 +144,27 @@ static void test_fixed_classes(void)
     g_free(path);
 }
 
+static void test_label_attr(void)
+{
+    char *path = tmp_file("tt-test3.tts",
+        "#ttseries v1\n"
+        "s1\tchat\tf\ttunnel=vpn;app=x\t0 1 2 3\t100 100 100 100\n"
+        "s2\tvoip\tf\ttunnel=tor\t0 1 2 3\t100 100 100 100\n"
+        "s3\tvoip\tf\tapp=y\t0 1 2 3\t100 100 100 100\n");
+    tt_spec s = small_spec();
+    tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
+    tt_dataset_set_label_attr(ds, "tunnel");
+    g_assert_true(tt_dataset_add_file(ds, path, NULL, NULL));
+    tt_dataset_finish(ds);
+    g_assert_cmpuint(ds->classes->len, ==, 2);            /* tor, vpn; s3 has no tunnel attribute */
+    g_assert_cmpstr(g_ptr_array_index(ds->classes, 0), ==, "tor");
+    g_assert_cmpuint(ds->samples->len, ==, 2);
+    g_assert_cmpuint(g_array_index(ds->samples, tt_sample, 0).label, ==, 1);
+    tt_dataset_free(ds);
+    g_remove(path);
+    g_free(path);
+}
+
 static void test_flowpic_csv(void)
 {
     char *path = tmp_file("tt-test.csv",
@@ -180,6 +201,7 @@ int main(int argc, char **argv)
     g_test_add_func("/dataset/manifest-line", test_manifest_line);
     g_test_add_func("/dataset/series", test_series);
     g_test_add_func("/dataset/fixed-classes", test_fixed_classes);
+    g_test_add_func("/dataset/label-attr", test_label_attr);
     g_test_add_func("/dataset/flowpic-csv", test_flowpic_csv);
     return g_test_run();
 }

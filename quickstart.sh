@@ -1,0 +1,26 @@
+#!/bin/sh
+# TrafficTriage quick start on Debian 12: install what is needed, build,
+# install the plugin (your personal Wireshark folders; system-wide when run as
+# root, because Wireshark ignores personal plugins for root), then classify
+# the bundled sample capture with tshark.
+#   sh quickstart.sh [CAPTURE]
+set -eu
+cd "$(dirname "$0")"
+sh tests/deps.sh
+if [ "$(id -u)" -eq 0 ]; then SYSTEM=ON; else SYSTEM=OFF; fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_SYSTEM_INSTALL=$SYSTEM >/dev/null
+cmake --build build -j "$(nproc 2>/dev/null || echo 2)"
+if [ "$SYSTEM" = ON ]; then cmake --install build >/dev/null; else cmake --install build >/dev/null; fi
+echo "== installed:"
+tshark -G plugins 2>/dev/null | grep -i triage || { echo "the plugin did not load: see README.md, Troubleshooting"; exit 1; }
+
+CAP=${1:-models/samples/sample.pcapng}
+echo "== per-flow categories of $CAP (tshark -2 -z triage,flows)"
+tshark -q -2 -r "$CAP" -z triage,flows 2>/dev/null
+echo "== totals (tshark -2 -z triage,tree)"
+tshark -q -2 -r "$CAP" -z triage,tree 2>/dev/null
+echo "== first packets with their category (tshark -2 -T fields)"
+tshark -2 -r "$CAP" -Y triage -T fields -E header=y \
+    -e frame.number -e ip.src -e ip.dst -e triage.flow -e triage.category -e triage.confidence 2>/dev/null | head -12
+echo
+echo "Open it in the GUI with the column and colours:  wireshark -C TrafficTriage $CAP"
