@@ -1,0 +1,566 @@
+/* TrafficTriage: a Wireshark post-dissector that labels every TCP/UDP packet
+ * with the traffic category of its flow's current time block, predicted by a
+ * FlowPic CNN from packet sizes and arrival times only.
+ *
+ * Layers (as in TRANSUM):
+ *   triage-extract.c  the only code reading pinfo / the tree (-> tt_packet)
+ *   triage-run.c      models, flow engines, block results (no Wireshark API)
+ *   triage-stats.c    Statistics reports fed by the "triage" tap
+ *   this file         registration, prefs, per-frame bookkeeping, display
+ *
+ * Passes. On the first pass (!visited) each packet is fed to one engine per
+ * model and the frame keeps only small indices (flow, block, position). A
+ * block's result exists once the block closes; the end-of-pass hook flushes
+ * the flows' last, unfinished blocks. So with tshark -2 and in the GUI every
+ * packet shows its block's result; in single-pass tshark packets of open
+ * blocks read "pending" and the packet that closes a block carries that
+ * block's result under triage.closed.*.
+ */
+#define _GNU_SOURCE 1          /* dladdr */
+#include "ws-compat.h"
+
+#include <dlfcn.h>
+#include <epan/expert.h>
+#include <epan/prefs.h>
+#include <epan/proto_data.h>
+#include <wsutil/filesystem.h>
+
+#include "triage-extract.h"
+#include "triage-prefs.h"
+#include "triage-run.h"
+#include "triage-stats.h"
+#include "tt_nn.h"
+
+#ifndef TRIAGE_VERSION
+#define TRIAGE_VERSION "0.0.0"
+#endif
+
+WS_DLL_PUBLIC_DEF const gchar plugin_version[] = TRIAGE_VERSION;
+WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
+WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
+WS_DLL_PUBLIC void plugin_register(void);
+#if TRIAGE_HAVE_PLUGIN_DESCRIBE
+WS_DLL_PUBLIC uint32_t plugin_describe(void);
+#endif
+
+/* ---- registration ids -------------------------------------------------- */
+
+static int proto_triage = -1;
+
+static int hf_category = -1;
+static int hf_confidence = -1;
+static int hf_flow = -1;
+static int hf_reverse_flow = -1;
+static int hf_block = -1;
+static int hf_status = -1;
+static int hf_model = -1;
+static int hf_packets = -1;
+static int hf_tunnel = -1;
+static int hf_tunnel_confidence = -1;
+static int hf_app = -1;
+static int hf_app_confidence = -1;
+static int hf_closed = -1;
+static int hf_closed_category = -1;
+static int hf_closed_confidence = -1;
+static int hf_closed_flow = -1;
+static int hf_closed_block = -1;
+static int hf_closed_status = -1;
+static int hf_closed_packets = -1;
+
+static gint ett_triage = -1;
+static gint ett_triage_closed = -1;
+
+static expert_field ei_pending = EI_INIT;
+static expert_field ei_too_few = EI_INIT;
+static expert_field ei_truncated = EI_INIT;
+static expert_field ei_no_model = EI_INIT;
+
+/* Field ids of the per-role result fields (category, tunnel, app). */
+static int *const hf_role_class[TRIAGE_ROLE_COUNT] = { &hf_category, &hf_tunnel, &hf_app };
+static int *const hf_role_conf[TRIAGE_ROLE_COUNT] = { &hf_confidence, &hf_tunnel_confidence, &hf_app_confidence };
+
+/* ---- state --------------------------------------------------------------
+ * Preferences (registered with Wireshark) and the run: the loaded models,
+ * which survive from one file to the next, and their per-capture flow state,
+ * which the init/cleanup routines reset for every file and redissection. */
+
+static triage_prefs_t triage_prefs = {
+    .enabled = TRUE,
+    .model = "",
+    .extra_models = "",
+    .threshold = TRIAGE_DEFAULT_THRESHOLD,
+    .max_flows = TRIAGE_DEFAULT_MAX_FLOWS,
+    .threshold_value = 0.5,
+};
+
+static struct {
+    dissector_handle_t handle;
+    int                tap;
+    triage_run        *run;
+    GArray            *scratch;     /* triage_closed, one packet's worth */
+    char              *bad_threshold; /* last invalid threshold reported */
+} triage;
+
+/* What the first pass keeps per frame (wmem_file_scope). */
+typedef struct {
+    guint32        ip_len;
+    guint32        n_closed;
+    triage_ref     ref[TRIAGE_MAX_MODELS];
+    triage_closed *closed;          /* blocks this packet closed */
+} triage_frame;
+
+/* ---- models and preferences -------------------------------------------- */
+
+/* <dir of the loaded triage.so>/triage/category.ttm; else the same under the
+ * personal then the global plugin dir. Returns the first candidate when none
+ * exists, so the error message names where the model was expected. */
+static char *
+bundled_model_path(void)
+{
+    GPtrArray *cand = g_ptr_array_new_with_free_func(g_free);
+    Dl_info info;
+    if (dladdr((void *)&plugin_register, &info) && info.dli_fname) {
+        char *dir = g_path_get_dirname(info.dli_fname);
+        g_ptr_array_add(cand, g_build_filename(dir, TRIAGE_BUNDLED_MODEL_DIR,
+                                               TRIAGE_BUNDLED_MODEL_FILE, NULL));
+        g_free(dir);
+    }
+    g_ptr_array_add(cand, g_build_filename(get_plugins_pers_dir_with_version(), "epan",
+                                           TRIAGE_BUNDLED_MODEL_DIR, TRIAGE_BUNDLED_MODEL_FILE, NULL));
+    g_ptr_array_add(cand, g_build_filename(get_plugins_dir_with_version(), "epan",
+                                           TRIAGE_BUNDLED_MODEL_DIR, TRIAGE_BUNDLED_MODEL_FILE, NULL));
+    char *found = NULL;
+    for (guint i = 0; i < cand->len && !found; i++)
+        if (g_file_test(g_ptr_array_index(cand, i), G_FILE_TEST_IS_REGULAR))
+            found = g_strdup(g_ptr_array_index(cand, i));
+    if (!found)
+        found = g_strdup(g_ptr_array_index(cand, 0));
+    g_ptr_array_free(cand, TRUE);
+    return found;
+}
+
+/* Parse the threshold and (re)load the models if their files changed.
+ * Called by Wireshark when a triage preference changed, and by the init
+ * routine (Wireshark does not call apply callbacks for untouched modules). */
+static void
+triage_apply_prefs(void)
+{
+    const char *txt = triage_prefs.threshold ? triage_prefs.threshold : "";
+    char *end = NULL;
+    double thr = g_ascii_strtod(txt, &end);
+    while (end && g_ascii_isspace(*end))
+        end++;
+    if (end == txt || *end != '\0' || !(thr >= 0.0 && thr <= 1.0)) {
+        if (g_strcmp0(triage.bad_threshold, txt) != 0) {   /* say it once */
+            ws_warning("TrafficTriage: threshold \"%s\" is not a number in [0, 1]; keeping %.3f",
+                       txt, triage_prefs.threshold_value);
+            g_free(triage.bad_threshold);
+            triage.bad_threshold = g_strdup(txt);
+        }
+    } else {
+        triage_prefs.threshold_value = thr;
+    }
+
+    char *primary = (triage_prefs.model && *triage_prefs.model) ? g_strdup(triage_prefs.model) : bundled_model_path();
+    triage_run_set_models(triage.run, primary, triage_prefs.extra_models,
+                          triage_prefs.max_flows ? triage_prefs.max_flows : TRIAGE_DEFAULT_MAX_FLOWS);
+    g_free(primary);
+}
+
+/* ---- per-file routines --------------------------------------------------- */
+
+static void
+triage_init(void)
+{
+    triage_apply_prefs();
+    triage_run_capture_reset(triage.run);
+    triage_extract_lookup_fields();
+    /* Ask for ip.len / ipv6.plen so that the first pass builds a tree that
+     * holds them (otherwise it is NULL or faked). */
+    if (triage_prefs.enabled)
+        set_postdissector_wanted_hfids(triage.handle, triage_extract_wanted_hfids());
+}
+
+static void
+triage_cleanup(void)
+{
+    set_postdissector_wanted_hfids(triage.handle, NULL);
+    triage_run_capture_reset(triage.run);
+}
+
+/* End of the first sequential pass (GUI, tshark -2): classify every flow's
+ * last, unfinished block. */
+static void
+triage_postseq(void)
+{
+    triage_run_flush(triage.run);
+}
+
+static void
+triage_shutdown(void)
+{
+    triage_run_free(triage.run);
+    triage.run = NULL;
+    if (triage.scratch)
+        g_array_free(triage.scratch, TRUE);
+    triage.scratch = NULL;
+    g_free(triage.bad_threshold);
+    triage.bad_threshold = NULL;
+}
+
+/* ---- display ------------------------------------------------------------- */
+
+static const char *
+block_status(const triage_result *r, double thr)
+{
+    switch (r->state) {
+    case TRIAGE_BLOCK_CLASSIFIED:
+        return r->confidence < thr ? "low confidence" : "classified";
+    case TRIAGE_BLOCK_TOO_FEW:
+        return "too few packets";
+    default:
+        return "no usable packets";
+    }
+}
+
+/* Class name of a result, or "unknown" (not classified / below threshold). */
+static const char *
+block_class(const tt_model *m, const triage_result *r, double thr)
+{
+    if (r->state != TRIAGE_BLOCK_CLASSIFIED || r->confidence < thr || r->top >= m->n_classes)
+        return "unknown";
+    return m->classes[r->top];
+}
+
+static proto_item *
+add_gen_string(proto_tree *t, int hf, tvbuff_t *tvb, const char *v)
+{
+    proto_item *it = proto_tree_add_string(t, hf, tvb, 0, 0, v);
+    proto_item_set_generated(it);
+    return it;
+}
+
+static proto_item *
+add_gen_uint(proto_tree *t, int hf, tvbuff_t *tvb, guint32 v)
+{
+    proto_item *it = proto_tree_add_uint(t, hf, tvb, 0, 0, v);
+    proto_item_set_generated(it);
+    return it;
+}
+
+static proto_item *
+add_gen_double(proto_tree *t, int hf, tvbuff_t *tvb, double v)
+{
+    proto_item *it = proto_tree_add_double(t, hf, tvb, 0, 0, v);
+    proto_item_set_generated(it);
+    return it;
+}
+
+/* Fill a tap record for a finished block. */
+static void
+tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 block,
+          const triage_result *r)
+{
+    const triage_flow *f = triage_run_flow(triage.run, s->index, flow);
+    tb->flow = flow;
+    tb->block = block;
+    tb->key = f ? &f->key : NULL;
+    tb->category = g_intern_string(block_class(s->model, r, triage_prefs.threshold_value));
+    tb->status = g_intern_string(block_status(r, triage_prefs.threshold_value));
+    tb->confidence = r->confidence;
+    tb->counts_flow = r->first_of_class && r->state == TRIAGE_BLOCK_CLASSIFIED;
+}
+
+/* The blocks this packet closed, for the primary model: a separate subtree
+ * (triage.closed.*) so that filters on triage.category see only the packet's
+ * own block. Also returns them as tap records when `tap` is set. */
+static void
+show_closed(proto_tree *t, tvbuff_t *tvb, const triage_frame *fr,
+            triage_tap_info *tap, wmem_allocator_t *pool)
+{
+    const triage_slot *s = &triage.run->slots[0];
+    if (tap && fr->n_closed)
+        tap->closed = wmem_alloc0_array(pool, triage_tap_block, fr->n_closed);
+    for (guint32 i = 0; i < fr->n_closed; i++) {
+        const triage_closed *c = &fr->closed[i];
+        if (c->slot != 0)
+            continue;
+        const triage_result *r = triage_run_result(triage.run, 0, c->flow, c->block);
+        if (r == NULL)
+            continue;
+        const char *cls = block_class(s->model, r, triage_prefs.threshold_value);
+        proto_item *ci = proto_tree_add_item(t, hf_closed, tvb, 0, 0, ENC_NA);
+        proto_item_set_generated(ci);
+        proto_item_append_text(ci, ": flow %u block %u -> %s (%.3f)", c->flow, c->block,
+                               cls, r->confidence);
+        proto_tree *ct = proto_item_add_subtree(ci, ett_triage_closed);
+        add_gen_string(ct, hf_closed_category, tvb, cls);
+        add_gen_double(ct, hf_closed_confidence, tvb, r->confidence);
+        add_gen_uint(ct, hf_closed_flow, tvb, c->flow);
+        add_gen_uint(ct, hf_closed_block, tvb, c->block);
+        add_gen_string(ct, hf_closed_status, tvb, block_status(r, triage_prefs.threshold_value));
+        add_gen_uint(ct, hf_closed_packets, tvb, r->n_packets);
+        if (tap) {
+            triage_tap_block *tb = &tap->closed[tap->n_closed++];
+            tap_block(tb, s, c->flow, c->block, r);
+            tb->packets = r->n_packets;
+            tb->bytes = r->n_bytes;
+        }
+    }
+}
+
+/* Result fields of an extra model (tunnel, app) for this packet. */
+static void
+show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
+           const triage_frame *fr, guint si)
+{
+    triage_slot *s = &triage.run->slots[si];
+    if (s->model == NULL) {
+        expert_add_info_format(pinfo, ti, &ei_no_model, "%s", s->error ? s->error : "model not loaded");
+        return;
+    }
+    if (s->role >= TRIAGE_ROLE_COUNT || fr->ref[si].flow == 0)
+        return;
+    const triage_result *r = PINFO_FD_VISITED(pinfo)
+        ? triage_run_result_now(triage.run, si, fr->ref[si].flow, fr->ref[si].block)
+        : triage_run_result(triage.run, si, fr->ref[si].flow, fr->ref[si].block);
+    if (r == NULL)
+        return;   /* pending: the primary model's status already says so */
+    add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s->model, r, triage_prefs.threshold_value));
+    add_gen_double(t, *hf_role_conf[s->role], tvb, r->confidence);
+}
+
+static void
+triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage_frame *fr)
+{
+    triage_run *run = triage.run;
+    gboolean visited = PINFO_FD_VISITED(pinfo);
+    triage_tap_info *tap = wmem_new0(pinfo->pool, triage_tap_info);
+
+    proto_item *ti = proto_tree_add_item(tree, proto_triage, tvb, 0, 0, ENC_NA);
+    proto_item_set_generated(ti);
+    proto_tree *t = proto_item_add_subtree(ti, ett_triage);
+
+    const triage_slot *s = run->n_slots ? &run->slots[0] : NULL;
+    if (s == NULL || s->model == NULL) {
+        add_gen_string(t, hf_category, tvb, "unknown");
+        add_gen_string(t, hf_status, tvb, "no model");
+        add_gen_string(t, hf_model, tvb, s ? s->label : "none");
+        expert_add_info_format(pinfo, ti, &ei_no_model, "%s",
+                               s && s->error ? s->error : "TrafficTriage: no model configured");
+        proto_item_append_text(ti, ": no model");
+        tap->has_current = TRUE;
+        tap->current.category = g_intern_static_string("unknown");
+        tap->current.status = g_intern_static_string("no model");
+        tap->current.packets = 1;
+        tap->current.bytes = fr->ip_len;
+        tap_queue_packet(triage.tap, pinfo, tap);
+        return;
+    }
+
+    const triage_ref *ref = &fr->ref[0];
+    const triage_result *r = NULL;
+    if (ref->flow != 0)
+        r = visited ? triage_run_result_now(run, 0, ref->flow, ref->block)
+                    : triage_run_result(run, 0, ref->flow, ref->block);
+
+    const char *cls = NULL;
+    if (r) {
+        cls = block_class(s->model, r, triage_prefs.threshold_value);
+        add_gen_string(t, hf_category, tvb, cls);
+        add_gen_double(t, hf_confidence, tvb, r->confidence);
+    }
+    add_gen_uint(t, hf_flow, tvb, ref->flow);
+    const triage_flow *f = triage_run_flow(run, 0, ref->flow);
+    if (f && f->reverse)
+        add_gen_uint(t, hf_reverse_flow, tvb, f->reverse);
+    add_gen_uint(t, hf_block, tvb, ref->block);
+    proto_item *st;
+    if (r) {
+        st = add_gen_string(t, hf_status, tvb, block_status(r, triage_prefs.threshold_value));
+        add_gen_uint(t, hf_packets, tvb, r->n_packets);
+    } else {
+        st = add_gen_string(t, hf_status, tvb, "pending");
+    }
+    add_gen_string(t, hf_model, tvb, s->label);
+
+    for (guint si = 1; si < run->n_slots; si++)
+        show_extra(t, tvb, pinfo, ti, fr, si);
+
+    show_closed(t, tvb, fr, visited ? NULL : tap, pinfo->pool);
+
+    if (r) {
+        proto_item_append_text(ti, ": %s (%.3f), flow %u block %u", cls, r->confidence,
+                               ref->flow, ref->block);
+        if (r->state == TRIAGE_BLOCK_TOO_FEW && ref->index == 0)
+            expert_add_info_format(pinfo, st, &ei_too_few,
+                                   "Block has too few packets to classify (%u < %u)",
+                                   r->n_packets, s->model->spec.min_packets);
+        if (r->truncated && ref->index == s->model->spec.max_packets)
+            expert_add_info_format(pinfo, st, &ei_truncated,
+                                   "Block truncated: %u packets, only the first %u are used",
+                                   r->n_packets, r->n_stored);
+        tap->has_current = TRUE;
+        tap_block(&tap->current, s, ref->flow, ref->block, r);
+        tap->current.packets = 1;
+        tap->current.bytes = fr->ip_len;
+        tap->current.first_in_block = ref->index == 0;
+        tap->current.counts_flow = tap->current.counts_flow && ref->index == 0;
+    } else {
+        proto_item_append_text(ti, ": pending, flow %u block %u", ref->flow, ref->block);
+        expert_add_info(pinfo, st, &ei_pending);
+    }
+    if (tap->has_current || tap->n_closed)
+        tap_queue_packet(triage.tap, pinfo, tap);
+}
+
+/* ---- the post-dissector -------------------------------------------------- */
+
+static int
+dissect_triage(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    if (!triage_prefs.enabled || triage.run == NULL)
+        return 0;
+
+    triage_frame *fr = (triage_frame *)p_get_proto_data(wmem_file_scope(), pinfo, proto_triage, 0);
+    if (fr == NULL) {
+        if (PINFO_FD_VISITED(pinfo))
+            return 0;               /* not TCP/UDP over IP (or arrived while disabled) */
+        tt_packet pkt;
+        if (!triage_extract_packet(pinfo, tree, &pkt))
+            return 0;
+        fr = wmem_new0(wmem_file_scope(), triage_frame);
+        fr->ip_len = pkt.ip_len;
+        g_array_set_size(triage.scratch, 0);
+        triage_run_add(triage.run, &pkt, fr->ref, triage.scratch);
+        if (triage.scratch->len) {
+            fr->n_closed = triage.scratch->len;
+            fr->closed = (triage_closed *)wmem_memdup(wmem_file_scope(), triage.scratch->data,
+                                                      sizeof(triage_closed) * triage.scratch->len);
+        }
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_triage, 0, fr);
+    }
+    triage_display(tvb, pinfo, tree, fr);
+    return 0;
+}
+
+/* ---- registration -------------------------------------------------------- */
+
+static void
+proto_register_triage(void)
+{
+    static hf_register_info hf[] = {
+        { &hf_category, { "Category", "triage.category", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Traffic category of this packet's flow block (\"unknown\" below the confidence threshold)", HFILL } },
+        { &hf_confidence, { "Confidence", "triage.confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
+          "Model probability of the top category (0..1)", HFILL } },
+        { &hf_flow, { "Flow", "triage.flow", FT_UINT32, BASE_DEC, NULL, 0x0,
+          "Unidirectional flow number (directed 5-tuple of the innermost IP header)", HFILL } },
+        { &hf_reverse_flow, { "Reverse flow", "triage.reverse_flow", FT_UINT32, BASE_DEC, NULL, 0x0,
+          "Flow number of the opposite direction", HFILL } },
+        { &hf_block, { "Block", "triage.block", FT_UINT32, BASE_DEC, NULL, 0x0,
+          "Time block index within the flow", HFILL } },
+        { &hf_status, { "Status", "triage.status", FT_STRING, BASE_NONE, NULL, 0x0,
+          "classified, low confidence, pending, too few packets, no usable packets, no model", HFILL } },
+        { &hf_model, { "Model", "triage.model", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Model name and the first 12 hex digits of its SHA-256", HFILL } },
+        { &hf_packets, { "Packets in block", "triage.packets", FT_UINT32, BASE_DEC, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_tunnel, { "Tunnel", "triage.tunnel", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Result of the tunnel model (extra model, task \"tunnel\")", HFILL } },
+        { &hf_tunnel_confidence, { "Tunnel confidence", "triage.tunnel_confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_app, { "Application", "triage.app", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Result of the application/platform model (extra model, task \"platform\" or \"app\")", HFILL } },
+        { &hf_app_confidence, { "Application confidence", "triage.app_confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_closed, { "Block closed by this packet", "triage.closed", FT_NONE, BASE_NONE, NULL, 0x0,
+          "A block of some flow that this packet finished, with its result", HFILL } },
+        { &hf_closed_category, { "Category", "triage.closed.category", FT_STRING, BASE_NONE, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_closed_confidence, { "Confidence", "triage.closed.confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_closed_flow, { "Flow", "triage.closed.flow", FT_UINT32, BASE_DEC, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_closed_block, { "Block", "triage.closed.block", FT_UINT32, BASE_DEC, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_closed_status, { "Status", "triage.closed.status", FT_STRING, BASE_NONE, NULL, 0x0,
+          NULL, HFILL } },
+        { &hf_closed_packets, { "Packets", "triage.closed.packets", FT_UINT32, BASE_DEC, NULL, 0x0,
+          NULL, HFILL } },
+    };
+    static gint *ett[] = { &ett_triage, &ett_triage_closed };
+    static ei_register_info ei[] = {
+        { &ei_pending, { "triage.pending", PI_SEQUENCE, PI_CHAT,
+          "Block still open: its category comes with a later packet (use tshark -2 to label every packet)", EXPFILL } },
+        { &ei_too_few, { "triage.too_few", PI_SEQUENCE, PI_NOTE,
+          "Block has too few packets to classify", EXPFILL } },
+        { &ei_truncated, { "triage.truncated", PI_SEQUENCE, PI_NOTE,
+          "Block truncated by the model's packet cap", EXPFILL } },
+        { &ei_no_model, { "triage.no_model", PI_UNDECODED, PI_ERROR,
+          "TrafficTriage model failed to load", EXPFILL } },
+    };
+
+    proto_triage = proto_register_protocol("TrafficTriage", "TrafficTriage", "triage");
+    proto_register_field_array(proto_triage, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+    expert_module_t *em = expert_register_protocol(proto_triage);
+    expert_register_field_array(em, ei, array_length(ei));
+
+    module_t *m = prefs_register_protocol(proto_triage, triage_apply_prefs);
+    prefs_register_bool_preference(m, "enabled", "Enable TrafficTriage",
+        "Classify TCP/UDP flows (off: no triage fields)", &triage_prefs.enabled);
+    prefs_register_filename_preference(m, "model", "Category model file",
+        "TrafficTriage model (.ttm) for triage.category; empty = the bundled model "
+        "(triage/category.ttm next to the plugin)", &triage_prefs.model, FALSE);
+    prefs_register_string_preference(m, "extra_models", "Extra model files",
+        "';'-separated .ttm files with task tunnel (triage.tunnel) or platform/app (triage.app)",
+        &triage_prefs.extra_models);
+    prefs_register_string_preference(m, "threshold", "Confidence threshold",
+        "Decimal in [0, 1]: a block whose top probability is below it reads \"unknown\"",
+        &triage_prefs.threshold);
+    prefs_register_uint_preference(m, "max_flows", "Maximum tracked flows",
+        "Flows tracked at once per model; the least recently seen is closed beyond it",
+        10, &triage_prefs.max_flows);
+
+    triage.run = triage_run_new();
+    triage.scratch = g_array_new(FALSE, FALSE, sizeof(triage_closed));
+    triage.handle = create_dissector_handle(dissect_triage, proto_triage);
+    register_postdissector(triage.handle);
+    triage.tap = register_tap(TRIAGE_TAP_NAME);
+
+    register_init_routine(triage_init);
+    register_cleanup_routine(triage_cleanup);
+    register_postseq_cleanup_routine(triage_postseq);
+    register_shutdown_routine(triage_shutdown);
+
+    /* Wireshark runs dissection on one thread; keep BLAS from spawning more. */
+    tt_blas_single_thread();
+}
+
+static void
+proto_reg_handoff_triage(void)
+{
+    triage_extract_lookup_fields();
+}
+
+#if TRIAGE_HAVE_PLUGIN_DESCRIBE
+uint32_t
+plugin_describe(void)
+{
+    return TRIAGE_PLUGIN_DESC;
+}
+#endif
+
+void
+plugin_register(void)
+{
+    static proto_plugin plug;
+    plug.register_protoinfo = proto_register_triage;
+    plug.register_handoff = proto_reg_handoff_triage;
+    proto_register_plugin(&plug);
+
+    static tap_plugin tplug;
+    tplug.register_tap_listener = triage_stats_register;
+    tap_register_plugin(&tplug);
+}

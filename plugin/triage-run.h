@@ -1,0 +1,132 @@
+/* TrafficTriage plugin: loaded models, their flow engines and block results.
+ *
+ * Wireshark-independent (GLib + core only), like TRANSUM's decoders: the
+ * dissector feeds tt_packets in and reads plain results out. One slot per
+ * loaded model; each slot owns a tt_engine (the block length, idle timeout,
+ * packet cap ... come from the model's spec), a tt_classifier, and per-capture
+ * maps (flow, block) -> result and flow -> flow info. The capture state is
+ * created lazily and dropped by triage_run_capture_reset().
+ */
+#ifndef TRIAGE_RUN_H
+#define TRIAGE_RUN_H
+
+#include <glib.h>
+#include "tt_types.h"
+#include "tt_flow.h"
+#include "tt_model.h"
+
+#define TRIAGE_MAX_MODELS 4
+
+/* Which set of fields a model's result fills. */
+typedef enum {
+    TRIAGE_ROLE_CATEGORY = 0,   /* triage.category / triage.confidence */
+    TRIAGE_ROLE_TUNNEL = 1,     /* triage.tunnel / triage.tunnel_confidence */
+    TRIAGE_ROLE_APP = 2,        /* triage.app / triage.app_confidence */
+    TRIAGE_ROLE_COUNT = 3
+} triage_role;
+
+/* State of a finished block. */
+typedef enum {
+    TRIAGE_BLOCK_CLASSIFIED = 0,
+    TRIAGE_BLOCK_TOO_FEW = 1,     /* fewer packets than the model's min_packets */
+    TRIAGE_BLOCK_EMPTY = 2        /* no packet within the model's size range */
+} triage_block_state;
+
+typedef struct {
+    guint8   state;               /* triage_block_state */
+    guint8   truncated;           /* more packets than the model's cap; only the first used */
+    guint8   first_of_class;      /* first classified block of its flow with this class */
+    guint8   reason;              /* tt_close_reason */
+    guint32  top;                 /* class index (state CLASSIFIED) */
+    float    confidence;          /* probability of top (0 unless CLASSIFIED) */
+    guint32  n_packets;           /* packets in the block */
+    guint32  n_stored;            /* packets used for the picture */
+    guint64  n_bytes;             /* sum of their IP lengths */
+} triage_result;
+
+typedef struct {
+    tt_key   key;                 /* directed 5-tuple */
+    guint32  reverse;             /* flow id of the opposite direction, 0 = none seen */
+} triage_flow;
+
+/* Where one packet went in one model's engine (flow 0 = not tracked). */
+typedef struct {
+    guint32 flow;
+    guint32 block;
+    guint32 index;                /* position in the block, 0-based */
+} triage_ref;
+
+/* A block closed while a packet was added (single-pass display). */
+typedef struct {
+    guint8  slot;
+    guint32 flow;
+    guint32 block;
+} triage_closed;
+
+struct triage_run;
+
+typedef struct {
+    struct triage_run *run;       /* owner (for the block callback) */
+    guint          index;         /* position in run->slots */
+    char          *path;          /* file the model was (to be) loaded from */
+    tt_model      *model;         /* NULL when loading failed */
+    char          *error;         /* load error, for logs and expert info */
+    char           label[96];     /* "name sha256[0:12]" */
+    triage_role    role;
+    tt_classifier *cls;
+    /* per capture */
+    tt_engine     *eng;
+    GHashTable    *results;       /* triage_key* -> triage_result* */
+    GHashTable    *flows;         /* GUINT_TO_POINTER(flow) -> triage_flow* */
+    GHashTable    *class_seen;    /* GUINT_TO_POINTER(flow) -> guint64* bitmask of classes */
+} triage_slot;
+
+typedef struct triage_run {
+    guint        n_slots;
+    triage_slot  slots[TRIAGE_MAX_MODELS];
+    guint        max_flows;
+    GArray      *closing;         /* triage_closed, gathered during one add */
+    gboolean     collecting;      /* record closed blocks into `closing` */
+} triage_run;
+
+triage_run *triage_run_new(void);
+void triage_run_free(triage_run *run);
+
+/* (Re)load models when the set of paths changed: primary (role category,
+ * whatever its task) then each ';'-separated extra (role from its task).
+ * Failures are kept as slots with model == NULL and an error message, and
+ * logged once with g_warning. Drops the capture state. Returns TRUE if the
+ * models changed. */
+gboolean triage_run_set_models(triage_run *run, const char *primary,
+                               const char *extras, guint max_flows);
+
+/* Forget every flow and result (new capture file / redissection). */
+void triage_run_capture_reset(triage_run *run);
+
+/* Feed one packet to every loaded model. refs[i] is filled for slot i.
+ * Closed blocks (with their results now stored) are appended to *closed
+ * (may be NULL). Returns FALSE if no model took the packet. */
+gboolean triage_run_add(triage_run *run, const tt_packet *pkt,
+                        triage_ref refs[TRIAGE_MAX_MODELS], GArray *closed);
+
+/* Close and classify every open block (end of the first pass). */
+void triage_run_flush(triage_run *run);
+
+/* Result of a block, or NULL if it is still open (or unknown). */
+const triage_result *triage_run_result(const triage_run *run, guint slot,
+                                       guint32 flow, guint32 block);
+
+/* Like triage_run_result, but if the block is still open, first flushes the
+ * slot's engine (classify on demand after a redissection that had no
+ * end-of-pass hook). */
+const triage_result *triage_run_result_now(triage_run *run, guint slot,
+                                           guint32 flow, guint32 block);
+
+const triage_flow *triage_run_flow(const triage_run *run, guint slot, guint32 flow);
+
+/* Index of the slot filling `role` (loaded or failed), or -1. */
+int triage_run_slot_for(const triage_run *run, triage_role role);
+
+const char *triage_role_task_name(triage_role role);
+
+#endif

@@ -1,0 +1,46 @@
+/* TrafficTriage plugin: Statistics > TrafficTriage > Categories (stats_tree,
+ * `-z triage,tree`) and Statistics > TrafficTriage > Flows (stat_tap_table,
+ * `-z triage,flows[,filter]`).
+ *
+ * The post-dissector queues one triage_tap_info per TCP/UDP packet on the tap
+ * "triage". Counting rule (no block is counted twice in one pass):
+ *  - has_current: the packet's own block result is known (GUI, tshark -2):
+ *    the packet counts into its block; the block's first packet also counts
+ *    the block (and the flow, the first time the flow has that category).
+ *  - closed[]: blocks whose result became known with this packet while their
+ *    packets were still pending (first pass: single-pass tshark): each counts
+ *    whole (packets and bytes from the block). Blocks still open when a
+ *    single pass ends are not counted: use tshark -2.
+ */
+#ifndef TRIAGE_STATS_H
+#define TRIAGE_STATS_H
+
+#include "ws-compat.h"
+#include "tt_types.h"
+
+#define TRIAGE_TAP_NAME "triage"
+
+typedef struct {
+    guint32        flow;          /* 0 = no model / not tracked */
+    guint32        block;
+    const tt_key  *key;           /* the flow's 5-tuple (NULL if unknown) */
+    const char    *category;      /* interned; "unknown" below the threshold */
+    const char    *status;        /* interned */
+    double         confidence;
+    guint32        packets;       /* has_current: 1; closed: the block's packets */
+    guint64        bytes;         /* has_current: this packet's IP length */
+    gboolean       first_in_block;/* has_current: the block's first packet */
+    gboolean       counts_flow;   /* first classified block of the flow with this category */
+} triage_tap_block;
+
+typedef struct {
+    gboolean          has_current;
+    triage_tap_block  current;
+    guint             n_closed;
+    triage_tap_block *closed;
+} triage_tap_info;
+
+/* Register both reports (from the plugin's tap registration routine). */
+void triage_stats_register(void);
+
+#endif

@@ -1,0 +1,77 @@
+/* TrafficTriage plugin: every difference between Wireshark versions lives here.
+ *
+ * Built and tested (tests/versions/run.sh) against:
+ *   4.0  Debian 12 (bookworm)
+ *   4.4  Debian 13 (trixie)
+ *   4.6  Debian unstable (sid)
+ * Include this header instead of <wireshark.h> in every plugin source; no
+ * other plugin file tests the Wireshark version.
+ *
+ * What differs, and where it is handled:
+ *   field_info.value        a struct in 4.0, a pointer since 4.2  -> TRIAGE_FINFO_UINT
+ *   plugin_describe()       new in 4.2 (WS_PLUGIN_DESC_* in wsutil/plugins.h)
+ *                                                                  -> TRIAGE_HAVE_PLUGIN_DESCRIBE
+ *   bool preferences        gboolean * in 4.0, C99 bool * in 4.4 (4.2 presumed) -> triage_pref_bool
+ * Unchanged from 4.0 to 4.6 (checked against the installed headers): the
+ * exported plugin_version / plugin_want_major / plugin_want_minor /
+ * plugin_register symbols, proto_register_plugin / tap_register_plugin,
+ * stats_tree_register_plugin, the stat_tap_table_ui layout, tap packet
+ * callbacks (tap_flags_t), set_postdissector_wanted_hfids and the other
+ * prefs_register_*_preference calls used here. The WIRESHARK_PLUGIN_REGISTER_*
+ * macros of later Wireshark development versions are not in any of these
+ * three releases' headers, so the plugin defines the symbols itself.
+ */
+#ifndef TRIAGE_WS_COMPAT_H
+#define TRIAGE_WS_COMPAT_H
+
+/* Without WS_BUILD_DLL, WS_DLL_PUBLIC_DEF is hidden and Wireshark reports
+ * "has no plugin_version symbol". */
+#ifndef WS_BUILD_DLL
+#define WS_BUILD_DLL
+#endif
+#include <wireshark.h>
+#include <ws_version.h>
+#include <epan/packet.h>
+#include <epan/proto.h>
+#include <epan/ftypes/ftypes.h>
+#include <epan/tap.h>
+
+#define TRIAGE_WS_AT_LEAST(maj, min) \
+    (WIRESHARK_VERSION_MAJOR > (maj) || \
+     (WIRESHARK_VERSION_MAJOR == (maj) && WIRESHARK_VERSION_MINOR >= (min)))
+
+#if !TRIAGE_WS_AT_LEAST(4, 0)
+#error "TrafficTriage needs Wireshark 4.0 or later"
+#endif
+
+/* Unsigned integer value of a field_info (ip.len, ipv6.plen). */
+#if TRIAGE_WS_AT_LEAST(4, 2)
+#define TRIAGE_FINFO_UINT(fi) fvalue_get_uinteger((fi)->value)
+#else
+#define TRIAGE_FINFO_UINT(fi) fvalue_get_uinteger(&(fi)->value)
+#endif
+
+/* Plugin description (4.2+): Wireshark calls plugin_describe() to list the
+ * plugin's kind in `tshark -G plugins` and About > Plugins. */
+#if TRIAGE_WS_AT_LEAST(4, 2)
+#include <wsutil/plugins.h>
+#define TRIAGE_HAVE_PLUGIN_DESCRIBE 1
+#define TRIAGE_PLUGIN_DESC (WS_PLUGIN_DESC_DISSECTOR | WS_PLUGIN_DESC_TAP_LISTENER)
+#else
+#define TRIAGE_HAVE_PLUGIN_DESCRIBE 0
+#endif
+
+/* Type of the variable behind prefs_register_bool_preference(). */
+#if TRIAGE_WS_AT_LEAST(4, 2)
+typedef bool triage_pref_bool;
+#else
+typedef gboolean triage_pref_bool;
+#endif
+
+/* Callback type of register_postseq_cleanup_routine (unchanged so far). */
+typedef void (*triage_void_fn)(void);
+
+/* Tap listener flag type (tap_flags_t exists since 3.6). */
+typedef tap_flags_t triage_tap_flags_t;
+
+#endif

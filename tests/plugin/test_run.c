@@ -1,0 +1,234 @@
+/* Unit tests of the plugin's Wireshark-independent layer (plugin/triage-run.c):
+ * models, engines, block results, closed blocks, reverse flows, the
+ * classify-on-demand path used after a GUI redissection (no end-of-pass
+ * hook), and model load failures. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "triage-run.h"
+#include "tt_nn.h"
+
+typedef struct {
+    char *dir;
+    char *model;        /* 4 s blocks, min 2 packets, classes a, b, c */
+} Fixture;
+
+static char *
+make_model(const char *dir, const char *file, double block_seconds)
+{
+    GError *err = NULL;
+    tt_spec spec;
+    tt_spec_init_mini(&spec, 32);
+    spec.block_seconds = block_seconds;
+    spec.min_packets = 2;
+    tt_layer layers[TT_MAX_LAYERS];
+    uint32_t n = tt_layers_lenet(layers, 3);
+    tt_net *net = tt_net_new(spec.size_bins, spec.time_bins, layers, n, &err);
+    g_assert_no_error(err);
+    tt_net_init_params(net, 1);
+    tt_net_prepare(net);
+    const char *classes[] = { "a", "b", "c" };
+    tt_model *m = tt_model_new("unit", "category", 3, classes, &spec, net, &err);
+    g_assert_no_error(err);
+    char *path = g_build_filename(dir, file, NULL);
+    g_assert_true(tt_model_save_file(m, path, &err));
+    g_assert_no_error(err);
+    tt_model_free(m);
+    return path;
+}
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    GError *err = NULL;
+    f->dir = g_dir_make_tmp("tt-run-XXXXXX", &err);
+    g_assert_no_error(err);
+    f->model = make_model(f->dir, "m.ttm", 4.0);
+}
+
+static void
+teardown(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_unlink(f->model);
+    g_rmdir(f->dir);
+    g_free(f->model);
+    g_free(f->dir);
+}
+
+/* Packet i of a UDP conversation: flows 0..2 go a->b, flow 3 is the reverse of flow 0. */
+static tt_packet
+pkt(int conv, int i)
+{
+    tt_packet p;
+    memset(&p, 0, sizeof p);
+    p.ts = 1000.0 + i * 0.4 + conv * 0.01;     /* 25 packets span 9.6 s: blocks 0, 1, 2 */
+    p.ip_len = 100 + (uint32_t)((i * 37 + conv * 11) % 1200);
+    p.key.family = 4;
+    p.key.proto = 17;
+    int c = conv == 3 ? 0 : conv;
+    uint8_t a[4] = { 10, 0, 0, (uint8_t)(1 + c) }, b[4] = { 10, 0, 1, (uint8_t)(1 + c) };
+    memcpy(p.key.src, conv == 3 ? b : a, 4);
+    memcpy(p.key.dst, conv == 3 ? a : b, 4);
+    p.key.sport = conv == 3 ? 5000 : (uint16_t)(40000 + c);
+    p.key.dport = conv == 3 ? (uint16_t)(40000 + c) : 5000;
+    return p;
+}
+
+#define N_CONV 4
+#define N_PKT 25
+
+/* Feed every packet; refs[conv][i] receives where it went. */
+static void
+feed(triage_run *run, triage_ref refs[N_CONV][N_PKT], GArray *closed)
+{
+    for (int i = 0; i < N_PKT; i++)
+        for (int c = 0; c < N_CONV; c++) {
+            tt_packet p = pkt(c, i);
+            triage_ref r[TRIAGE_MAX_MODELS];
+            g_assert_true(triage_run_add(run, &p, r, closed));
+            refs[c][i] = r[0];
+        }
+}
+
+static void
+test_flush(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    triage_run *run = triage_run_new();
+    g_assert_true(triage_run_set_models(run, f->model, "", 1000));
+    g_assert_false(triage_run_set_models(run, f->model, "", 1000));   /* unchanged */
+    triage_ref refs[N_CONV][N_PKT];
+    GArray *closed = g_array_new(FALSE, FALSE, sizeof(triage_closed));
+    feed(run, refs, closed);
+
+    /* blocks 0 and 1 of each flow closed when the next block began */
+    g_assert_cmpuint(closed->len, ==, N_CONV * 2);
+    for (guint k = 0; k < closed->len; k++) {
+        triage_closed *c = &g_array_index(closed, triage_closed, k);
+        g_assert_cmpuint(c->slot, ==, 0);
+        g_assert_cmpuint(c->block, <, 2);
+        g_assert_nonnull(triage_run_result(run, 0, c->flow, c->block));
+    }
+    /* the last blocks are open until the flush */
+    const triage_ref *last = &refs[0][N_PKT - 1];
+    g_assert_cmpuint(last->block, ==, 2);
+    g_assert_null(triage_run_result(run, 0, last->flow, last->block));
+    triage_run_flush(run);
+    for (int c = 0; c < N_CONV; c++)
+        for (int i = 0; i < N_PKT; i++) {
+            const triage_result *r = triage_run_result(run, 0, refs[c][i].flow, refs[c][i].block);
+            g_assert_nonnull(r);
+            g_assert_cmpuint(r->state, ==, TRIAGE_BLOCK_CLASSIFIED);
+            g_assert_cmpuint(r->top, <, 3);
+            g_assert_cmpfloat(r->confidence, >, 0.0f);
+            g_assert_cmpfloat(r->confidence, <=, 1.0f);
+        }
+    /* 25 packets at 0.4 s in 4 s blocks: 10 + 10 + 5 */
+    g_assert_cmpuint(triage_run_result(run, 0, refs[1][0].flow, 0)->n_packets, ==, 10);
+    g_assert_cmpuint(triage_run_result(run, 0, refs[1][0].flow, 2)->n_packets, ==, 5);
+    g_array_free(closed, TRUE);
+    triage_run_free(run);
+}
+
+static void
+test_reverse(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    triage_run *run = triage_run_new();
+    triage_run_set_models(run, f->model, NULL, 1000);
+    triage_ref refs[N_CONV][N_PKT];
+    feed(run, refs, NULL);
+    guint32 f0 = refs[0][0].flow, f3 = refs[3][0].flow;
+    g_assert_cmpuint(f0, !=, f3);
+    g_assert_cmpuint(triage_run_flow(run, 0, f0)->reverse, ==, f3);
+    g_assert_cmpuint(triage_run_flow(run, 0, f3)->reverse, ==, f0);
+    g_assert_cmpuint(triage_run_flow(run, 0, refs[1][0].flow)->reverse, ==, 0);
+    triage_run_free(run);
+}
+
+/* A redissection: capture state reset, every packet fed again, and no
+ * end-of-pass flush. Looking a block up "now" classifies the open blocks,
+ * with the same results as a normal pass. */
+static void
+test_on_demand(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    triage_run *ref_run = triage_run_new();
+    triage_run_set_models(ref_run, f->model, "", 1000);
+    triage_ref want[N_CONV][N_PKT];
+    feed(ref_run, want, NULL);
+    triage_run_flush(ref_run);
+
+    triage_run *run = triage_run_new();
+    triage_run_set_models(run, f->model, "", 1000);
+    triage_ref refs[N_CONV][N_PKT];
+    feed(run, refs, NULL);
+    triage_run_flush(run);
+    triage_run_capture_reset(run);       /* redissection */
+    feed(run, refs, NULL);               /* its sequential pass; no flush */
+    g_assert_null(triage_run_result(run, 0, refs[2][N_PKT - 1].flow, refs[2][N_PKT - 1].block));
+    for (int c = 0; c < N_CONV; c++)
+        for (int i = 0; i < N_PKT; i++) {
+            g_assert_cmpuint(refs[c][i].flow, ==, want[c][i].flow);
+            g_assert_cmpuint(refs[c][i].block, ==, want[c][i].block);
+            const triage_result *r = triage_run_result_now(run, 0, refs[c][i].flow, refs[c][i].block);
+            const triage_result *w = triage_run_result(ref_run, 0, want[c][i].flow, want[c][i].block);
+            g_assert_nonnull(r);
+            g_assert_nonnull(w);
+            g_assert_cmpuint(r->top, ==, w->top);
+            g_assert_cmpfloat_with_epsilon(r->confidence, w->confidence, 1e-6);
+            g_assert_cmpuint(r->n_packets, ==, w->n_packets);
+            g_assert_cmpuint(r->n_bytes, ==, w->n_bytes);
+        }
+    triage_run_free(run);
+    triage_run_free(ref_run);
+}
+
+static void
+test_bad_model(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    char *missing = g_build_filename(f->dir, "missing.ttm", NULL);
+    triage_run *run = triage_run_new();
+    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*model not loaded*missing.ttm*");
+    g_assert_true(triage_run_set_models(run, missing, "", 1000));
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(run->n_slots, ==, 1);
+    g_assert_null(run->slots[0].model);
+    g_assert_nonnull(strstr(run->slots[0].error, "missing.ttm"));
+    tt_packet p = pkt(0, 0);
+    triage_ref r[TRIAGE_MAX_MODELS];
+    g_assert_false(triage_run_add(run, &p, r, NULL));
+    g_assert_cmpuint(r[0].flow, ==, 0);
+    triage_run_flush(run);
+
+    /* same (failed) path again: not reloaded, no second log line */
+    g_assert_false(triage_run_set_models(run, missing, "", 1000));
+    /* a good primary and a missing extra: the primary works */
+    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*model not loaded*missing.ttm*");
+    g_assert_true(triage_run_set_models(run, f->model, missing, 1000));
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(run->n_slots, ==, 2);
+    g_assert_nonnull(run->slots[0].model);
+    g_assert_null(run->slots[1].model);
+    g_assert_true(triage_run_add(run, &p, r, NULL));
+    g_assert_cmpuint(r[0].flow, ==, 1);
+    g_assert_cmpuint(r[1].flow, ==, 0);
+    triage_run_free(run);
+    g_free(missing);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    tt_blas_single_thread();
+    g_test_add("/plugin/run/flush", Fixture, NULL, setup, test_flush, teardown);
+    g_test_add("/plugin/run/reverse", Fixture, NULL, setup, test_reverse, teardown);
+    g_test_add("/plugin/run/on-demand", Fixture, NULL, setup, test_on_demand, teardown);
+    g_test_add("/plugin/run/bad-model", Fixture, NULL, setup, test_bad_model, teardown);
+    return g_test_run();
+}
