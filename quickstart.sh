@@ -10,7 +10,7 @@ sh tests/deps.sh
 if [ "$(id -u)" -eq 0 ]; then SYSTEM=ON; else SYSTEM=OFF; fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_SYSTEM_INSTALL=$SYSTEM >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)"
-if [ "$SYSTEM" = ON ]; then cmake --install build >/dev/null; else cmake --install build >/dev/null; fi
+cmake --install build >/dev/null
 echo "== installed:"
 tshark -G plugins 2>/dev/null | grep -i triage || { echo "the plugin did not load: see README.md, Troubleshooting"; exit 1; }
 
