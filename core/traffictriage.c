@@ -284,6 +284,7 @@ static int cmd_train(int argc, char **argv)
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
     double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0;
     char *split_unit = NULL, *label_attr = NULL;
+    char **where = NULL;
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
     gboolean no_balance = FALSE, quiet = FALSE;
     GOptionEntry extra[] = {
@@ -291,6 +292,7 @@ static int cmd_train(int argc, char **argv)
         { "test", 0, 0, G_OPTION_ARG_DOUBLE, &test, "Fraction of groups held out for the test (default 0.15)", "F" },
         { "test-groups", 0, 0, G_OPTION_ARG_STRING, &test_groups, "Also hold out the groups matching this regex", "REGEX" },
         { "label-attr", 0, 0, G_OPTION_ARG_STRING, &label_attr, "Take each flow's label from this attribute (e.g. tunnel) instead of its label", "KEY" },
+        { "where", 0, 0, G_OPTION_ARG_STRING_ARRAY, &where, "Use only flows whose attributes match (repeatable), e.g. tunnel=none or source!=ndpi", "KEY=VALUE" },
         { "split-unit", 0, 0, G_OPTION_ARG_STRING, &split_unit, "Keep groups whose names give the same first capture of REGEX on one side (e.g. one website)", "REGEX" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test)", "FILE" },
         { "split-out", 0, 0, G_OPTION_ARG_FILENAME, &split_out, "Write the split used", "FILE" },
@@ -344,6 +346,7 @@ static int cmd_train(int argc, char **argv)
     }
     tt_dataset *ds = tt_dataset_new(&spec, (const char *const *)classes, classes ? g_strv_length(classes) : 0);
     tt_dataset_set_label_attr(ds, label_attr);
+    tt_dataset_set_where(ds, (const char *const *)where);
     if (!load_data(ds, argc, argv, &e))
         return fail(e);
     if (!quiet)
@@ -436,7 +439,11 @@ static int cmd_eval(int argc, char **argv)
 {
     GError *e = NULL;
     char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL, *label_attr = NULL;
+    char **where = NULL;
+    double temperature = 0.0;
     GOptionEntry entries[] = {
+        { "where", 0, 0, G_OPTION_ARG_STRING_ARRAY, &where, "Use only flows whose attributes match (repeatable)", "KEY=VALUE" },
+        { "temperature", 0, 0, G_OPTION_ARG_DOUBLE, &temperature, "Override the model's softmax temperature (1 = uncalibrated)", "T" },
         { "label-attr", 0, 0, G_OPTION_ARG_STRING, &label_attr, "Take each flow's label from this attribute (e.g. tunnel)", "KEY" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Split file written by train --split-out", "FILE" },
         { "on", 0, 0, G_OPTION_ARG_STRING, &on, "Evaluate on train, val or test groups of the split (default: all data)", "SPLIT" },
@@ -453,8 +460,11 @@ static int cmd_eval(int argc, char **argv)
     tt_model *m = tt_model_load_file(argv[1], &e);
     if (!m)
         return fail(e);
+    if (temperature > 0.0)
+        m->temperature = (float)temperature;
     tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
     tt_dataset_set_label_attr(ds, label_attr);
+    tt_dataset_set_where(ds, (const char *const *)where);
     if (!load_data(ds, argc - 1, argv + 1, &e))
         return fail(e);
     print_data_summary(ds, stderr);

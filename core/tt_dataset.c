@@ -51,11 +51,36 @@ void tt_dataset_set_label_attr(tt_dataset *ds, const char *key)
     ds->label_attr = key && *key ? g_strdup(key) : NULL;
 }
 
+void tt_dataset_set_where(tt_dataset *ds, const char *const *conditions)
+{
+    g_strfreev(ds->where);
+    ds->where = conditions && conditions[0] ? g_strdupv((char **)conditions) : NULL;
+}
+
+static gboolean meets_where(const tt_dataset *ds, const char *attrs)
+{
+    for (char **c = ds->where; c && *c; c++) {
+        const char *eq = strchr(*c, '=');
+        if (!eq)
+            continue;
+        gboolean negate = eq > *c && eq[-1] == '!';
+        char *key = g_strndup(*c, (gsize)(eq - *c - (negate ? 1 : 0)));
+        char *val = tt_attr_get(attrs, key);
+        gboolean same = strcmp(val, eq + 1) == 0;
+        g_free(key);
+        g_free(val);
+        if (same == negate)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 void tt_dataset_free(tt_dataset *ds)
 {
     if (!ds)
         return;
     g_free(ds->label_attr);
+    g_strfreev(ds->where);
     g_hash_table_destroy(ds->group_ix);
     g_hash_table_destroy(ds->attrs_ix);
     g_hash_table_destroy(ds->class_ix);
@@ -77,6 +102,10 @@ static int label_of(tt_dataset *ds, const char *label_column, const char *attrs)
 {
     char *from_attr = NULL;
     const char *label = label_column;
+    if (ds->where && !meets_where(ds, attrs)) {
+        ds->filtered_flows++;
+        return -2;
+    }
     if (ds->label_attr) {
         from_attr = tt_attr_get(attrs, ds->label_attr);
         label = from_attr;
@@ -121,6 +150,8 @@ static void on_block(const tt_block *b, void *user)
     flow_label *fl = g_hash_table_lookup(cx->flows, &b->flow_id);
     if (!fl)
         return;
+    if (fl->label == -2)
+        return;                       /* filtered out by tt_dataset_set_where */
     if (fl->label < 0) {
         ds->unknown_label_blocks++;
         return;

@@ -42,6 +42,8 @@ typedef struct {
     uint64_t   unknown_label_blocks;
     uint64_t   packets_read, packets_labelled;
     char      *label_attr;  /* if set: the label is this attribute's value (e.g. "tunnel") */
+    char     **where;       /* NULL or "key=value" conditions a flow's attrs must all meet */
+    uint64_t   filtered_flows;
 } tt_dataset;
 
 /* classes: NULL = learn the class list from the labels met (sorted at the end
@@ -51,6 +53,9 @@ void tt_dataset_free(tt_dataset *ds);
 /* Take labels from attribute KEY of each flow instead of its label column
  * (flows without it are skipped). Call before adding data. */
 void tt_dataset_set_label_attr(tt_dataset *ds, const char *key);
+/* Keep only flows whose attrs meet every "key=value" (or "key!=value")
+ * condition; others are skipped (counted in filtered_flows). */
+void tt_dataset_set_where(tt_dataset *ds, const char *const *conditions);
 
 /* Every TCP/UDP flow of a capture, with one label and group. */
 gboolean tt_dataset_add_capture(tt_dataset *ds, const char *path, const char *label,

@@ -161,6 +161,22 @@ static void test_label_attr(void)
     g_assert_cmpuint(ds->samples->len, ==, 2);
     g_assert_cmpuint(g_array_index(ds->samples, tt_sample, 0).label, ==, 1);
     tt_dataset_free(ds);
+    /* only flows with tunnel != tor, labelled by their label column */
+    ds = tt_dataset_new(&s, NULL, 0);
+    const char *where[] = { "tunnel!=tor", NULL };
+    tt_dataset_set_where(ds, where);
+    g_assert_true(tt_dataset_add_file(ds, path, NULL, NULL));
+    tt_dataset_finish(ds);
+    g_assert_cmpuint(ds->samples->len, ==, 2);          /* s1 (vpn) and s3 (no tunnel attribute) */
+    g_assert_cmpuint(ds->filtered_flows, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(ds->classes, 0), ==, "chat");
+    tt_dataset_free(ds);
+    ds = tt_dataset_new(&s, NULL, 0);
+    const char *where2[] = { "tunnel=vpn", "app=x", NULL };
+    tt_dataset_set_where(ds, where2);
+    g_assert_true(tt_dataset_add_file(ds, path, NULL, NULL));
+    g_assert_cmpuint(ds->samples->len, ==, 1);
+    tt_dataset_free(ds);
     g_remove(path);
     g_free(path);
 }
