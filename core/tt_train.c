@@ -296,8 +296,16 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
     uint32_t present = 0;
     for (uint32_t c = 0; c < k; c++)
         present += per_class[c] > 0;
+    /* Inverse-frequency weights over what an epoch actually draws (capped per class). */
+    double drawn[TT_MAX_CLASSES], total_drawn = 0.0;
+    for (uint32_t c = 0; c < k; c++) {
+        drawn[c] = (double)per_class[c];
+        if (o->max_per_class && drawn[c] > o->max_per_class)
+            drawn[c] = o->max_per_class;
+        total_drawn += drawn[c];
+    }
     for (uint32_t c = 0; c < k; c++)
-        weight[c] = (o->balance && per_class[c]) ? (float)((double)train->len / ((double)present * per_class[c])) : 1.0f;
+        weight[c] = (o->balance && drawn[c] > 0) ? (float)(total_drawn / ((double)present * drawn[c])) : 1.0f;
 
     tt_blas_single_thread();
     uint64_t rng_shuffle = o->seed ^ 0x5368756666ull;
