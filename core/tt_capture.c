@@ -28,6 +28,23 @@ static gboolean by_ethertype(uint16_t et, const guint8 *d, size_t len, tt_packet
 {
     if (et == 0x0800 || et == 0x86dd)
         return parse_ip(d, len, pkt, depth + 1);
+    if (et == 0x8864 && len >= 8) {             /* PPPoE session: 6-byte header, PPP protocol */
+        uint16_t ppp = be16(d + 6);
+        if (ppp == 0x0021 || ppp == 0x0057)     /* IPv4, IPv6 */
+            return parse_ip(d + 8, len - 8, pkt, depth + 1);
+        return FALSE;
+    }
+    if (et == 0x8847 || et == 0x8848) {         /* MPLS: labels up to bottom of stack, then IP */
+        size_t off = 0;
+        for (int i = 0; i < 16; i++, off += 4) {
+            if (off + 4 > len)
+                return FALSE;
+            if (d[off + 2] & 0x01) {
+                off += 4;
+                return off < len ? parse_ip(d + off, len - off, pkt, depth + 1) : FALSE;
+            }
+        }
+    }
     return FALSE;
 }
 

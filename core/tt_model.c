@@ -359,6 +359,12 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
             FAIL(TT_ERROR_FORMAT, "section %u (%.4s) is %" G_GUINT64_FORMAT " bytes, past the end of the file", si, (const char *)(d + off - 16), slen);
         const guint8 *p = d + off;
         uint32_t bit = 0;
+        /* Reject a repeated section before parsing it: parsing it again
+         * would overwrite (and leak) what the first one allocated. */
+        uint32_t known = tag == TAG_META ? 1 : tag == TAG_SPEC ? 2 : tag == TAG_CLAS ? 4 :
+                         tag == TAG_LAYR ? 8 : tag == TAG_PARM ? 16 : tag == TAG_CALB ? 32 : 0;
+        if (known & seen)
+            FAIL(TT_ERROR_FORMAT, "section %.4s appears twice", (const char *)(d + off - 16));
         switch (tag) {
         case TAG_META: {
             bit = 1;
@@ -467,8 +473,6 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
                 FAIL(TT_ERROR_VERSION, "section %.4s is required but unknown to this version", (const char *)(d + off - 16));
             break;
         }
-        if (bit & seen)
-            FAIL(TT_ERROR_FORMAT, "section %.4s appears twice", (const char *)(d + off - 16));
         seen |= bit;
         uint64_t padded = (slen + 7) & ~(uint64_t)7;
         if (padded > len - off)

@@ -22,11 +22,15 @@
 /* Bound of the im2col buffer (floats); a chunk holds at least one position. */
 #define TT_COL_MAX ((size_t)1 << 20)
 
-/* The delta conv is used while the sparse map feeding it has at most this
- * fraction of its cells touched; above it the map is densified and the conv
- * done by im2col + sgemm. Measured with tt_bench_nn --threshold on the paper
- * net (see tests/bench/RESULTS-nn.md). */
-#define TT_DELTA_MAX_FRACTION 0.25
+/* Sparse work is done while (its multiply-adds) x factor <= (the
+ * multiply-adds of the dense im2col + sgemm it replaces): a scatter
+ * multiply-add costs more than an sgemm one, but the dense way also pays for
+ * densifying and im2col. Break-even factors measured with tt_bench_nn
+ * --threshold (tests/bench/RESULTS-nn.md): conv 0 (pixels vs the whole
+ * picture) ~4-6 on the LeNet at 32x32; delta conv (changed cells vs the dense
+ * conv) ~1.6 on the paper net, ~2 on the LeNet. */
+#define TT_SPARSE_COST_CONV0 5.0
+#define TT_SPARSE_COST_DELTA 1.5
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define TT_CLONES __attribute__((target_clones("avx2", "default")))
@@ -430,8 +434,9 @@ struct tt_ws {
     size_t   gcap;
     uint32_t *argmax[TT_MAX_LAYERS]; /* maxpool: input index of each output */
     float   *mask[TT_MAX_LAYERS];    /* dropout: 0 or 1/(1-rate) */
+    float   *colkeep[TT_MAX_LAYERS]; /* conv: column matrix kept from forward to backward */
     /* sparse */
-    double   delta_max;              /* delta conv while touched cells <= delta_max * cells */
+    double   cost0, cost_delta;      /* see TT_SPARSE_COST_CONV0 / _DELTA */
     gboolean dense_train;            /* tests: train with a dense conv 0 output */
     smap     map[TT_MAX_LAYERS];
     uint32_t epoch;
@@ -441,6 +446,9 @@ struct tt_ws {
     float   *dval;                   /* one cell's non-zero changes ... */
     uint32_t *dq;                    /* ... and their channels */
     float   *pmax;                   /* running max over a pool window, [ocs] */
+    struct {
+        float *wt, *u, *r, *dwt, *gy;
+    } dt;                            /* delta conv in training (tt_dtrain) */
 };
 
 tt_ws *tt_ws_new(const tt_net *net)
@@ -452,17 +460,20 @@ tt_ws *tt_ws_new(const tt_net *net)
     ws->in_w = net->in_w;
     ws->n_params = net->n_params;
     ws->epoch = 1;
-    ws->delta_max = TT_DELTA_MAX_FRACTION;
+    ws->cost0 = TT_SPARSE_COST_CONV0;
+    ws->cost_delta = TT_SPARSE_COST_DELTA;
     return ws;
 }
 
 /* Not in tt_nn.h on purpose: a tuning hook for tests/bench (measuring the
- * delta conv / dense crossover). f < 0 restores the default. */
-void tt_ws_set_delta_fraction(tt_ws *ws, double f);
-void tt_ws_set_delta_fraction(tt_ws *ws, double f)
+ * sparse / dense crossovers) for conv 0 and for the delta conv: 0 = always
+ * sparse, INFINITY = never, < 0 = the default. */
+void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta);
+void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta)
 {
     g_return_if_fail(ws != NULL);
-    ws->delta_max = f < 0.0 ? TT_DELTA_MAX_FRACTION : f;
+    ws->cost0 = conv0 < 0.0 ? TT_SPARSE_COST_CONV0 : conv0;
+    ws->cost_delta = delta < 0.0 ? TT_SPARSE_COST_DELTA : delta;
 }
 
 /* Not in tt_nn.h either: makes tt_net_train_one use its dense conv 0 path
@@ -484,6 +495,7 @@ void tt_ws_free(tt_ws *ws)
             g_free(ws->act[i]);
         g_free(ws->argmax[i]);
         g_free(ws->mask[i]);
+        g_free(ws->colkeep[i]);
         g_free(ws->map[i].val);
         g_free(ws->map[i].stamp);
         g_free(ws->map[i].list);
@@ -501,6 +513,11 @@ void tt_ws_free(tt_ws *ws)
     g_free(ws->dq);
     g_free(ws->b1);
     g_free(ws->pmax);
+    g_free(ws->dt.wt);
+    g_free(ws->dt.u);
+    g_free(ws->dt.r);
+    g_free(ws->dt.dwt);
+    g_free(ws->dt.gy);
     g_free(ws);
 }
 
@@ -667,12 +684,24 @@ static void col2im_add(const tt_layer *l, const float *dcol, size_t p0, size_t n
     }
 }
 
-static void conv_forward(const tt_net *net, tt_ws *ws, const tt_layer *l, const float *x, float *y)
+/* Training keeps a conv's whole column matrix from the forward for the
+ * backward when it fits in one chunk (NULL otherwise). */
+static float *ws_keep(const tt_layer *l, tt_ws *ws, uint32_t i)
+{
+    if (conv_chunk(l) < (size_t)l->out_h * l->out_w)
+        return NULL;
+    if (!ws->colkeep[i])
+        ws->colkeep[i] = g_new(float, (size_t)l->in_c * l->kh * l->kw * l->out_h * l->out_w);
+    return ws->colkeep[i];
+}
+
+/* keep: NULL, or a buffer for the whole column matrix (see ws_keep). */
+static void conv_forward(const tt_net *net, tt_ws *ws, const tt_layer *l, const float *x, float *y, float *keep)
 {
     const float *W = net->params + l->w_off, *b = net->params + l->b_off;
     const size_t k = (size_t)l->in_c * l->kh * l->kw, n = (size_t)l->out_h * l->out_w;
     const size_t nc = conv_chunk(l);
-    float *col = ws_col(ws, k * nc);
+    float *col = keep ? keep : ws_col(ws, k * nc);
     for (size_t p0 = 0; p0 < n; p0 += nc) {
         size_t m = MIN(nc, n - p0);
         im2col(l, x, p0, m, col);
@@ -686,9 +715,10 @@ static void conv_forward(const tt_net *net, tt_ws *ws, const tt_layer *l, const 
 }
 
 /* Backward of a conv given its input x and upstream gradient g (out_c x n):
- * dW += g * col^T, db += sum g, and if dx != NULL, dx = col2im(W^T g). */
+ * dW += g * col^T, db += sum g, and if dx != NULL, dx = col2im(W^T g).
+ * keep: the column matrix kept by conv_forward, or NULL to rebuild it. */
 static void conv_backward(const tt_net *net, tt_ws *ws, const tt_layer *l, const float *x,
-                          const float *g, float *grad, float *dx)
+                          const float *g, float *grad, float *dx, const float *keep)
 {
     const float *W = net->params + l->w_off;
     float *dW = grad + l->w_off, *db = grad + l->b_off;
@@ -699,8 +729,12 @@ static void conv_backward(const tt_net *net, tt_ws *ws, const tt_layer *l, const
         memset(dx, 0, layer_in_size(l) * sizeof(float));
     for (size_t p0 = 0; p0 < n; p0 += nc) {
         size_t m = MIN(nc, n - p0);
-        im2col(l, x, p0, m, col);
-        tt_gemm(0, 1, (int)l->out_c, (int)k, (int)m, 1.0f, g + p0, (int)n, col, (int)m, 1.0f, dW, (int)k);
+        const float *cm = keep;
+        if (!cm) {
+            im2col(l, x, p0, m, col);
+            cm = col;
+        }
+        tt_gemm(0, 1, (int)l->out_c, (int)k, (int)m, 1.0f, g + p0, (int)n, cm, (int)m, 1.0f, dW, (int)k);
         if (dx) {
             tt_gemm(1, 0, (int)k, (int)m, (int)l->out_c, 1.0f, W, (int)k, g + p0, (int)n, 0.0f, col, (int)m);
             col2im_add(l, col, p0, m, dx);
@@ -799,7 +833,7 @@ static void forward_dense_from(const tt_net *net, tt_ws *ws, uint32_t start, con
         size_t n = layer_out_size(l);
         switch (l->kind) {
         case TT_LAYER_CONV:
-            conv_forward(net, ws, l, x, y);
+            conv_forward(net, ws, l, x, y, NULL);
             break;
         case TT_LAYER_RELU:
             relu_forward(x, y, n);
@@ -1134,7 +1168,7 @@ void tt_net_prepare(tt_net *net)
             x[c * ihw + k] = bg[c];
     float *y = g_new(float, n * oc);
     tt_ws *tmp = tt_ws_new(net);
-    conv_forward(net, tmp, lj, x, y);
+    conv_forward(net, tmp, lj, x, y, NULL);
     tt_ws_free(tmp);
     cache->bgresp = g_new0(float, n * ocs);
     for (uint32_t o = 0; o < oc; o++)
@@ -1223,7 +1257,17 @@ void tt_net_forward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
     if (!ws_fits(net, ws))
         return;
     const tt_layer *l0 = &net->layers[0];
-    if (l0->kind != TT_LAYER_CONV) {
+    /* conv 0: a pixel costs <= ceil(kh/sh) x ceil(kw/sw) scatter steps; the
+     * dense conv costs out_h x out_w x kh x kw (both per output channel). */
+    if (l0->kind != TT_LAYER_CONV) {       /* not a FlowPic-style first layer: all dense */
+        float *in = ws_input(net, ws);
+        densify_input(net, in, px, n);
+        forward_dense_from(net, ws, 0, in, logits);
+        return;
+    }
+    const double scatter = (double)n * ((l0->kh + l0->sh - 1) / l0->sh) * ((l0->kw + l0->sw - 1) / l0->sw);
+    const double dense0 = (double)l0->out_h * l0->out_w * l0->kh * l0->kw;
+    if (scatter * ws->cost0 > dense0) {
         float *in = ws_input(net, ws);
         densify_input(net, in, px, n);
         forward_dense_from(net, ws, 0, in, logits);
@@ -1253,8 +1297,16 @@ void tt_net_forward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
 
     const tt_layer *lj = &net->layers[j];
     const tt_net_cache *cache = net->cache;
-    if (lj->kind == TT_LAYER_CONV && cache && cache->j == j &&
-        (double)m->n <= ws->delta_max * (double)m->h * m->w) {
+    /* delta conv: a touched cell costs ceil(kh/sh) x ceil(kw/sw) x in_c x ocs
+     * multiply-adds, the dense conv out_h x out_w x kh x kw x in_c x out_c. */
+    gboolean delta = FALSE;
+    if (lj->kind == TT_LAYER_CONV && cache && cache->j == j) {
+        const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
+                                lj->in_c * cache->ocs;
+        const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
+        delta = (double)m->n * per_cell * ws->cost_delta <= dense;
+    }
+    if (delta) {
         const size_t on = (size_t)lj->out_h * lj->out_w, ocs = cache->ocs;
         if (!ws->acc) {
             ws->acc = g_new(float, on * ocs);
@@ -1420,18 +1472,23 @@ static uint32_t chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel
  * dW (from the pixels and the gradient at the touched cells) and db (the sum
  * of the whole upstream gradient, computed from dF: every pooled cell passes
  * its gradient to exactly one conv 0 output, masked by relu). */
-static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, uint32_t j,
-                           const uint32_t *cur, const float *dF, const float *F, float *grad)
+static gboolean chain_has_relu(const tt_net *net, uint32_t j)
 {
-    const tt_layer *l0 = &net->layers[0];
-    const uint32_t epoch = ws->epoch;
     gboolean has_relu = FALSE;
     for (uint32_t i = 1; i < j; i++)
         has_relu |= net->layers[i].kind == TT_LAYER_RELU;
-    smap *f = &ws->map[cur[j - 1]];
+    return has_relu;
+}
+
+/* From the dense gradient dF at the final map's layer output (F its dense
+ * values): conv 0's db (every final cell passes its gradient to exactly one
+ * conv 0 output, masked by relu) and the gradient at the touched cells. */
+static void chain_grad_from_dense(const tt_net *net, smap *f, gboolean has_relu, const float *dF, const float *F,
+                                  float *grad)
+{
+    const tt_layer *l0 = &net->layers[0];
     const size_t hw = (size_t)f->h * f->w;
     const uint32_t c = f->c, cs = f->cs;
-    /* db of conv 0 */
     float *db = grad + l0->b_off;
     for (uint32_t q = 0; q < c; q++) {
         const float *dq = dF + q * hw, *fq = F + q * hw;
@@ -1445,13 +1502,22 @@ static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
         }
         db[q] += (float)s;
     }
-    /* gradient at the touched cells of the final map */
     for (uint32_t t = 0; t < f->n; t++) {
         const uint32_t cell = f->list[t];
         float *g = f->g + (size_t)cell * cs;
         for (uint32_t q = 0; q < c; q++)
             g[q] = dF[q * hw + cell];
     }
+}
+
+/* Backward through the maps of layers j-1..1 from the gradient at the touched
+ * cells of the final map (f->g), then conv 0's dW from the pixels. */
+static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, uint32_t j,
+                           const uint32_t *cur, float *grad)
+{
+    const tt_layer *l0 = &net->layers[0];
+    const uint32_t epoch = ws->epoch;
+    const uint32_t c = l0->out_c, cs = ws->map[0].cs;
     /* back through the chain */
     for (uint32_t i = j - 1; i >= 1; i--) {
         const tt_layer *l = &net->layers[i];
@@ -1499,6 +1565,214 @@ static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
     }
 }
 
+static void dtrain_alloc(tt_ws *ws, const tt_layer *l, uint32_t ocs)
+{
+    if (ws->dt.wt)
+        return;
+    const size_t kk = (size_t)l->kh * l->kw, on = (size_t)l->out_h * l->out_w;
+    ws->dt.wt = g_new0(float, kk * l->in_c * ocs);
+    ws->dt.dwt = g_new0(float, kk * l->in_c * ocs);
+    ws->dt.u = g_new0(float, kk * ocs);
+    ws->dt.r = g_new0(float, MAX((size_t)l->kh * l->out_w * ocs, (size_t)l->out_c * l->out_h * l->kw));
+    ws->dt.gy = g_new0(float, on * ocs);
+}
+
+/* Valid kernel rows [*lo, *hi) of a conv at output row oy (the others fall in
+ * the zero padding); kx_range the same for columns. */
+static inline void ky_range(const tt_layer *l, uint32_t oy, uint32_t *lo, uint32_t *hi)
+{
+    const int64_t top = (int64_t)oy * l->sh - l->pad_t;   /* input row of ky = 0 */
+    const int64_t a = top < 0 ? -top : 0, b = MIN((int64_t)l->kh, (int64_t)l->in_h - top);
+    *lo = (uint32_t)a;
+    *hi = (uint32_t)MAX(a, b);
+}
+
+static inline void kx_range(const tt_layer *l, uint32_t ox, uint32_t *lo, uint32_t *hi)
+{
+    const int64_t left = (int64_t)ox * l->sw - l->pad_l;
+    const int64_t a = left < 0 ? -left : 0, b = MIN((int64_t)l->kw, (int64_t)l->in_w - left);
+    *lo = (uint32_t)a;
+    *hi = (uint32_t)MAX(a, b);
+}
+
+static inline float hsum8(tt_v8 v)
+{
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+/* Training forward of conv j as background response + delta conv, from the
+ * map f; writes the channel-first output y. The background response is a
+ * separable sum over the valid kernel rows and columns (zero padding), not a
+ * dense convolution. */
+TT_CLONES
+static void conv_delta_forward_train(const tt_net *net, tt_ws *ws, uint32_t j, const smap *f, float *y)
+{
+    const tt_layer *l = &net->layers[j];
+    const uint32_t ic = l->in_c, oc = l->out_c, ocs = cstride(oc), kh = l->kh, kw = l->kw;
+    const uint32_t oh = l->out_h, ow = l->out_w;
+    const size_t kk = (size_t)kh * kw, on = (size_t)oh * ow;
+    const float *W = net->params + l->w_off, *b = net->params + l->b_off;
+    dtrain_alloc(ws, l, ocs);
+    if (!ws->acc) {
+        ws->acc = g_new(float, on * ocs);
+        ws->dval = g_new(float, ic);
+        ws->dq = g_new(uint32_t, ic);
+        ws->pmax = g_new(float, ocs);
+    }
+    float *wt = ws->dt.wt, *u = ws->dt.u, *r = ws->dt.r, *acc = ws->acc;
+    for (uint32_t o = 0; o < oc; o++)
+        for (uint32_t c = 0; c < ic; c++)
+            for (size_t k = 0; k < kk; k++)
+                wt[(k * ic + c) * ocs + o] = W[((size_t)o * ic + c) * kk + k];
+    /* u[k][o] = sum_c bg_c W[o][c][k] */
+    memset(u, 0, kk * ocs * sizeof(float));
+    for (size_t k = 0; k < kk; k++)
+        for (uint32_t c = 0; c < ic; c++)
+            axpy(u + k * ocs, wt + (k * ic + c) * ocs, f->bg[c], ocs);
+    /* r[ky][ox][o] = sum over valid kx of u[ky][kx][o] */
+    for (uint32_t ky = 0; ky < kh; ky++)
+        for (uint32_t ox = 0; ox < ow; ox++) {
+            float *ro = r + ((size_t)ky * ow + ox) * ocs;
+            uint32_t lo, hi;
+            kx_range(l, ox, &lo, &hi);
+            memset(ro, 0, ocs * sizeof(float));
+            for (uint32_t kx = lo; kx < hi; kx++)
+                axpy(ro, u + ((size_t)ky * kw + kx) * ocs, 1.0f, ocs);
+        }
+    /* acc[p][o] = b_o + sum over valid ky of r[ky][ox][o] */
+    for (uint32_t oy = 0; oy < oh; oy++) {
+        uint32_t lo, hi;
+        ky_range(l, oy, &lo, &hi);
+        for (uint32_t ox = 0; ox < ow; ox++) {
+            float *a = acc + ((size_t)oy * ow + ox) * ocs;
+            memcpy(a, b, oc * sizeof(float));
+            memset(a + oc, 0, (ocs - oc) * sizeof(float));
+            for (uint32_t ky = lo; ky < hi; ky++)
+                axpy(a, r + ((size_t)ky * ow + ox) * ocs, 1.0f, ocs);
+        }
+    }
+    delta_conv(l, wt, ocs, f, ws->dval, ws->dq, acc);
+    for (size_t p = 0; p < on; p++)
+        for (uint32_t o = 0; o < oc; o++)
+            y[(size_t)o * on + p] = acc[p * ocs + o];
+}
+
+/* Backward of conv j done as in conv_delta_forward_train, dY its output
+ * gradient ([out_c][out_h*out_w]): adds dW and db of conv j, writes the input
+ * gradient at the touched cells of f (f->g) and adds conv 0's db (the relu-
+ * masked sum of the whole input gradient per channel: the background cells
+ * through sum_o sum_k W[o][c][k] V[o][k], V = dY summed over valid positions). */
+TT_CLONES
+static void conv_delta_backward_train(const tt_net *net, tt_ws *ws, uint32_t j, smap *f, gboolean has_relu,
+                                      const float *dY, float *grad)
+{
+    const tt_layer *l = &net->layers[j], *l0 = &net->layers[0];
+    const uint32_t ic = l->in_c, oc = l->out_c, ocs = cstride(oc), kh = l->kh, kw = l->kw;
+    const uint32_t oh = l->out_h, ow = l->out_w, cs = f->cs, iw = f->w;
+    const size_t kk = (size_t)kh * kw, on = (size_t)oh * ow;
+    const float *W = net->params + l->w_off, *wt = ws->dt.wt;
+    float *dW = grad + l->w_off, *db = grad + l->b_off;
+    float *v = ws->dt.u, *t = ws->dt.r, *dwt = ws->dt.dwt, *dyt = ws->dt.gy;
+    /* db of conv j; dY channel-last (zero-padded) */
+    for (uint32_t o = 0; o < oc; o++) {
+        double sum = 0.0;
+        for (size_t p = 0; p < on; p++)
+            sum += dY[o * on + p];
+        db[o] += (float)sum;
+    }
+    for (size_t p = 0; p < on; p++)
+        for (uint32_t o = 0; o < oc; o++)
+            dyt[p * ocs + o] = dY[o * on + p];
+    /* t[o][oy][kx] = sum of dY over the ox valid for kx */
+    for (uint32_t kx = 0; kx < kw; kx++) {
+        int64_t lo, hi;
+        valid_cols(l, kx, &lo, &hi);
+        for (uint32_t o = 0; o < oc; o++)
+            for (uint32_t oy = 0; oy < oh; oy++) {
+                const float *d = dY + o * on + (size_t)oy * ow;
+                float sum = 0.0f;
+                for (int64_t ox = lo; ox < hi; ox++)
+                    sum += d[ox];
+                t[((size_t)o * oh + oy) * kw + kx] = sum;
+            }
+    }
+    /* v[o][ky][kx] = sum of t over the oy valid for ky */
+    memset(v, 0, (size_t)oc * kk * sizeof(float));
+    for (uint32_t oy = 0; oy < oh; oy++) {
+        uint32_t lo, hi;
+        ky_range(l, oy, &lo, &hi);
+        for (uint32_t o = 0; o < oc; o++)
+            for (uint32_t ky = lo; ky < hi; ky++)
+                for (uint32_t kx = 0; kx < kw; kx++)
+                    v[o * kk + ky * kw + kx] += t[((size_t)o * oh + oy) * kw + kx];
+    }
+    /* background part of dW: bg_c x v; sum of the input gradient over all cells */
+    float *db0 = grad + l0->b_off;
+    for (uint32_t c = 0; c < ic; c++) {
+        const float bgc = f->bg[c];
+        double all = 0.0;
+        for (uint32_t o = 0; o < oc; o++) {
+            const float *wo = W + ((size_t)o * ic + c) * kk, *vo = v + o * kk;
+            float *dwo = dW + ((size_t)o * ic + c) * kk;
+            for (size_t k = 0; k < kk; k++) {
+                dwo[k] += bgc * vo[k];
+                all += (double)wo[k] * vo[k];
+            }
+        }
+        /* untouched cells hold bg_c: relu mask m_c */
+        const float mc = has_relu ? (bgc > 0.0f ? 1.0f : 0.0f) : 1.0f;
+        db0[c] += (float)(mc * all);
+    }
+    /* touched cells: input gradient, changed-cell part of dW, and the mask correction */
+    memset(dwt, 0, kk * ic * ocs * sizeof(float));
+    for (uint32_t tt = 0; tt < f->n; tt++) {
+        const uint32_t cell = f->list[tt];
+        const float *val = f->val + (size_t)cell * cs;
+        float *g = f->g + (size_t)cell * cs;
+        memset(g, 0, cs * sizeof(float));
+        uint32_t nz = 0;
+        for (uint32_t q = 0; q < ic; q++) {
+            const float d = val[q] - f->bg[q];
+            ws->dval[nz] = d;
+            ws->dq[nz] = q;
+            nz += d != 0.0f;
+        }
+        const uint32_t y = cell / iw, x = cell - y * iw;
+        int64_t y0, y1, x0, x1;
+        if (touched_range(y, l->pad_t, kh, l->sh, oh, &y0, &y1) &&
+            touched_range(x, l->pad_l, kw, l->sw, ow, &x0, &x1)) {
+            for (int64_t oy = y0; oy <= y1; oy++) {
+                const int64_t ky = y + l->pad_t - oy * l->sh;
+                for (int64_t ox = x0; ox <= x1; ox++) {
+                    const int64_t kx = x + l->pad_l - ox * l->sw;
+                    const size_t p = (size_t)(oy * ow + ox), k = (size_t)(ky * kw + kx);
+                    const float *gy = dyt + p * ocs;
+                    const float *wk = wt + k * ic * ocs;
+                    for (uint32_t c = 0; c < ic; c++) {
+                        const float *wc = wk + (size_t)c * ocs;
+                        tt_v8 sum = *(const tt_v8 *)wc * *(const tt_v8 *)gy;
+                        for (uint32_t r = 8; r < ocs; r += 8)
+                            sum += *(const tt_v8 *)(wc + r) * *(const tt_v8 *)(gy + r);
+                        g[c] += hsum8(sum);
+                    }
+                    float *dk = dwt + k * ic * ocs;
+                    for (uint32_t e = 0; e < nz; e++)
+                        axpy(dk + (size_t)ws->dq[e] * ocs, gy, ws->dval[e], ocs);
+                }
+            }
+        }
+        if (has_relu)
+            for (uint32_t c = 0; c < ic; c++) {
+                const float mc = f->bg[c] > 0.0f ? 1.0f : 0.0f, mv = val[c] > 0.0f ? 1.0f : 0.0f;
+                db0[c] += (mv - mc) * g[c];
+            }
+    }
+    for (uint32_t o = 0; o < oc; o++)
+        for (uint32_t c = 0; c < ic; c++)
+            for (size_t k = 0; k < kk; k++)
+                dW[((size_t)o * ic + c) * kk + k] += dwt[(k * ic + c) * ocs + o];
+}
+
 float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, uint32_t label,
                        float weight, uint64_t *rng_state, float *grad, float *logits_out)
 {
@@ -1526,12 +1800,28 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
     uint32_t cur[TT_MAX_LAYERS];
     uint32_t start;
     const float *input = NULL, *x;
+    smap *f = NULL;
+    gboolean delta = FALSE;
     if (chain) {
-        const smap *f = &ws->map[chain_forward_train(net, ws, px, n, j, cur)];
-        float *d = ws_act(net, ws, j - 1);
-        smap_densify(f, d);
-        x = d;
-        start = j;
+        f = &ws->map[chain_forward_train(net, ws, px, n, j, cur)];
+        const tt_layer *lj = &net->layers[j];
+        if (lj->kind == TT_LAYER_CONV) {
+            const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
+                                    lj->in_c * cstride(lj->out_c);
+            const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
+            delta = (double)f->n * per_cell * ws->cost_delta <= dense;
+        }
+        if (delta) {
+            float *y = ws_act(net, ws, j);
+            conv_delta_forward_train(net, ws, j, f, y);
+            x = y;
+            start = j + 1;
+        } else {
+            float *d = ws_act(net, ws, j - 1);
+            smap_densify(f, d);
+            x = d;
+            start = j;
+        }
     } else if (conv0) {
         float *y = ws_act(net, ws, 0);
         conv1_scatter_dense(net, &net->layers[0], px, n, y);
@@ -1549,7 +1839,7 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
         const size_t no = layer_out_size(l);
         switch (l->kind) {
         case TT_LAYER_CONV:
-            conv_forward(net, ws, l, x, y);
+            conv_forward(net, ws, l, x, y, ws_keep(l, ws, i));
             break;
         case TT_LAYER_RELU:
             relu_forward(x, y, no);
@@ -1560,10 +1850,17 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
             if (l->rate > 0.0f) {
                 if (!ws->mask[i])
                     ws->mask[i] = g_new(float, no);
+                /* an element is dropped when a 32-bit draw is below rate * 2^32;
+                 * each 64-bit draw gives two */
                 float *mk = ws->mask[i];
                 const float keep = 1.0f / (1.0f - l->rate);
+                const uint64_t thr = (uint64_t)((double)l->rate * 4294967296.0);
+                uint64_t bits = 0;
                 for (size_t k = 0; k < no; k++) {
-                    mk[k] = tt_rng_uniform(rng_state) < (double)l->rate ? 0.0f : keep;
+                    if (!(k & 1))
+                        bits = tt_rng_next(rng_state);
+                    const uint64_t u = (k & 1) ? bits >> 32 : bits & 0xFFFFFFFFu;
+                    mk[k] = u < thr ? 0.0f : keep;
                     y[k] *= mk[k];
                 }
             }
@@ -1620,7 +1917,7 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
             break;
         }
         case TT_LAYER_CONV:
-            conv_backward(net, ws, l, xin, g, grad, need_dx ? gx : NULL);
+            conv_backward(net, ws, l, xin, g, grad, need_dx ? gx : NULL, ws->colkeep[ii]);
             if (need_dx) {
                 t = g; g = gx; gx = t;
             }
@@ -1647,9 +1944,14 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
         }
     }
     /* g is now the gradient at layer start's input. */
-    if (chain)
-        chain_backward(net, ws, px, n, j, cur, g, ws->act[j - 1], grad);
-    else if (conv0)
+    if (chain) {
+        const gboolean has_relu = chain_has_relu(net, j);
+        if (delta)
+            conv_delta_backward_train(net, ws, j, f, has_relu, g, grad);
+        else
+            chain_grad_from_dense(net, f, has_relu, g, ws->act[j - 1], grad);
+        chain_backward(net, ws, px, n, j, cur, grad);
+    } else if (conv0)
         conv1_backward_sparse(net, &net->layers[0], px, n, g, grad);
     return (float)(weight * loss);
 }

@@ -14,6 +14,11 @@ cp "$MODEL" "$TT_TMP/models/eq.ttm"
 tt_fix_owner
 MODEL=$TT_TMP/models/eq.ttm
 checked=0
+failed=0
+# TT_EQ_KEEP_GOING=1: report every differing capture instead of stopping at the first
+fail_cap() {
+    if [ -n "${TT_EQ_KEEP_GOING:-}" ]; then echo "DIFF: $*"; failed=$((failed + 1)); else fail "$*"; fi
+}
 for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
     [ -e "$cap" ] || continue
     name=$(basename "$cap")
@@ -42,7 +47,8 @@ for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
     n=$(wc -l < "$TT_OUT/a")
     if ! diff -q "$TT_OUT/a" "$TT_OUT/b" >/dev/null; then
         diff "$TT_OUT/a" "$TT_OUT/b" | head -20
-        fail "$name: per-packet flow/block/length differ between trainer and plugin"
+        fail_cap "$name: per-packet flow/block/length differ between trainer and plugin"
+        continue
     fi
     echo "ok: $name: $n packets, same flow, block and IP length"
 
@@ -55,9 +61,12 @@ for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
     nb=$(wc -l < "$TT_OUT/core.blocks.$name")
     if ! diff -q "$TT_OUT/core.blocks.$name" "$TT_OUT/ws.blocks.$name" >/dev/null; then
         diff "$TT_OUT/core.blocks.$name" "$TT_OUT/ws.blocks.$name" | head -20
-        fail "$name: per-block classes differ between trainer and plugin"
+        fail_cap "$name: per-block classes differ between trainer and plugin"
+        continue
     fi
     echo "ok: $name: $nb classified blocks, same class and confidence"
     [ "$n" -gt 0 ] && checked=$((checked + 1))
 done
+echo "captures identical: $checked, differing: $failed"
+[ "$failed" -eq 0 ] || fail "$failed captures differ"
 expect_gt "$checked" 2 "captures compared"

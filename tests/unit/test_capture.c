@@ -76,6 +76,30 @@ static void test_vlan_qinq(void)
     g_assert_cmpuint(p.key.sport, ==, 443);
 }
 
+static void test_pppoe_mpls(void)
+{
+    frame f = { .n = 0 };
+    ether(&f, 0x8864);
+    guint8 pppoe[6] = { 0x11, 0, 0, 1, 0, 0 };
+    put(&f, pppoe, 6);
+    put16(&f, 0x0021);
+    ipv4(&f, 61, 17, 5, 6, 0);
+    udp(&f, 53, 4000, 41);
+    tt_packet p;
+    g_assert_true(tt_parse_frame(DLT_EN10MB, f.d, f.n, &p));
+    g_assert_cmpuint(p.ip_len, ==, 61);
+    g_assert_cmpuint(p.key.sport, ==, 53);
+    frame m = { .n = 0 };
+    ether(&m, 0x8847);
+    guint8 labels[8] = { 0, 1, 0, 64, 0, 2, 1, 64 };   /* two labels, the second with S=1 */
+    put(&m, labels, 8);
+    ipv4(&m, 90, 6, 5, 6, 0);
+    udp(&m, 80, 5000, 70);
+    g_assert_true(tt_parse_frame(DLT_EN10MB, m.d, m.n, &p));
+    g_assert_cmpuint(p.ip_len, ==, 90);
+    g_assert_cmpuint(p.key.proto, ==, 6);
+}
+
 static void test_ipv6_ext(void)
 {
     frame f = { .n = 0 };
@@ -221,6 +245,7 @@ int main(int argc, char **argv)
     g_test_add_func("/capture/ether-ipv4-udp-truncated", test_ether_ipv4_udp);
     g_test_add_func("/capture/vlan-qinq", test_vlan_qinq);
     g_test_add_func("/capture/ipv6-extension-headers", test_ipv6_ext);
+    g_test_add_func("/capture/pppoe-mpls", test_pppoe_mpls);
     g_test_add_func("/capture/tunnels-fragments-non-ip", test_tunnels);
     g_test_add_func("/capture/link-types", test_other_links);
     g_test_add_func("/capture/read-file", test_read_file);

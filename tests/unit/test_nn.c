@@ -86,18 +86,33 @@ static double rel_diff(const float *a, const float *b, uint32_t n)
     return mb > 0.0 ? md / mb : md;   /* all-zero reference: must match exactly */
 }
 
+/* Tuning hook of tt_nn.c (not in the public header): 0 = always sparse,
+ * INFINITY = never, < 0 = default; for conv 0 and for the delta conv. */
+void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta);
+/* Training hook of tt_nn.c (not in the public header): dense conv 0 path. */
+void tt_ws_set_dense_train(tt_ws *ws, gboolean dense);
+
+/* The sparse path, in each of its ways (default choice; forced delta conv;
+ * sparse conv 0 then sgemm), agrees with the dense path. */
 static double check_sparse_dense(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n)
 {
+    static const double ways[][2] = { { -1, -1 }, { 0, 0 }, { 0, INFINITY } };
     float ls[TT_MAX_CLASSES], ld[TT_MAX_CLASSES];
     float *d = dense_of(net->in_h, net->in_w, px, n);
-    tt_net_forward_sparse(net, ws, px, n, ls);
     tt_net_forward_dense(net, ws, d, ld);
     g_free(d);
-    double r = rel_diff(ls, ld, net->n_out);
-    if (g_test_verbose())
-        g_printerr("  n=%zu rel %.3g logit0 %g\n", n, r, ld[0]);
-    g_assert_cmpfloat(r, <=, 1e-5);
-    return r;
+    double worst = 0;
+    for (size_t w = 0; w < G_N_ELEMENTS(ways); w++) {
+        tt_ws_set_sparse_cost(ws, ways[w][0], ways[w][1]);
+        tt_net_forward_sparse(net, ws, px, n, ls);
+        double r = rel_diff(ls, ld, net->n_out);
+        if (g_test_verbose())
+            g_printerr("  n=%zu way %zu rel %.3g logit0 %g\n", n, w, r, ld[0]);
+        g_assert_cmpfloat(r, <=, 1e-5);
+        worst = MAX(worst, r);
+    }
+    tt_ws_set_sparse_cost(ws, -1, -1);
+    return worst;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -414,9 +429,9 @@ static void svd_many(tt_net *net, gboolean unit, int reps)
         tt_pixel *px = random_pixels(net->in_h, net->in_w, n, unit, &st);
         float ls[TT_MAX_CLASSES], ld[TT_MAX_CLASSES];
         float *d = dense_of(net->in_h, net->in_w, px, n);
-        tt_net_forward_sparse(net, ws, px, n, ls);
         tt_net_forward_dense(net, ws, d, ld);
-        g_assert_cmpfloat(rel_diff(ls, ld, net->n_out), <=, 1e-5);
+        check_sparse_dense(net, ws, px, n);
+        tt_net_forward_sparse(net, ws, px, n, ls);
         /* pixel order does not matter */
         for (size_t i = n; i > 1; i--) {
             size_t j = tt_rng_next(&st) % i;
@@ -621,19 +636,28 @@ static void test_golden(void)
 
     float *grad = g_new0(float, g.n_params);
     uint64_t st = 1;
-    float loss = tt_net_train_one(net, ws, g.px, g.n_px, g.label, 1.0f, &st, grad, lg);
-    assert_close("loss", 0, loss, g.loss, 0);
-    for (int k = 0; k < 3; k++)
-        assert_close("train logits", k, lg[k], g.logits[k], 0);
     size_t nonzero = 0;
     double gmax = 0;
-    for (size_t i = 0; i < g.n_params; i++)
-        gmax = MAX(gmax, fabs(g.grad[i]));
     for (size_t i = 0; i < g.n_params; i++) {
-        assert_close("grad", i, grad[i], g.grad[i], gmax);
+        gmax = MAX(gmax, fabs(g.grad[i]));
         nonzero += g.grad[i] != 0.0;
     }
     g_assert_cmpuint(nonzero, >, g.n_params / 2);
+    /* Every training path: sparse maps + delta conv, sparse maps + sgemm conv,
+     * dense conv 0 output. */
+    for (int way = 0; way < 3; way++) {
+        tt_ws_set_sparse_cost(ws, 0.0, way == 0 ? 0.0 : INFINITY);
+        tt_ws_set_dense_train(ws, way == 2);
+        memset(grad, 0, g.n_params * sizeof(float));
+        float loss = tt_net_train_one(net, ws, g.px, g.n_px, g.label, 1.0f, &st, grad, lg);
+        assert_close("loss", 0, loss, g.loss, 0);
+        for (int k = 0; k < 3; k++)
+            assert_close("train logits", k, lg[k], g.logits[k], 0);
+        for (size_t i = 0; i < g.n_params; i++)
+            assert_close("grad", i, grad[i], g.grad[i], gmax);
+    }
+    tt_ws_set_sparse_cost(ws, -1, -1);
+    tt_ws_set_dense_train(ws, FALSE);
     /* Gradients are ADDED, scaled by the weight. */
     float loss2 = tt_net_train_one(net, ws, g.px, g.n_px, g.label, 0.5f, &st, grad, NULL);
     assert_close("weighted loss", 0, loss2, 0.5 * g.loss, 0);
@@ -659,11 +683,12 @@ static double loss_at(tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, uint
     return l;
 }
 
-static void gradcheck(const tt_layer *ls, uint32_t nl, uint32_t h, uint32_t w, uint64_t seed)
+static void gradcheck(const tt_layer *ls, uint32_t nl, uint32_t h, uint32_t w, uint64_t seed, double delta_cost)
 {
     tt_net *net = make_net(h, w, ls, nl);
     init_random(net, seed, 0.2);
     tt_ws *ws = tt_ws_new(net);
+    tt_ws_set_sparse_cost(ws, 0.0, delta_cost);
     uint64_t st = seed;
     size_t n = (size_t)h * w / 2;
     tt_pixel *px = random_pixels(h, w, n, FALSE, &st);
@@ -727,28 +752,32 @@ static void test_gradcheck(void)
         CONV(4, 2, 3, 1, 1, 0, 1, 1, 0), RELU(), DROP(0.3f), POOL(1, 2, 1, 2),
         DENSE(7), RELU(), DROP(0.2f), DENSE(3),
     };
-    gradcheck(a, G_N_ELEMENTS(a), 11, 13, 8);
+    gradcheck(a, G_N_ELEMENTS(a), 11, 13, 8, 0.0);
+    gradcheck(a, G_N_ELEMENTS(a), 11, 13, 8, INFINITY);
     /* A dense-first net (input path through a densified picture) and conv -> conv. */
     const tt_layer b[] = { DENSE(6), RELU(), DENSE(3) };
-    gradcheck(b, G_N_ELEMENTS(b), 5, 4, 4);
+    gradcheck(b, G_N_ELEMENTS(b), 5, 4, 4, 0.0);
+    gradcheck(b, G_N_ELEMENTS(b), 5, 4, 4, INFINITY);
     const tt_layer c[] = { CONV(2, 3, 3, 1, 1, 1, 1, 1, 1), CONV(3, 3, 2, 2, 1, 0, 1, 1, 0), RELU(),
                            DENSE(3) };
-    gradcheck(c, G_N_ELEMENTS(c), 7, 6, 5);
+    gradcheck(c, G_N_ELEMENTS(c), 7, 6, 5, 0.0);
+    gradcheck(c, G_N_ELEMENTS(c), 7, 6, 5, INFINITY);
     /* Dropout between the first two parametrised layers: the dense conv 0 training path. */
     const tt_layer d[] = { CONV(3, 3, 3, 1, 1, 1, 1, 1, 1), RELU(), DROP(0.3f), POOL(2, 2, 2, 2),
                            CONV(2, 2, 2, 1, 1, 0, 0, 0, 0), RELU(), DENSE(3) };
-    gradcheck(d, G_N_ELEMENTS(d), 8, 9, 16);
+    gradcheck(d, G_N_ELEMENTS(d), 8, 9, 16, 0.0);
+    gradcheck(d, G_N_ELEMENTS(d), 8, 9, 16, INFINITY);
     /* Overlapping pool windows, pool before relu, two pools. */
     const tt_layer e[] = { CONV(3, 3, 2, 1, 2, 0, 1, 1, 1), POOL(2, 2, 1, 1), RELU(), POOL(2, 2, 2, 2),
                            DENSE(4), RELU(), DENSE(3) };
-    gradcheck(e, G_N_ELEMENTS(e), 10, 11, 7);
+    gradcheck(e, G_N_ELEMENTS(e), 10, 11, 7, 0.0);
+    gradcheck(e, G_N_ELEMENTS(e), 10, 11, 7, INFINITY);
 }
 
-/* Training hook of tt_nn.c (not in the public header): dense conv 0 path. */
-void tt_ws_set_dense_train(tt_ws *ws, gboolean dense);
 
 /* The sparse-map training path and the dense one give the same loss and gradients. */
-static void train_paths_agree(const tt_layer *ls, uint32_t nl, uint32_t h, uint32_t w, size_t npx, uint64_t seed)
+static void train_paths_agree(const tt_layer *ls, uint32_t nl, uint32_t h, uint32_t w, size_t npx, uint64_t seed,
+                              double delta_cost)
 {
     tt_net *net = make_net(h, w, ls, nl);
     init_random(net, seed, 0.1);
@@ -758,6 +787,7 @@ static void train_paths_agree(const tt_layer *ls, uint32_t nl, uint32_t h, uint3
     float *g1 = g_new0(float, net->n_params), *g2 = g_new0(float, net->n_params);
     float lg1[TT_MAX_CLASSES], lg2[TT_MAX_CLASSES];
     uint64_t r1 = 9, r2 = 9;
+    tt_ws_set_sparse_cost(ws, 0.0, delta_cost);
     float l1 = tt_net_train_one(net, ws, px, npx, 0, 0.7f, &r1, g1, lg1);
     tt_ws_set_dense_train(ws, TRUE);
     float l2 = tt_net_train_one(net, ws, px, npx, 0, 0.7f, &r2, g2, lg2);
@@ -790,13 +820,17 @@ static void test_train_paths(void)
     for (uint32_t i = 0; i < nl; i++)
         if (ls[i].kind == TT_LAYER_DROPOUT)
             ls[i].rate = 0.0f;
-    train_paths_agree(ls, nl, 100, 100, 300, 1);
-    train_paths_agree(ls, nl, 150, 150, 5000, 2);
+    train_paths_agree(ls, nl, 100, 100, 300, 1, 0.0);
+    train_paths_agree(ls, nl, 100, 100, 300, 1, INFINITY);
+    train_paths_agree(ls, nl, 150, 150, 5000, 2, 0.0);
+    train_paths_agree(ls, nl, 150, 150, 5000, 2, INFINITY);
     nl = tt_layers_lenet(ls, 4);
-    train_paths_agree(ls, nl, 32, 32, 200, 3);
+    train_paths_agree(ls, nl, 32, 32, 200, 3, 0.0);
+    train_paths_agree(ls, nl, 32, 32, 200, 3, INFINITY);
     const tt_layer e[] = { CONV(3, 3, 2, 1, 2, 0, 1, 1, 1), POOL(2, 2, 1, 1), RELU(), POOL(2, 2, 2, 2),
                            DENSE(4), RELU(), DENSE(3) };
-    train_paths_agree(e, G_N_ELEMENTS(e), 10, 11, 40, 4);
+    train_paths_agree(e, G_N_ELEMENTS(e), 10, 11, 40, 4, 0.0);
+    train_paths_agree(e, G_N_ELEMENTS(e), 10, 11, 40, 4, INFINITY);
 }
 
 /* Inverted dropout: training-mode logits average to the inference logits,
