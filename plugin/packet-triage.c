@@ -29,6 +29,7 @@
 #include "triage-prefs.h"
 #include "triage-run.h"
 #include "triage-stats.h"
+#include "triage-menu.h"
 #include "tt_nn.h"
 
 #ifndef TRIAGE_VERSION
@@ -162,8 +163,13 @@ triage_apply_prefs(void)
     }
 
     char *primary = (triage_prefs.model && *triage_prefs.model) ? g_strdup(triage_prefs.model) : bundled_model_path();
-    triage_run_set_models(triage.run, primary, triage_prefs.extra_models,
-                          triage_prefs.max_flows ? triage_prefs.max_flows : TRIAGE_DEFAULT_MAX_FLOWS);
+    if (triage_run_set_models(triage.run, primary, triage_prefs.extra_models,
+                              triage_prefs.max_flows ? triage_prefs.max_flows : TRIAGE_DEFAULT_MAX_FLOWS)) {
+        /* one log line per model that failed, each time the set of files changes */
+        for (guint i = 0; i < triage.run->n_slots; i++)
+            if (triage.run->slots[i].error)
+                ws_warning("%s", triage.run->slots[i].error);
+    }
     g_free(primary);
 }
 
@@ -528,6 +534,7 @@ proto_register_triage(void)
     triage.handle = create_dissector_handle(dissect_triage, proto_triage);
     register_postdissector(triage.handle);
     triage.tap = register_tap(TRIAGE_TAP_NAME);
+    triage_menu_register(proto_triage, triage.run);   /* Tools > TrafficTriage */
 
     register_init_routine(triage_init);
     register_cleanup_routine(triage_cleanup);

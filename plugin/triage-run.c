@@ -54,6 +54,15 @@ role_from_task(const char *task, triage_role *role)
 static void on_block(const tt_block *b, void *user);
 
 static void
+flow_free(gpointer p)
+{
+    triage_flow *f = p;
+    if (f->open_pkts)
+        g_array_free(f->open_pkts, TRUE);
+    g_free(f);
+}
+
+static void
 slot_capture_free(triage_slot *s)
 {
     if (s->eng) {
@@ -83,7 +92,7 @@ slot_capture_ensure(triage_run *run, triage_slot *s)
     if (s->eng == NULL) {
         s->eng = tt_engine_new(&s->model->spec, run->max_flows, on_block, s);
         s->results = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
-        s->flows = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+        s->flows = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, flow_free);
         s->class_seen = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     }
     return s->eng != NULL;
@@ -210,8 +219,6 @@ triage_run_set_models(triage_run *run, const char *primary, const char *extras,
     slot_load(run, run->n_slots++, primary);
     s->role = TRIAGE_ROLE_CATEGORY;
     taken[TRIAGE_ROLE_CATEGORY] = TRUE;
-    if (s->error)
-        g_warning("%s", s->error);
 
     for (guint i = 0; i < ex->len; i++) {
         s = &run->slots[run->n_slots];
@@ -237,8 +244,6 @@ triage_run_set_models(triage_run *run, const char *primary, const char *extras,
         } else {
             s->role = TRIAGE_ROLE_COUNT;   /* unknown: the file did not load */
         }
-        if (s->error)
-            g_warning("%s", s->error);
     }
     g_ptr_array_free(ex, TRUE);
     return TRUE;
@@ -255,14 +260,12 @@ triage_run_slot_for(const triage_run *run, triage_role role)
 
 /* ---- feeding ----------------------------------------------------------- */
 
+/* The result of a finished block. `mark` records the block's class as seen
+ * for its flow (first_of_class); provisional results only look. */
 static void
-on_block(const tt_block *b, void *user)
+fill_result(triage_slot *s, const tt_block *b, triage_result *r, gboolean mark)
 {
-    triage_slot *s = user;
-    triage_run *run = s->run;
-    guint si = s->index;
-
-    triage_result *r = g_new0(triage_result, 1);
+    memset(r, 0, sizeof *r);
     r->truncated = b->truncated ? 1 : 0;
     r->reason = (guint8)b->reason;
     r->n_packets = b->n_packets;
@@ -275,13 +278,14 @@ on_block(const tt_block *b, void *user)
             r->top = res.top;
             r->confidence = res.confidence;
             guint64 *seen = g_hash_table_lookup(s->class_seen, GUINT_TO_POINTER((guint)b->flow_id));
-            if (seen == NULL) {
-                seen = g_new0(guint64, 1);
-                g_hash_table_insert(s->class_seen, GUINT_TO_POINTER((guint)b->flow_id), seen);
-            }
             guint64 bit = (guint64)1 << (res.top & 63);
-            if (!(*seen & bit)) {
+            if (seen == NULL || !(*seen & bit))
                 r->first_of_class = 1;
+            if (mark) {
+                if (seen == NULL) {
+                    seen = g_new0(guint64, 1);
+                    g_hash_table_insert(s->class_seen, GUINT_TO_POINTER((guint)b->flow_id), seen);
+                }
                 *seen |= bit;
             }
         } else {
@@ -292,16 +296,56 @@ on_block(const tt_block *b, void *user)
     } else {
         r->state = TRIAGE_BLOCK_EMPTY;
     }
+}
 
+static void
+on_block(const tt_block *b, void *user)
+{
+    triage_slot *s = user;
+    triage_run *run = s->run;
+    guint si = s->index;
+
+    triage_result *r = g_new(triage_result, 1);
+    fill_result(s, b, r, TRUE);
     triage_key *k = g_new(triage_key, 1);
     k->flow = (guint32)b->flow_id;
     k->block = b->block_index;
     g_hash_table_replace(s->results, k, r);
 
+    /* the block's packets are no longer needed for on-demand results */
+    triage_flow *f = g_hash_table_lookup(s->flows, GUINT_TO_POINTER(k->flow));
+    if (f && f->open_block == k->block) {
+        if (f->open_pkts)
+            g_array_set_size(f->open_pkts, 0);
+        f->have_provisional = FALSE;
+    }
+
     if (run->collecting) {
         triage_closed c = { (guint8)si, k->flow, k->block };
         g_array_append_val(run->closing, c);
     }
+}
+
+/* Keep the packet for on-demand results of its (open) block. */
+static void
+flow_keep_packet(triage_flow *f, const tt_packet *pkt, const tt_pkt_ref *ref)
+{
+    if (ref->new_flow)
+        f->first_ts = pkt->ts;
+    if (f->open_pkts == NULL)
+        f->open_pkts = g_array_new(FALSE, FALSE, sizeof(triage_open_pkt));
+    if (ref->index_in_block == 0 || f->open_block != ref->block_index) {
+        g_array_set_size(f->open_pkts, 0);
+        f->open_block = ref->block_index;
+        f->open_overflow = FALSE;
+        f->have_provisional = FALSE;
+    }
+    if (f->open_pkts->len >= TRIAGE_MAX_OPEN_PKTS) {
+        f->open_overflow = TRUE;
+        return;
+    }
+    triage_open_pkt op = { pkt->ts, pkt->ip_len };
+    g_array_append_val(f->open_pkts, op);
 }
 
 gboolean
@@ -323,8 +367,9 @@ triage_run_add(triage_run *run, const tt_packet *pkt,
         refs[i].flow = (guint32)ref.flow_id;
         refs[i].block = ref.block_index;
         refs[i].index = ref.index_in_block;
+        triage_flow *f;
         if (ref.new_flow) {
-            triage_flow *f = g_new0(triage_flow, 1);
+            f = g_new0(triage_flow, 1);
             f->key = pkt->key;
             tt_key rk;
             tt_key_reverse(&pkt->key, &rk);
@@ -335,7 +380,11 @@ triage_run_add(triage_run *run, const tt_packet *pkt,
                 if (rf)
                     rf->reverse = refs[i].flow;
             }
+        } else {
+            f = g_hash_table_lookup(s->flows, GUINT_TO_POINTER(refs[i].flow));
         }
+        if (f)
+            flow_keep_packet(f, pkt, &ref);
     }
     run->collecting = FALSE;
     if (closed && run->closing->len)
@@ -369,15 +418,80 @@ triage_run_result(const triage_run *run, guint slot, guint32 flow, guint32 block
     return g_hash_table_lookup(run->slots[slot].results, &k);
 }
 
+/* Collects the result of block 1 of the replay engine. */
+typedef struct {
+    triage_slot   *slot;
+    triage_flow   *flow;
+    guint32        flow_id;
+    gboolean       found;
+} replay_ctx;
+
+static void
+on_replay_block(const tt_block *b, void *user)
+{
+    replay_ctx *c = user;
+    if (b->block_index != 1)
+        return;                  /* block 0 holds only the anchor */
+    tt_block bb = *b;
+    bb.flow_id = c->flow_id;     /* class_seen is keyed by the real flow */
+    fill_result(c->slot, &bb, &c->flow->provisional, FALSE);
+    c->found = TRUE;
+}
+
+/* The result the open block would get if it closed now: replay its packets
+ * through a private engine with the model's spec. An anchor packet one
+ * block length before the block's window makes the replayed block's window
+ * coincide with the real one (block 1 of the replay); the idle timeout is
+ * lifted so that the anchor's flow lives on. */
+static const triage_result *
+provisional_result(triage_slot *s, triage_flow *f, guint32 flow, guint32 block)
+{
+    if (f->open_block != block || f->open_pkts == NULL || f->open_pkts->len == 0 || f->open_overflow)
+        return NULL;
+    if (f->have_provisional && f->provisional_block == block && f->provisional_n == f->open_pkts->len)
+        return &f->provisional;
+
+    tt_spec spec = s->model->spec;
+    spec.idle_timeout = 1e12;
+    replay_ctx c = { s, f, flow, FALSE };
+    tt_engine *e = tt_engine_new(&spec, 4, on_replay_block, &c);
+    if (e == NULL)
+        return NULL;
+    double start = f->first_ts + (double)block * spec.block_seconds;
+    tt_packet p;
+    memset(&p, 0, sizeof p);
+    p.key = f->key;
+    p.ts = start - spec.block_seconds;
+    p.ip_len = 1;
+    tt_pkt_ref ref;
+    tt_engine_add(e, &p, &ref);
+    for (guint i = 0; i < f->open_pkts->len; i++) {
+        const triage_open_pkt *op = &g_array_index(f->open_pkts, triage_open_pkt, i);
+        p.ts = op->ts;
+        p.ip_len = op->ip_len;
+        tt_engine_add(e, &p, &ref);
+    }
+    tt_engine_flush(e);
+    tt_engine_free(e);
+    if (!c.found)
+        return NULL;
+    f->have_provisional = TRUE;
+    f->provisional_block = block;
+    f->provisional_n = f->open_pkts->len;
+    return &f->provisional;
+}
+
 const triage_result *
 triage_run_result_now(triage_run *run, guint slot, guint32 flow, guint32 block)
 {
     const triage_result *r = triage_run_result(run, slot, flow, block);
-    if (r == NULL && slot < run->n_slots && run->slots[slot].eng != NULL) {
-        slot_flush(run, slot);
-        r = triage_run_result(run, slot, flow, block);
-    }
-    return r;
+    if (r != NULL || slot >= run->n_slots)
+        return r;
+    triage_slot *s = &run->slots[slot];
+    if (s->model == NULL || s->flows == NULL)
+        return NULL;
+    triage_flow *f = g_hash_table_lookup(s->flows, GUINT_TO_POINTER(flow));
+    return f ? provisional_result(s, f, flow, block) : NULL;
 }
 
 const triage_flow *

@@ -44,10 +44,29 @@ typedef struct {
     guint64  n_bytes;             /* sum of their IP lengths */
 } triage_result;
 
+/* A packet of a still open block, kept for on-demand results. */
+typedef struct {
+    double   ts;
+    guint32  ip_len;
+} triage_open_pkt;
+
 typedef struct {
     tt_key   key;                 /* directed 5-tuple */
     guint32  reverse;             /* flow id of the opposite direction, 0 = none seen */
+    double   first_ts;            /* the flow's first packet: block k starts at first_ts + k * B */
+    /* The open block's packets (discarded when it closes), so that its result
+     * can be computed on demand without closing it (triage_run_result_now). */
+    guint32  open_block;
+    GArray  *open_pkts;           /* triage_open_pkt, NULL until needed */
+    gboolean open_overflow;       /* more than TRIAGE_MAX_OPEN_PKTS: no on-demand result */
+    gboolean have_provisional;
+    guint32  provisional_block;
+    guint32  provisional_n;       /* open_pkts->len when it was computed */
+    triage_result provisional;    /* on-demand result of the open block */
 } triage_flow;
+
+/* Bound on the packets kept per open block for on-demand results. */
+#define TRIAGE_MAX_OPEN_PKTS 1000000u
 
 /* Where one packet went in one model's engine (flow 0 = not tracked). */
 typedef struct {
@@ -94,9 +113,9 @@ void triage_run_free(triage_run *run);
 
 /* (Re)load models when the set of paths changed: primary (role category,
  * whatever its task) then each ';'-separated extra (role from its task).
- * Failures are kept as slots with model == NULL and an error message, and
- * logged once with g_warning. Drops the capture state. Returns TRUE if the
- * models changed. */
+ * Failures are kept as slots with model == NULL and an error message (the
+ * caller logs them). Drops the capture state. Returns TRUE if the models
+ * changed (were reloaded). */
 gboolean triage_run_set_models(triage_run *run, const char *primary,
                                const char *extras, guint max_flows);
 
@@ -116,9 +135,12 @@ void triage_run_flush(triage_run *run);
 const triage_result *triage_run_result(const triage_run *run, guint slot,
                                        guint32 flow, guint32 block);
 
-/* Like triage_run_result, but if the block is still open, first flushes the
- * slot's engine (classify on demand after a redissection that had no
- * end-of-pass hook). */
+/* Like triage_run_result, but a block that is still open gets a result
+ * computed on demand from its packets so far, exactly as if it closed now,
+ * without closing it or touching the engine (after a GUI redissection there
+ * is no end-of-pass hook; during a live capture blocks are open at the edge).
+ * The result is kept until the block gets more packets. NULL only if the
+ * block is unknown. */
 const triage_result *triage_run_result_now(triage_run *run, guint slot,
                                            guint32 flow, guint32 block);
 

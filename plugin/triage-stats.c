@@ -123,8 +123,11 @@ flows_reset(stat_tap_table *table)
 static void
 flows_init(stat_tap_table_ui *ui)
 {
+    /* a new tap session: the index may describe a table that
+     * free_stat_tables() has freed since (GUI dialog closed and reopened) */
     if (flows_rows == NULL)
         flows_rows = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    g_hash_table_remove_all(flows_rows);
     stat_tap_table *table = stat_tap_find_table(ui, flows_table_name);
     if (table) {
         flows_reset(table);

@@ -12,10 +12,14 @@
  *   plugin_describe()       new in 4.2 (WS_PLUGIN_DESC_* in wsutil/plugins.h)
  *                                                                  -> TRIAGE_HAVE_PLUGIN_DESCRIBE
  *   bool preferences        gboolean * in 4.0, C99 bool * in 4.4 (4.2 presumed) -> triage_pref_bool
+ *   wiretap reading         packet bytes move into wtap_rec in 4.6 -> TRIAGE_WTAP_*
+ *   linking                 4.2+'s epan target no longer brings wiretap: plugin/CMakeLists.txt
+ *                           links wiretap itself
  * Unchanged from 4.0 to 4.6 (checked against the installed headers): the
  * exported plugin_version / plugin_want_major / plugin_want_minor /
  * plugin_register symbols, proto_register_plugin / tap_register_plugin,
- * stats_tree_register_plugin, the stat_tap_table_ui layout, tap packet
+ * stats_tree_register_plugin (returns a stats_tree_cfg * since 4.2; ignored
+ * here), the stat_tap_table_ui layout, tap packet
  * callbacks (tap_flags_t), set_postdissector_wanted_hfids and the other
  * prefs_register_*_preference calls used here. The WIRESHARK_PLUGIN_REGISTER_*
  * macros of later Wireshark development versions are not in any of these
@@ -66,6 +70,24 @@
 typedef bool triage_pref_bool;
 #else
 typedef gboolean triage_pref_bool;
+#endif
+
+/* Reading a capture file with wiretap (triage-menu.c). Since 4.6 a wtap_rec
+ * holds its packet bytes itself (rec->data): wtap_rec_init() takes an initial
+ * size and wtap_read() has no Buffer argument. Callers keep a Buffer for
+ * older versions (unused from 4.6 on) and go through these three. */
+#include <wiretap/wtap.h>
+#include <wsutil/buffer.h>
+#if TRIAGE_WS_AT_LEAST(4, 6)
+#define TRIAGE_WTAP_REC_INIT(rec, space)  wtap_rec_init((rec), (space))
+#define TRIAGE_WTAP_READ(wth, rec, buf, err, err_info, offset) \
+    wtap_read((wth), (rec), (err), (err_info), (offset))
+#define TRIAGE_WTAP_REC_DATA(rec, buf)    ws_buffer_start_ptr(&(rec)->data)
+#else
+#define TRIAGE_WTAP_REC_INIT(rec, space)  wtap_rec_init(rec)
+#define TRIAGE_WTAP_READ(wth, rec, buf, err, err_info, offset) \
+    wtap_read((wth), (rec), (buf), (err), (err_info), (offset))
+#define TRIAGE_WTAP_REC_DATA(rec, buf)    ws_buffer_start_ptr(buf)
 #endif
 
 /* Callback type of register_postseq_cleanup_routine (unchanged so far). */

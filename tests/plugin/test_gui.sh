@@ -1,7 +1,8 @@
 #!/bin/bash
 # The real Wireshark GUI, headless (Xvfb), as the unprivileged user with the
-# plugin and the TrafficTriage profile: opens a capture, stays up, logs no
-# plugin error, quits cleanly on Ctrl+Q. A second start with a missing model
+# plugin and the TrafficTriage profile: opens a capture and the plugin's
+# Flows table (-z triage,flows), stays up, logs no plugin error, quits
+# cleanly on Ctrl+Q. A second start with a missing model
 # file must log the model message and still stay up (no crash, no abort).
 # Skipped (77) when wireshark-qt or Xvfb/xdotool are not installed.
 . "$(dirname "$0")/common.sh"
@@ -79,8 +80,11 @@ quit_ws() {
 
 cap=$TT_CAPS/mixed.pcap.gz
 note "with the bundled model and the TrafficTriage profile"
-start_ws "$TT_OUT/ws1.log" -C TrafficTriage -o triage.threshold:0 -r "$cap"
+start_ws "$TT_OUT/ws1.log" -C TrafficTriage -o triage.threshold:0 -z triage,flows -r "$cap"
 stays_up 5 "$TT_OUT/ws1.log"
+# the plugin's Flows table opened from the command line: the plugin is loaded in the GUI
+xdotool search --onlyvisible --name "TrafficTriage Flows" > /dev/null || fail "no TrafficTriage Flows window"
+echo "ok: Statistics window TrafficTriage Flows is open"
 command -v import >/dev/null && import -display :$disp -window root "$TT_OUT/gui.png" 2>/dev/null &&
     [ -n "${TT_GUI_SCREENSHOT:-}" ] && cp "$TT_OUT/gui.png" "$TT_GUI_SCREENSHOT"
 grep -i -E "triage|plugin" "$TT_OUT/ws1.log" && fail "plugin messages in the log: $(cat "$TT_OUT/ws1.log")"

@@ -12,16 +12,19 @@
 typedef struct {
     char *dir;
     char *model;        /* 4 s blocks, min 2 packets, classes a, b, c */
+    char *model_cap4;   /* the same with a cap of 4 stored packets per block */
 } Fixture;
 
 static char *
-make_model(const char *dir, const char *file, double block_seconds)
+make_model(const char *dir, const char *file, double block_seconds, uint32_t max_packets)
 {
     GError *err = NULL;
     tt_spec spec;
     tt_spec_init_mini(&spec, 32);
     spec.block_seconds = block_seconds;
     spec.min_packets = 2;
+    if (max_packets)
+        spec.max_packets = max_packets;
     tt_layer layers[TT_MAX_LAYERS];
     uint32_t n = tt_layers_lenet(layers, 3);
     tt_net *net = tt_net_new(spec.size_bins, spec.time_bins, layers, n, &err);
@@ -45,7 +48,8 @@ setup(Fixture *f, gconstpointer data)
     GError *err = NULL;
     f->dir = g_dir_make_tmp("tt-run-XXXXXX", &err);
     g_assert_no_error(err);
-    f->model = make_model(f->dir, "m.ttm", 4.0);
+    f->model = make_model(f->dir, "m.ttm", 4.0, 0);
+    f->model_cap4 = make_model(f->dir, "cap4.ttm", 4.0, 4);
 }
 
 static void
@@ -53,8 +57,10 @@ teardown(Fixture *f, gconstpointer data)
 {
     (void)data;
     g_unlink(f->model);
+    g_unlink(f->model_cap4);
     g_rmdir(f->dir);
     g_free(f->model);
+    g_free(f->model_cap4);
     g_free(f->dir);
 }
 
@@ -64,7 +70,7 @@ pkt(int conv, int i)
 {
     tt_packet p;
     memset(&p, 0, sizeof p);
-    p.ts = 1000.0 + i * 0.4 + conv * 0.01;     /* 25 packets span 9.6 s: blocks 0, 1, 2 */
+    p.ts = 1700000000.0 + i * 0.4 + conv * 0.013;  /* 25 packets span 9.6 s: blocks 0, 1, 2 */
     p.ip_len = 100 + (uint32_t)((i * 37 + conv * 11) % 1200);
     p.key.family = 4;
     p.key.proto = 17;
@@ -149,21 +155,35 @@ test_reverse(Fixture *f, gconstpointer data)
     triage_run_free(run);
 }
 
+static void
+assert_same_result(const triage_result *r, const triage_result *w)
+{
+    g_assert_nonnull(r);
+    g_assert_nonnull(w);
+    g_assert_cmpuint(r->state, ==, w->state);
+    g_assert_cmpuint(r->top, ==, w->top);
+    g_assert_cmpfloat_with_epsilon(r->confidence, w->confidence, 1e-6);
+    g_assert_cmpuint(r->n_packets, ==, w->n_packets);
+    g_assert_cmpuint(r->n_stored, ==, w->n_stored);
+    g_assert_cmpuint(r->n_bytes, ==, w->n_bytes);
+    g_assert_cmpuint(r->truncated, ==, w->truncated);
+}
+
 /* A redissection: capture state reset, every packet fed again, and no
- * end-of-pass flush. Looking a block up "now" classifies the open blocks,
- * with the same results as a normal pass. */
+ * end-of-pass flush. Looking a block up "now" gives every open block the
+ * result a flush would give, without closing anything. */
 static void
 test_on_demand(Fixture *f, gconstpointer data)
 {
-    (void)data;
+    const char *model = data ? f->model_cap4 : f->model;
     triage_run *ref_run = triage_run_new();
-    triage_run_set_models(ref_run, f->model, "", 1000);
+    triage_run_set_models(ref_run, model, "", 1000);
     triage_ref want[N_CONV][N_PKT];
     feed(ref_run, want, NULL);
     triage_run_flush(ref_run);
 
     triage_run *run = triage_run_new();
-    triage_run_set_models(run, f->model, "", 1000);
+    triage_run_set_models(run, model, "", 1000);
     triage_ref refs[N_CONV][N_PKT];
     feed(run, refs, NULL);
     triage_run_flush(run);
@@ -174,15 +194,46 @@ test_on_demand(Fixture *f, gconstpointer data)
         for (int i = 0; i < N_PKT; i++) {
             g_assert_cmpuint(refs[c][i].flow, ==, want[c][i].flow);
             g_assert_cmpuint(refs[c][i].block, ==, want[c][i].block);
-            const triage_result *r = triage_run_result_now(run, 0, refs[c][i].flow, refs[c][i].block);
-            const triage_result *w = triage_run_result(ref_run, 0, want[c][i].flow, want[c][i].block);
-            g_assert_nonnull(r);
-            g_assert_nonnull(w);
-            g_assert_cmpuint(r->top, ==, w->top);
-            g_assert_cmpfloat_with_epsilon(r->confidence, w->confidence, 1e-6);
-            g_assert_cmpuint(r->n_packets, ==, w->n_packets);
-            g_assert_cmpuint(r->n_bytes, ==, w->n_bytes);
+            assert_same_result(triage_run_result_now(run, 0, refs[c][i].flow, refs[c][i].block),
+                               triage_run_result(ref_run, 0, want[c][i].flow, want[c][i].block));
         }
+    /* still open: on-demand results are not stored as final */
+    g_assert_null(triage_run_result(run, 0, refs[2][N_PKT - 1].flow, refs[2][N_PKT - 1].block));
+    triage_run_free(run);
+    triage_run_free(ref_run);
+}
+
+/* A live capture: results looked up on demand in the middle of the pass do
+ * not disturb the engine (same flows, blocks and final results). */
+static void
+test_on_demand_live(Fixture *f, gconstpointer data)
+{
+    const char *model = data ? f->model_cap4 : f->model;
+    triage_run *ref_run = triage_run_new();
+    triage_run_set_models(ref_run, model, "", 1000);
+    triage_ref want[N_CONV][N_PKT];
+    feed(ref_run, want, NULL);
+    triage_run_flush(ref_run);
+
+    triage_run *run = triage_run_new();
+    triage_run_set_models(run, model, "", 1000);
+    for (int i = 0; i < N_PKT; i++)
+        for (int c = 0; c < N_CONV; c++) {
+            tt_packet p = pkt(c, i);
+            triage_ref r[TRIAGE_MAX_MODELS];
+            g_assert_true(triage_run_add(run, &p, r, NULL));
+            g_assert_cmpuint(r[0].flow, ==, want[c][i].flow);
+            g_assert_cmpuint(r[0].block, ==, want[c][i].block);
+            /* look at the packet's own (open) block right away */
+            const triage_result *now = triage_run_result_now(run, 0, r[0].flow, r[0].block);
+            g_assert_nonnull(now);
+            g_assert_cmpuint(now->n_packets, ==, r[0].index + 1);
+        }
+    triage_run_flush(run);
+    for (int c = 0; c < N_CONV; c++)
+        for (int i = 0; i < N_PKT; i++)
+            assert_same_result(triage_run_result(run, 0, want[c][i].flow, want[c][i].block),
+                               triage_run_result(ref_run, 0, want[c][i].flow, want[c][i].block));
     triage_run_free(run);
     triage_run_free(ref_run);
 }
@@ -193,9 +244,7 @@ test_bad_model(Fixture *f, gconstpointer data)
     (void)data;
     char *missing = g_build_filename(f->dir, "missing.ttm", NULL);
     triage_run *run = triage_run_new();
-    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*model not loaded*missing.ttm*");
     g_assert_true(triage_run_set_models(run, missing, "", 1000));
-    g_test_assert_expected_messages();
     g_assert_cmpuint(run->n_slots, ==, 1);
     g_assert_null(run->slots[0].model);
     g_assert_nonnull(strstr(run->slots[0].error, "missing.ttm"));
@@ -205,12 +254,11 @@ test_bad_model(Fixture *f, gconstpointer data)
     g_assert_cmpuint(r[0].flow, ==, 0);
     triage_run_flush(run);
 
-    /* same (failed) path again: not reloaded, no second log line */
+    /* same (failed) path again: not reloaded (the caller logs only on reload) */
     g_assert_false(triage_run_set_models(run, missing, "", 1000));
     /* a good primary and a missing extra: the primary works */
-    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*model not loaded*missing.ttm*");
     g_assert_true(triage_run_set_models(run, f->model, missing, 1000));
-    g_test_assert_expected_messages();
+    g_assert_nonnull(strstr(run->slots[1].error, "model not loaded"));
     g_assert_cmpuint(run->n_slots, ==, 2);
     g_assert_nonnull(run->slots[0].model);
     g_assert_null(run->slots[1].model);
@@ -229,6 +277,9 @@ main(int argc, char **argv)
     g_test_add("/plugin/run/flush", Fixture, NULL, setup, test_flush, teardown);
     g_test_add("/plugin/run/reverse", Fixture, NULL, setup, test_reverse, teardown);
     g_test_add("/plugin/run/on-demand", Fixture, NULL, setup, test_on_demand, teardown);
+    g_test_add("/plugin/run/on-demand-live", Fixture, NULL, setup, test_on_demand_live, teardown);
+    g_test_add("/plugin/run/on-demand-truncated", Fixture, GINT_TO_POINTER(1), setup, test_on_demand, teardown);
+    g_test_add("/plugin/run/on-demand-live-truncated", Fixture, GINT_TO_POINTER(1), setup, test_on_demand_live, teardown);
     g_test_add("/plugin/run/bad-model", Fixture, NULL, setup, test_bad_model, teardown);
     return g_test_run();
 }
