@@ -4,34 +4,104 @@
 #include <pcap/pcap.h>
 #include <string.h>
 
-struct tt_capture {
-    pcap_t  *p;
-    int      linktype;
-    uint64_t frame;
-    char    *path;
-};
+struct tt_capture;
 
 #define MAX_DEPTH 8   /* nested encapsulations followed at most */
 
-typedef struct {
-    const guint8 *d;
-    size_t len;
-} span;
-
 static uint16_t be16(const guint8 *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+
+/* First fragments seen, to give a datagram's last fragment its ports as
+ * Wireshark's reassembly does (key: family, addresses, IP id, protocol). */
+typedef struct {
+    GHashTable *first;     /* frag_key* -> frag_val* */
+} frag_table;
+
+typedef struct {
+    uint8_t  family, proto, pad[2];
+    uint32_t id;
+    uint8_t  src[16], dst[16];
+} frag_key;
+
+typedef struct {
+    uint16_t sport, dport;
+} frag_val;
+
+#define FRAG_TABLE_MAX 8192   /* beyond it the table starts over: memory stays bounded */
+
+static guint frag_hash(gconstpointer p)
+{
+    const frag_key *k = p;
+    guint h = k->id * 2654435761u ^ k->proto ^ ((guint)k->family << 8);
+    for (int i = 0; i < 16; i++)
+        h = h * 31 + k->src[i] + k->dst[i] * 7u;
+    return h;
+}
+
+static gboolean frag_equal(gconstpointer a, gconstpointer b)
+{
+    return memcmp(a, b, sizeof(frag_key)) == 0;
+}
+
+/* A fragment: remember the first one's ports, and return TRUE (with the
+ * packet's ports filled) for the last one when its first one was seen. */
+static gboolean fragment(frag_table *ft, tt_packet *pkt, uint32_t id, int proto,
+                         gboolean first, gboolean last, const guint8 *l4, size_t l4len)
+{
+    if (!ft || (proto != 6 && proto != 17))
+        return FALSE;
+    frag_key k;
+    memset(&k, 0, sizeof k);
+    k.family = pkt->key.family;
+    k.proto = (uint8_t)proto;
+    k.id = id;
+    memcpy(k.src, pkt->key.src, 16);
+    memcpy(k.dst, pkt->key.dst, 16);
+    if (first) {
+        if (l4len < 4)
+            return FALSE;
+        if (!ft->first)
+            ft->first = g_hash_table_new_full(frag_hash, frag_equal, g_free, g_free);
+        if (g_hash_table_size(ft->first) >= FRAG_TABLE_MAX)
+            g_hash_table_remove_all(ft->first);
+        frag_val *v = g_new(frag_val, 1);
+        v->sport = be16(l4);
+        v->dport = be16(l4 + 2);
+        g_hash_table_replace(ft->first, g_memdup2(&k, sizeof k), v);
+        return FALSE;
+    }
+    if (!last || !ft->first)
+        return FALSE;
+    frag_val *v = g_hash_table_lookup(ft->first, &k);
+    if (!v)
+        return FALSE;
+    pkt->key.proto = (uint8_t)proto;
+    pkt->key.sport = v->sport;
+    pkt->key.dport = v->dport;
+    g_hash_table_remove(ft->first, &k);
+    return TRUE;
+}
+
 static uint32_t le32(const guint8 *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
 
-static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, int depth);
-static gboolean parse_ether(const guint8 *d, size_t len, tt_packet *pkt, int depth);
+struct tt_capture {
+    pcap_t    *p;
+    int        linktype;
+    uint64_t   frame;
+    char      *path;
+    frag_table frags;
+};
 
-static gboolean by_ethertype(uint16_t et, const guint8 *d, size_t len, tt_packet *pkt, int depth)
+static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft, int depth);
+static gboolean parse_ether(const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft, int depth);
+
+static gboolean by_ethertype(uint16_t et, const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft, int depth)
 {
     if (et == 0x0800 || et == 0x86dd)
-        return parse_ip(d, len, pkt, depth + 1);
+        return parse_ip(d, len, pkt, ft, depth + 1);
     if (et == 0x8864 && len >= 8) {             /* PPPoE session: 6-byte header, PPP protocol */
         uint16_t ppp = be16(d + 6);
         if (ppp == 0x0021 || ppp == 0x0057)     /* IPv4, IPv6 */
-            return parse_ip(d + 8, len - 8, pkt, depth + 1);
+            return parse_ip(d + 8, len - 8, pkt, ft, depth + 1);
         return FALSE;
     }
     if (et == 0x8847 || et == 0x8848) {         /* MPLS: labels up to bottom of stack, then IP */
@@ -41,7 +111,7 @@ static gboolean by_ethertype(uint16_t et, const guint8 *d, size_t len, tt_packet
                 return FALSE;
             if (d[off + 2] & 0x01) {
                 off += 4;
-                return off < len ? parse_ip(d + off, len - off, pkt, depth + 1) : FALSE;
+                return off < len ? parse_ip(d + off, len - off, pkt, ft, depth + 1) : FALSE;
             }
         }
     }
@@ -50,13 +120,13 @@ static gboolean by_ethertype(uint16_t et, const guint8 *d, size_t len, tt_packet
 
 /* Layer 4 (and tunnels carried in it). ip_len and addresses are already set
  * for this IP header; an inner IP header overwrites them. */
-static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt, int depth)
+static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft, int depth)
 {
     switch (proto) {
     case 4:     /* IPv4 in IP */
     case 41: {  /* IPv6 in IP */
         tt_packet inner = *pkt;
-        if (parse_ip(d, len, &inner, depth + 1)) {
+        if (parse_ip(d, len, &inner, ft, depth + 1)) {
             *pkt = inner;
             return TRUE;
         }
@@ -75,8 +145,8 @@ static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt,
         if (off > len)
             return FALSE;
         tt_packet inner = *pkt;
-        gboolean ok = ptype == 0x6558 ? parse_ether(d + off, len - off, &inner, depth + 1)
-                                      : by_ethertype(ptype, d + off, len - off, &inner, depth);
+        gboolean ok = ptype == 0x6558 ? parse_ether(d + off, len - off, &inner, ft, depth + 1)
+                                      : by_ethertype(ptype, d + off, len - off, &inner, ft, depth);
         if (ok)
             *pkt = inner;
         return ok;
@@ -88,12 +158,40 @@ static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt,
         pkt->key.proto = (uint8_t)proto;
         pkt->key.sport = be16(d);
         pkt->key.dport = be16(d + 2);
+        if (proto == 17 && (pkt->key.dport == 2152 || pkt->key.sport == 2152) && len >= 8 + 8) {
+            /* GTP-U (3GPP TS 29.281): version 1, PT 1, message type 255 (T-PDU) carries IP. */
+            const guint8 *g = d + 8;
+            size_t glen = len - 8, off = 8;
+            if ((g[0] >> 5) == 1 && (g[0] & 0x10) && g[1] == 0xff) {
+                if (g[0] & 0x07) {                       /* E, S or PN: 4 more bytes */
+                    if (glen < 12)
+                        return TRUE;
+                    off = 12;
+                    uint8_t next = g[11];
+                    while ((g[0] & 0x04) && next != 0) {  /* extension headers, 4n bytes each */
+                        if (off >= glen || g[off] == 0)
+                            return TRUE;
+                        size_t elen = (size_t)g[off] * 4;
+                        if (off + elen > glen)
+                            return TRUE;
+                        next = g[off + elen - 1];
+                        off += elen;
+                    }
+                }
+                tt_packet inner = *pkt;
+                if (off < glen && parse_ip(g + off, glen - off, &inner, ft, depth + 1)) {
+                    *pkt = inner;
+                    return TRUE;
+                }
+            }
+            return TRUE;
+        }
         if (proto == 17 && pkt->key.dport == 4789 && len >= 8 + 8 + 14) {
             /* VXLAN: UDP header, 8-byte VXLAN header with the I flag, then Ethernet. */
             const guint8 *v = d + 8;
             if (v[0] & 0x08) {
                 tt_packet inner = *pkt;
-                if (parse_ether(v + 8, len - 16, &inner, depth + 1)) {
+                if (parse_ether(v + 8, len - 16, &inner, ft, depth + 1)) {
                     *pkt = inner;
                     return TRUE;
                 }
@@ -106,7 +204,7 @@ static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt,
     }
 }
 
-static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, int depth)
+static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft, int depth)
 {
     if (depth > MAX_DEPTH || len < 1)
         return FALSE;
@@ -117,11 +215,11 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, int depth)
         size_t ihl = (size_t)(d[0] & 0x0f) * 4;
         if (ihl < 20 || ihl > len)
             return FALSE;
-        uint16_t total = be16(d + 2);
+        uint32_t total = be16(d + 2);
         uint16_t frag = be16(d + 6);
+        if (total == 0)                         /* TSO: Wireshark takes the captured length */
+            total = (uint32_t)len;
         if (total < ihl)
-            return FALSE;
-        if (frag & 0x3fff)                      /* MF set or offset != 0: a fragment */
             return FALSE;
         pkt->ip_len = total;
         pkt->key.family = 4;
@@ -130,7 +228,10 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, int depth)
         memcpy(pkt->key.src, d + 12, 4);
         memcpy(pkt->key.dst, d + 16, 4);
         size_t avail = len < total ? len : total;  /* trailer padding is not payload */
-        return parse_l4(d[9], d + ihl, avail - ihl, pkt, depth);
+        if (frag & 0x3fff)                      /* MF set or offset != 0: a fragment */
+            return fragment(ft, pkt, be16(d + 4), d[9], (frag & 0x3fff) == 0x2000, (frag & 0x2000) == 0,
+                            d + ihl, avail - ihl);
+        return parse_l4(d[9], d + ihl, avail - ihl, pkt, ft, depth);
     }
     if (version == 6) {
         if (len < 40)
@@ -154,8 +255,13 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, int depth)
                 if (off + 8 > end)
                     return FALSE;
                 uint16_t fo = be16(d + off + 2);
-                if (fo & 0xfff9)                        /* offset != 0 or M flag */
-                    return FALSE;
+                if (fo & 0xfff9) {                      /* offset != 0 or M flag */
+                    uint32_t id = ((uint32_t)be16(d + off + 4) << 16) | be16(d + off + 6);
+                    int next = d[off];
+                    off += 8;
+                    return fragment(ft, pkt, id, next, (fo & 0xfff8) == 0, (fo & 1) == 0,
+                                    d + off, end > off ? end - off : 0);
+                }
                 nh = d[off];
                 off += 8;
             } else if (nh == 51) {                      /* AH */
@@ -170,12 +276,12 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, int depth)
         }
         if (off > end)
             return FALSE;
-        return parse_l4(nh, d + off, end - off, pkt, depth);
+        return parse_l4(nh, d + off, end - off, pkt, ft, depth);
     }
     return FALSE;
 }
 
-static gboolean parse_ether(const guint8 *d, size_t len, tt_packet *pkt, int depth)
+static gboolean parse_ether(const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft, int depth)
 {
     if (depth > MAX_DEPTH || len < 14)
         return FALSE;
@@ -188,29 +294,29 @@ static gboolean parse_ether(const guint8 *d, size_t len, tt_packet *pkt, int dep
         et = be16(d + off);
     }
     off += 2;
-    return by_ethertype(et, d + off, len - off, pkt, depth);
+    return by_ethertype(et, d + off, len - off, pkt, ft, depth);
 }
 
-gboolean tt_parse_frame(int linktype, const guint8 *d, size_t len, tt_packet *pkt)
+static gboolean parse_frame(int linktype, const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft)
 {
     memset(&pkt->key, 0, sizeof pkt->key);
     pkt->ip_len = 0;
     switch (linktype) {
     case DLT_EN10MB:
-        return parse_ether(d, len, pkt, 0);
+        return parse_ether(d, len, pkt, ft, 0);
     case DLT_RAW:
     case 101:   /* LINKTYPE_RAW */
     case 228:   /* LINKTYPE_IPV4 */
     case 229:   /* LINKTYPE_IPV6 */
-        return parse_ip(d, len, pkt, 0);
+        return parse_ip(d, len, pkt, ft, 0);
     case DLT_LINUX_SLL:
         if (len < 16)
             return FALSE;
-        return by_ethertype(be16(d + 14), d + 16, len - 16, pkt, 0);
+        return by_ethertype(be16(d + 14), d + 16, len - 16, pkt, ft, 0);
     case 276:   /* LINUX_SLL2 */
         if (len < 20)
             return FALSE;
-        return by_ethertype(be16(d), d + 20, len - 20, pkt, 0);
+        return by_ethertype(be16(d), d + 20, len - 20, pkt, ft, 0);
     case DLT_NULL:
     case DLT_LOOP: {
         if (len < 4)
@@ -219,14 +325,19 @@ gboolean tt_parse_frame(int linktype, const guint8 *d, size_t len, tt_packet *pk
         if (linktype == DLT_NULL && af > 0xffff)         /* written big-endian */
             af = (uint32_t)d[3] | ((uint32_t)d[2] << 8);
         if (af == 2)
-            return parse_ip(d + 4, len - 4, pkt, 0);
+            return parse_ip(d + 4, len - 4, pkt, ft, 0);
         if (af == 24 || af == 28 || af == 30 || af == 10)
-            return parse_ip(d + 4, len - 4, pkt, 0);
+            return parse_ip(d + 4, len - 4, pkt, ft, 0);
         return FALSE;
     }
     default:
         return FALSE;
     }
+}
+
+gboolean tt_parse_frame(int linktype, const guint8 *d, size_t len, tt_packet *pkt)
+{
+    return parse_frame(linktype, d, len, pkt, NULL);
 }
 
 tt_capture *tt_capture_open(const char *path, GError **error)
@@ -249,6 +360,8 @@ void tt_capture_close(tt_capture *c)
     if (!c)
         return;
     pcap_close(c->p);
+    if (c->frags.first)
+        g_hash_table_destroy(c->frags.first);
     g_free(c->path);
     g_free(c);
 }
@@ -270,7 +383,7 @@ int tt_capture_next(tt_capture *c, tt_packet *pkt, uint64_t *frame, GError **err
             continue;
         c->frame++;
         /* pcapng files may mix link types per interface; libpcap reports one. */
-        if (tt_parse_frame(c->linktype, data, h->caplen, pkt)) {
+        if (parse_frame(c->linktype, data, h->caplen, pkt, &c->frags)) {
             pkt->ts = tt_time((int64_t)h->ts.tv_sec, (int32_t)h->ts.tv_usec);   /* nanoseconds */
             *frame = c->frame;
             return 1;

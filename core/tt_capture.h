@@ -4,10 +4,13 @@
  * frame is truncated by the snap length), the innermost TCP/UDP ports, the
  * capture timestamp. Understood encapsulations: Ethernet (with 802.1Q/QinQ
  * tags, PPPoE, MPLS), Linux cooked (SLL, SLL2), BSD loopback, raw IP; IP-in-IP (4in4,
- * 6in4, 4in6, 6in6), GRE (IPv4/IPv6/transparent Ethernet), VXLAN on UDP 4789
- * (as Wireshark dissects them by default). Fragments other than the first,
- * and first fragments, are skipped (Wireshark reassembles them; see
- * models/FLOWPIC.md for the difference).
+ * 6in4, 4in6, 6in6), GRE (IPv4/IPv6/transparent Ethernet), VXLAN on UDP 4789,
+ * GTP-U on UDP 2152 (as Wireshark dissects them by default). An IPv4 total
+ * length of 0 (TCP segmentation offload) counts as the captured length, as in
+ * Wireshark. IP fragments: as after Wireshark's reassembly, a fragmented
+ * TCP/UDP datagram counts once, at its last fragment, with that fragment's IP
+ * length and the ports of its first fragment (tt_capture_next; the stateless
+ * tt_parse_frame skips fragments).
  */
 #ifndef TT_CAPTURE_H
 #define TT_CAPTURE_H

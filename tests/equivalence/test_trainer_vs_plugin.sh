@@ -5,8 +5,8 @@
 # tshark with the plugin (Wireshark's dissectors + the same engine) must agree
 #   1. packet by packet: frame number, flow number, block index, IP length;
 #   2. block by block: class and confidence.
-# Captures with IP fragments are excluded from (1): Wireshark reassembles
-# them, the capture reader skips them (models/FLOWPIC.md).
+# A fragmented datagram counts once, at its last fragment, on both sides
+# (Wireshark reassembles; the reader mirrors it, models/FLOWPIC.md).
 source "$(dirname "$0")/../plugin/common.sh"
 tt_setup
 MODEL=${TT_EQ_MODEL:-$TT_TMP/models/bundled.ttm}
@@ -26,11 +26,11 @@ for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
     case "$cap" in
     *.gz) gunzip -c "$cap" > "$TT_TMP/${name%.gz}"; src=$TT_TMP/${name%.gz}; tt_fix_owner ;;
     esac
-    # 1. per packet (only TCP/UDP packets that are not IP fragments)
+    # 1. per packet
     "$TT_CLI" classify --packets "$MODEL" "$src" | grep -v '^#' | sort -n > "$TT_OUT/core.$name" \
         || fail "$name: traffictriage classify failed"
     tt_tshark -r "$src" -2 -o "triage.model:$MODEL" -o triage.threshold:0 \
-        -Y '(tcp || udp) && !(ip.flags.mf == 1) && !(ip.frag_offset > 0) && !ipv6.fragment && triage.flow' \
+        -Y '(tcp || udp) && triage.flow' \
         -T fields -E separator=/t -e frame.number -e triage.flow -e triage.block -e ip.len -e ipv6.plen \
         > "$TT_OUT/ws.raw.$name" || fail "$name: tshark failed"
     # innermost IP length: last ip.len, or 40 + last ipv6.plen when the innermost header is IPv6

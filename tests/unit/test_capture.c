@@ -100,6 +100,33 @@ static void test_pppoe_mpls(void)
     g_assert_cmpuint(p.key.proto, ==, 6);
 }
 
+static void test_gtp_tso(void)
+{
+    /* GTP-U T-PDU with the S flag (4 optional bytes) carrying IPv4/UDP */
+    frame f = { .n = 0 };
+    ether(&f, 0x0800);
+    ipv4(&f, 20 + 8 + 12 + 28, 17, 1, 2, 0);
+    udp(&f, 2152, 2152, 8 + 12 + 28);
+    guint8 gtp[12] = { 0x32, 0xff, 0, 32, 0, 0, 0, 7, 0, 1, 0, 0 };
+    put(&f, gtp, 12);
+    ipv4(&f, 28, 17, 9, 10, 0);
+    udp(&f, 7777, 8888, 8);
+    tt_packet p;
+    g_assert_true(tt_parse_frame(DLT_EN10MB, f.d, f.n, &p));
+    g_assert_cmpuint(p.ip_len, ==, 28);
+    g_assert_cmpuint(p.key.src[3], ==, 9);
+    g_assert_cmpuint(p.key.sport, ==, 7777);
+    /* IPv4 total length 0 (segmentation offload): the captured length counts */
+    frame t = { .n = 0 };
+    ether(&t, 0x0800);
+    ipv4(&t, 0, 6, 1, 2, 0);
+    udp(&t, 443, 5000, 0);
+    guint8 pad[52] = { 0 };
+    put(&t, pad, sizeof pad);
+    g_assert_true(tt_parse_frame(DLT_EN10MB, t.d, t.n, &p));
+    g_assert_cmpuint(p.ip_len, ==, t.n - 14);
+}
+
 static void test_ipv6_ext(void)
 {
     frame f = { .n = 0 };
@@ -239,6 +266,52 @@ static void test_read_file(void)
     g_free(path);
 }
 
+/* A fragmented UDP datagram counts once, at its last fragment, with the
+ * first fragment's ports and the last fragment's length (as Wireshark). */
+static void test_fragments(void)
+{
+    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-frag.pcap", NULL);
+    pcap_t *pd = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
+    pcap_dumper_t *dump = pcap_dump_open(pd, path);
+    struct { uint16_t total, frag; gboolean udp; } parts[] = {
+        { 1500, 0x2000, TRUE },        /* first: MF, offset 0, carries the UDP header */
+        { 1500, 0x2000 | 185, FALSE }, /* middle */
+        { 300, 370, FALSE },           /* last: offset 2960 bytes, no MF */
+        { 120, 0, TRUE },              /* an ordinary datagram afterwards */
+    };
+    for (int i = 0; i < 4; i++) {
+        frame f = { .n = 0 };
+        ether(&f, 0x0800);
+        ipv4(&f, parts[i].total, 17, 1, 2, parts[i].frag);
+        f.d[14 + 4] = 0x12;            /* IP id 0x1201 */
+        if (parts[i].udp)
+            udp(&f, 4500, 4501, 8);
+        else
+            udp(&f, 0xdead, 0xbeef, 0);  /* fragment payload bytes, not a header */
+        struct pcap_pkthdr h = { .caplen = (bpf_u_int32)f.n, .len = (bpf_u_int32)f.n };
+        h.ts.tv_sec = 1700000000 + i;
+        pcap_dump((u_char *)dump, &h, f.d);
+    }
+    pcap_dump_close(dump);
+    pcap_close(pd);
+    tt_capture *c = tt_capture_open(path, NULL);
+    g_assert_nonnull(c);
+    tt_packet p;
+    uint64_t frame_no;
+    g_assert_cmpint(tt_capture_next(c, &p, &frame_no, NULL), ==, 1);
+    g_assert_cmpuint(frame_no, ==, 3);
+    g_assert_cmpuint(p.ip_len, ==, 300);
+    g_assert_cmpuint(p.key.sport, ==, 4500);
+    g_assert_cmpuint(p.key.dport, ==, 4501);
+    g_assert_cmpint(tt_capture_next(c, &p, &frame_no, NULL), ==, 1);
+    g_assert_cmpuint(frame_no, ==, 4);
+    g_assert_cmpuint(p.ip_len, ==, 120);
+    g_assert_cmpint(tt_capture_next(c, &p, &frame_no, NULL), ==, 0);
+    tt_capture_close(c);
+    g_remove(path);
+    g_free(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -246,8 +319,10 @@ int main(int argc, char **argv)
     g_test_add_func("/capture/vlan-qinq", test_vlan_qinq);
     g_test_add_func("/capture/ipv6-extension-headers", test_ipv6_ext);
     g_test_add_func("/capture/pppoe-mpls", test_pppoe_mpls);
+    g_test_add_func("/capture/gtp-u-and-tso", test_gtp_tso);
     g_test_add_func("/capture/tunnels-fragments-non-ip", test_tunnels);
     g_test_add_func("/capture/link-types", test_other_links);
     g_test_add_func("/capture/read-file", test_read_file);
+    g_test_add_func("/capture/fragments", test_fragments);
     return g_test_run();
 }
