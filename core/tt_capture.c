@@ -45,7 +45,8 @@ static gboolean frag_equal(gconstpointer a, gconstpointer b)
 /* A fragment: remember the first one's ports, and return TRUE (with the
  * packet's ports filled) for the last one when its first one was seen. */
 static gboolean fragment(frag_table *ft, tt_packet *pkt, uint32_t id, int proto,
-                         gboolean first, gboolean last, const guint8 *l4, size_t l4len)
+                         gboolean first, gboolean last, gboolean complete,
+                         const guint8 *l4, size_t l4len)
 {
     if (!ft || (proto != 6 && proto != 17))
         return FALSE;
@@ -69,7 +70,13 @@ static gboolean fragment(frag_table *ft, tt_packet *pkt, uint32_t id, int proto,
         g_hash_table_replace(ft->first, g_memdup2(&k, sizeof k), v);
         return FALSE;
     }
-    if (!last || !ft->first)
+    if (!ft->first)
+        return FALSE;
+    if (!complete) {                  /* a fragment cut by the snap length: no reassembly */
+        g_hash_table_remove(ft->first, &k);
+        return FALSE;
+    }
+    if (!last)
         return FALSE;
     frag_val *v = g_hash_table_lookup(ft->first, &k);
     if (!v)
@@ -228,9 +235,13 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table
         memcpy(pkt->key.src, d + 12, 4);
         memcpy(pkt->key.dst, d + 16, 4);
         size_t avail = len < total ? len : total;  /* trailer padding is not payload */
-        if (frag & 0x3fff)                      /* MF set or offset != 0: a fragment */
+        /* A fragment (MF set or offset != 0). Like Wireshark, a first fragment
+         * whose bytes were not all captured is not reassembled but dissected
+         * as it is. */
+        gboolean truncated_first = (frag & 0x1fff) == 0 && len < total;
+        if ((frag & 0x3fff) && !truncated_first)
             return fragment(ft, pkt, be16(d + 4), d[9], (frag & 0x3fff) == 0x2000, (frag & 0x2000) == 0,
-                            d + ihl, avail - ihl);
+                            len >= total, d + ihl, avail - ihl);
         return parse_l4(d[9], d + ihl, avail - ihl, pkt, ft, depth);
     }
     if (version == 6) {
@@ -255,12 +266,12 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table
                 if (off + 8 > end)
                     return FALSE;
                 uint16_t fo = be16(d + off + 2);
-                if (fo & 0xfff9) {                      /* offset != 0 or M flag */
+                if ((fo & 0xfff9) && !((fo & 0xfff8) == 0 && len < 40u + plen)) {  /* offset != 0 or M flag; not a truncated first fragment */
                     uint32_t id = ((uint32_t)be16(d + off + 4) << 16) | be16(d + off + 6);
                     int next = d[off];
                     off += 8;
                     return fragment(ft, pkt, id, next, (fo & 0xfff8) == 0, (fo & 1) == 0,
-                                    d + off, end > off ? end - off : 0);
+                                    len >= 40u + plen, d + off, end > off ? end - off : 0);
                 }
                 nh = d[off];
                 off += 8;
