@@ -2,15 +2,34 @@
  *
  * Layout conventions (all tensors float, row-major):
  *   dense activations   [C][H][W]          (channel-first, as in the header)
- *   sparse maps         [H*W][C] + stamps  (channel-last, only touched cells valid)
+ *   sparse maps         [H*W][cs] + stamps (channel-last, cs = C rounded up to 8,
+ *                                          only cells stamped with the current epoch valid)
  *   conv weights        [out_c][in_c][kh][kw], then bias [out_c]
  *   dense weights       [out][in], then bias [out]
  *
  * Dense convolution is im2col + gemm, done in chunks of output positions so
- * the column buffer stays bounded (TT_COL_MAX floats) whatever the picture.
- * The sparse path is described in tt_net_forward_sparse below.
+ * the column buffer stays bounded (TT_COL_MAX floats) whatever the picture;
+ * backward as in darknet (gemm for dW, transposed gemm + col2im for dX).
+ *
+ * The sparse path (tt_net_forward_sparse) runs conv 0 by scatter and the
+ * relu/maxpool/dropout layers up to the next parametrised layer j on sparse
+ * maps (touched cells + a per-channel background), then conv j as its cached
+ * background response plus a "delta conv" of the changed cells.
+ *
+ * Training (tt_net_train_one) does the same: conv 0 and the chain on sparse
+ * maps (pools record their argmax), conv j as background response (computed
+ * per call by separable sums, since the params change) + delta conv, the rest
+ * dense; backward mirrors it: conv j's dW from the background (bg_c x dY summed
+ * over valid positions) plus the changed cells, its input gradient only at the
+ * touched cells, conv 0's db from the relu-masked total of that gradient and
+ * its dW from the pixels. When a dropout sits in the chain, conv 0's output is
+ * dense instead; when the picture is too dense, conv j runs as im2col + gemm.
+ *
+ * No global state: scratch lives in tt_ws, randomness in the caller's state.
+ * Hot kernels use GCC vector extensions and target_clones("avx2","default").
  */
 #include "tt_nn.h"
+#include "tt_nn_tuning.h"
 
 #include <math.h>
 #include <string.h>
@@ -61,19 +80,6 @@ static inline void vmax8(float *restrict o, const float *restrict w, uint32_t n)
         tt_v8i gt = b > a;
         *(tt_v8i *)(o + q) = ((tt_v8i)b & gt) | ((tt_v8i)a & ~gt);
     }
-}
-
-/* o[0..n) = max(o, w) elementwise (o wins ties and NaN comparisons fail the same way as a > b ? a : b) */
-static inline void vmax(float *restrict o, const float *restrict w, uint32_t n)
-{
-    uint32_t q = 0;
-    for (; q + 8 <= n; q += 8) {
-        tt_v8 a = *(tt_v8 *)(o + q), b = *(const tt_v8 *)(w + q);
-        tt_v8i gt = b > a;
-        *(tt_v8i *)(o + q) = ((tt_v8i)b & gt) | ((tt_v8i)a & ~gt);
-    }
-    for (; q < n; q++)
-        o[q] = w[q] > o[q] ? w[q] : o[q];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -418,7 +424,8 @@ typedef struct {
     float    *bg;      /* [cs] value of every untouched cell */
     /* training only */
     uint32_t *am;      /* maxpool output maps: [h*w][cs] input cell of each maximum */
-    float    *g;       /* [h*w][cs] gradient at touched cells */
+    float    *g;       /* [h*w][cs] gradient, valid where gstamp == epoch (else 0) */
+    uint32_t *gstamp;  /* [h*w] */
 } smap;
 
 struct tt_ws {
@@ -465,10 +472,7 @@ tt_ws *tt_ws_new(const tt_net *net)
     return ws;
 }
 
-/* Not in tt_nn.h on purpose: a tuning hook for tests/bench (measuring the
- * sparse / dense crossovers) for conv 0 and for the delta conv: 0 = always
- * sparse, INFINITY = never, < 0 = the default. */
-void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta);
+/* Tuning hooks for tests/bench, declared in tt_nn_tuning.h. */
 void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta)
 {
     g_return_if_fail(ws != NULL);
@@ -476,10 +480,6 @@ void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta)
     ws->cost_delta = delta < 0.0 ? TT_SPARSE_COST_DELTA : delta;
 }
 
-/* Not in tt_nn.h either: makes tt_net_train_one use its dense conv 0 path
- * (the one taken when dropout sits between the first two parametrised layers),
- * so tests can compare both training paths. */
-void tt_ws_set_dense_train(tt_ws *ws, gboolean dense);
 void tt_ws_set_dense_train(tt_ws *ws, gboolean dense)
 {
     g_return_if_fail(ws != NULL);
@@ -502,6 +502,7 @@ void tt_ws_free(tt_ws *ws)
         g_free(ws->map[i].bg);
         g_free(ws->map[i].am);
         g_free(ws->map[i].g);
+        g_free(ws->map[i].gstamp);
     }
     g_free(ws->col);
     g_free(ws->input);
@@ -890,8 +891,11 @@ static void ws_next_epoch(tt_ws *ws)
 {
     if (++ws->epoch == 0) {
         for (uint32_t i = 0; i < TT_MAX_LAYERS; i++)
-            if (ws->map[i].stamp)
+            if (ws->map[i].stamp) {
                 memset(ws->map[i].stamp, 0, (size_t)ws->map[i].h * ws->map[i].w * sizeof(uint32_t));
+                if (ws->map[i].gstamp)
+                    memset(ws->map[i].gstamp, 0, (size_t)ws->map[i].h * ws->map[i].w * sizeof(uint32_t));
+            }
         ws->epoch = 1;
     }
 }
@@ -1001,7 +1005,9 @@ static void smap_pool(const tt_layer *l, const smap *a, smap *b, uint32_t epoch)
 }
 
 /* smap_pool that also records, per pooled cell and channel, the input cell
- * holding the maximum (first one in window order, as maxpool_forward). */
+ * holding the maximum (first one in window order, as maxpool_forward), with
+ * TT_AM_BACKGROUND set when that cell is untouched (it holds the background). */
+#define TT_AM_BACKGROUND 0x80000000u
 TT_CLONES
 static void smap_pool_arg(const tt_layer *l, const smap *a, smap *b, uint32_t epoch)
 {
@@ -1027,11 +1033,13 @@ static void smap_pool_arg(const tt_layer *l, const smap *a, smap *b, uint32_t ep
                 for (uint32_t wy = 0; wy < l->kh; wy++) {
                     for (uint32_t wx = 0; wx < l->kw; wx++) {
                         const uint32_t ic = (uint32_t)((py * l->sh + wy) * iw + px * l->sw + wx);
-                        const float *s = a->stamp[ic] == epoch ? a->val + (size_t)ic * cs : a->bg;
+                        const gboolean touched = a->stamp[ic] == epoch;
+                        const float *s = touched ? a->val + (size_t)ic * cs : a->bg;
+                        const uint32_t tag = touched ? ic : ic | TT_AM_BACKGROUND;
                         if (wy == 0 && wx == 0) {
                             memcpy(o, s, cs * sizeof(float));
                             for (uint32_t q = 0; q < cs; q++)
-                                am[q] = ic;
+                                am[q] = tag;
                             continue;
                         }
                         for (uint32_t q = 0; q < cs; q += 8) {
@@ -1039,7 +1047,7 @@ static void smap_pool_arg(const tt_layer *l, const smap *a, smap *b, uint32_t ep
                             tt_v8i gt = vb > va;
                             *(tt_v8i *)(o + q) = ((tt_v8i)vb & gt) | ((tt_v8i)va & ~gt);
                             tt_v8i ia = *(tt_v8i *)(am + q);
-                            *(tt_v8i *)(am + q) = (((tt_v8i){ 0 } + (int32_t)ic) & gt) | (ia & ~gt);
+                            *(tt_v8i *)(am + q) = (((tt_v8i){ 0 } + (int32_t)tag) & gt) | (ia & ~gt);
                         }
                     }
                 }
@@ -1441,7 +1449,10 @@ static uint32_t chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel
     smap *m = &ws->map[0];
     smap_alloc(m, l0->out_c, l0->out_h, l0->out_w);
     if (!m->g)
+    {
         m->g = g_new(float, (size_t)m->h * m->w * m->cs);
+        m->gstamp = g_new0(uint32_t, (size_t)m->h * m->w);
+    }
     fill_w1t(net, ws, m->cs);
     m->n = 0;
     memcpy(m->bg, ws->b1, m->cs * sizeof(float));
@@ -1458,6 +1469,7 @@ static uint32_t chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel
             if (!b->am) {
                 b->am = g_new(uint32_t, (size_t)b->h * b->w * b->cs);
                 b->g = g_new(float, (size_t)b->h * b->w * b->cs);
+                b->gstamp = g_new0(uint32_t, (size_t)b->h * b->w);
             }
             smap_pool_arg(l, &ws->map[c], b, ws->epoch);
             c = i;
@@ -1518,26 +1530,55 @@ static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
     const tt_layer *l0 = &net->layers[0];
     const uint32_t epoch = ws->epoch;
     const uint32_t c = l0->out_c, cs = ws->map[0].cs;
+    /* The final map's gradient is set at all its touched cells; below, a map's
+     * gradient is only valid where gstamp == epoch (cells that received some). */
+    smap *f = &ws->map[cur[j - 1]];
+    for (uint32_t t = 0; t < f->n; t++)
+        f->gstamp[f->list[t]] = epoch;
+    /* A relu on a map that a later pool reads is applied while routing that
+     * pool's gradient (only at the argmax cells) instead of over the map. */
+    gboolean absorbed[TT_MAX_LAYERS] = { FALSE }, masked[TT_MAX_LAYERS] = { FALSE };
+    for (uint32_t i = 1; i < j; i++) {
+        if (net->layers[i].kind != TT_LAYER_RELU)
+            continue;
+        for (uint32_t p = i + 1; p < j; p++)
+            if (net->layers[p].kind == TT_LAYER_MAXPOOL && cur[p - 1] == cur[i]) {
+                absorbed[i] = TRUE;
+                masked[p] = TRUE;
+            }
+    }
     /* back through the chain */
     for (uint32_t i = j - 1; i >= 1; i--) {
         const tt_layer *l = &net->layers[i];
         smap *m = &ws->map[cur[i]];
-        if (l->kind == TT_LAYER_RELU) {
+        if (l->kind == TT_LAYER_RELU && !absorbed[i]) {
             for (uint32_t t = 0; t < m->n; t++) {
+                if (m->gstamp[m->list[t]] != epoch)
+                    continue;
                 const size_t o = (size_t)m->list[t] * cs;
                 for (uint32_t q = 0; q < c; q++)
                     m->g[o + q] = m->val[o + q] > 0.0f ? m->g[o + q] : 0.0f;
             }
         } else if (l->kind == TT_LAYER_MAXPOOL) {
             smap *a = &ws->map[cur[i - 1]];
-            for (uint32_t t = 0; t < a->n; t++)
-                memset(a->g + (size_t)a->list[t] * cs, 0, cs * sizeof(float));
             for (uint32_t t = 0; t < m->n; t++) {
-                const size_t o = (size_t)m->list[t] * cs;
+                const uint32_t pc = m->list[t];
+                if (m->gstamp[pc] != epoch)
+                    continue;
+                const size_t o = (size_t)pc * cs;
                 for (uint32_t q = 0; q < c; q++) {
                     const uint32_t ic = m->am[o + q];
-                    if (a->stamp[ic] == epoch)
-                        a->g[(size_t)ic * cs + q] += m->g[o + q];
+                    if (ic & TT_AM_BACKGROUND)
+                        continue;                   /* background cell: no pixel there */
+                    /* the relu mask at the argmax: the pooled value is that cell's value */
+                    if (masked[i] && !(m->val[o + q] > 0.0f))
+                        continue;
+                    const size_t ao = (size_t)ic * cs;
+                    if (a->gstamp[ic] != epoch) {
+                        a->gstamp[ic] = epoch;
+                        memset(a->g + ao, 0, cs * sizeof(float));
+                    }
+                    a->g[ao + q] += m->g[o + q];
                 }
             }
         }
@@ -1557,8 +1598,11 @@ static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
             continue;
         for (int64_t oy = y0; oy <= y1; oy++)
             for (int64_t ox = x0; ox <= x1; ox++) {
+                const size_t cell = (size_t)(oy * l0->out_w + ox);
+                if (m0->gstamp[cell] != epoch)
+                    continue;                       /* no gradient reached this output */
                 const size_t k = (size_t)((r + l0->pad_t - oy * l0->sh) * l0->kw + (col + l0->pad_l - ox * l0->sw));
-                const float *g = m0->g + (size_t)(oy * l0->out_w + ox) * cs;
+                const float *g = m0->g + cell * cs;
                 for (uint32_t o = 0; o < l0->out_c; o++)
                     dW[o * kk + k] += v * g[o];
             }
@@ -1595,8 +1639,9 @@ static inline void kx_range(const tt_layer *l, uint32_t ox, uint32_t *lo, uint32
     *hi = (uint32_t)MAX(a, b);
 }
 
-static inline float hsum8(tt_v8 v)
+static inline float hsum8(const tt_v8 *p)
 {
+    const tt_v8 v = *p;
     return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
@@ -1753,7 +1798,7 @@ static void conv_delta_backward_train(const tt_net *net, tt_ws *ws, uint32_t j, 
                         tt_v8 sum = *(const tt_v8 *)wc * *(const tt_v8 *)gy;
                         for (uint32_t r = 8; r < ocs; r += 8)
                             sum += *(const tt_v8 *)(wc + r) * *(const tt_v8 *)(gy + r);
-                        g[c] += hsum8(sum);
+                        g[c] += hsum8(&sum);
                     }
                     float *dk = dwt + k * ic * ocs;
                     for (uint32_t e = 0; e < nz; e++)

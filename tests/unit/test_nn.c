@@ -2,6 +2,7 @@
  * inference, golden values from PyTorch, finite-difference gradients,
  * training on a separable toy task, reproducibility, Adam. */
 #include "tt_nn.h"
+#include "tt_nn_tuning.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -86,11 +87,6 @@ static double rel_diff(const float *a, const float *b, uint32_t n)
     return mb > 0.0 ? md / mb : md;   /* all-zero reference: must match exactly */
 }
 
-/* Tuning hook of tt_nn.c (not in the public header): 0 = always sparse,
- * INFINITY = never, < 0 = default; for conv 0 and for the delta conv. */
-void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta);
-/* Training hook of tt_nn.c (not in the public header): dense conv 0 path. */
-void tt_ws_set_dense_train(tt_ws *ws, gboolean dense);
 
 /* The sparse path, in each of its ways (default choice; forced delta conv;
  * sparse conv 0 then sgemm), agrees with the dense path. */
@@ -981,10 +977,9 @@ static void test_train_flowpic(void)
     for (int it = 0; it < 10; it++) {
         memset(grad, 0, net->n_params * sizeof(float));
         last = tt_net_train_one(net, ws, px, 300, 2, 1.0f, &drop, grad, lg);
-        if (it == 0) {
+        g_assert_true(isfinite(last));
+        if (it == 0)
             first = last;
-            /* training-mode logits differ from inference only through dropout: compare with rate 0 below */
-        }
         tt_adam_step(&opt, net->params, grad, 1.0f);
     }
     g_assert_cmpfloat(last, <, first);
@@ -1003,6 +998,41 @@ static void test_train_flowpic(void)
     tt_net_free(net);
 }
 
+/* Misuse is reported (g_critical) and changes nothing; it never aborts by itself. */
+static void test_misuse(void)
+{
+    const tt_layer a[] = { CONV(2, 3, 3, 1, 1, 1, 1, 1, 1), DENSE(3) };
+    const tt_layer b[] = { DENSE(3) };
+    tt_net *na = make_net(8, 8, a, 2), *nb = make_net(8, 8, b, 1);
+    tt_ws *wb = tt_ws_new(nb);
+    const tt_pixel px[] = { { 3, 1.0f } };
+    float lg[3] = { 7, 7, 7 };
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*another net*");
+    tt_net_forward_sparse(na, wb, px, 1, lg);
+    g_test_assert_expected_messages();
+    g_assert_cmpfloat(lg[0], ==, 7.0f);
+    tt_ws *wa = tt_ws_new(na);
+    float *grad = g_new0(float, na->n_params);
+    uint64_t st = 1;
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*label < net->n_out*");
+    g_assert_true(isnan(tt_net_train_one(na, wa, px, 1, 3, 1.0f, &st, grad, NULL)));
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(st, ==, 1);
+    /* out-of-range pixel indices are ignored by both paths */
+    const tt_pixel bad[] = { { 3, 1.0f }, { 64, 5.0f }, { 0xFFFFFFFFu, 2.0f } };
+    float l1[3], l2[3];
+    tt_net_init_params(na, 3);
+    tt_net_prepare(na);
+    tt_net_forward_sparse(na, wa, bad, 3, l1);
+    tt_net_forward_sparse(na, wa, px, 1, l2);
+    g_assert_cmpmem(l1, sizeof l1, l2, sizeof l2);
+    g_free(grad);
+    tt_ws_free(wa);
+    tt_ws_free(wb);
+    tt_net_free(na);
+    tt_net_free(nb);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1013,6 +1043,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nn/rng", test_rng);
     g_test_add_func("/nn/softmax", test_softmax);
     g_test_add_func("/nn/gemm", test_gemm);
+    g_test_add_func("/nn/misuse", test_misuse);
     g_test_add_func("/nn/adam", test_adam);
     g_test_add_func("/nn/sparse-vs-dense/flowpic", test_svd_flowpic);
     g_test_add_func("/nn/sparse-vs-dense/borders", test_svd_borders);
