@@ -14,7 +14,13 @@ cmake --install build >/dev/null
 echo "== installed:"
 tshark -G plugins 2>/dev/null | grep -i triage || { echo "the plugin did not load: see README.md, Troubleshooting"; exit 1; }
 
-CAP=${1:-models/samples/sample.pcapng}
+# The sample: one short session per category from the traffic lab (not used in training).
+if [ $# -ge 1 ]; then
+    CAP=$1
+else
+    CAP=build/sample.pcapng
+    mergecap -w "$CAP" tests/fixtures/lab/*-none.pcapng
+fi
 echo "== per-flow categories of $CAP (tshark -2 -z triage,flows)"
 tshark -q -2 -r "$CAP" -z triage,flows 2>/dev/null
 echo "== totals (tshark -2 -z triage,tree)"
