@@ -402,10 +402,14 @@ static int cmd_train(int argc, char **argv)
     GString *meta = g_string_new(NULL);
     if (note)
         g_string_append_printf(meta, "note=%s\n", note);
-    g_string_append_printf(meta, "split=by group (session/capture)%s%s, seed %" G_GINT64_FORMAT ", val %.2f, test %.2f%s%s; groups train %u, val %u, test %u\n",
-                           split_unit ? ", unit " : "", split_unit ? split_unit : "",
-                           o_seed, val, test, test_groups ? ", held out: " : "", test_groups ? test_groups : "",
-                           gcount[0], gcount[1], gcount[2]);
+    if (split_in)
+        g_string_append_printf(meta, "split=by group (session/capture), read from %s; groups train %u, val %u, test %u\n",
+                               split_in, gcount[0], gcount[1], gcount[2]);
+    else
+        g_string_append_printf(meta, "split=by group (session/capture)%s%s, seed %" G_GINT64_FORMAT ", val %.2f, test %.2f%s%s; groups train %u, val %u, test %u\n",
+                               split_unit ? ", unit " : "", split_unit ? split_unit : "",
+                               o_seed, val, test, test_groups ? ", held out: " : "", test_groups ? test_groups : "",
+                               gcount[0], gcount[1], gcount[2]);
     g_free(m->meta);
     m->meta = g_string_free(meta, FALSE);
     if (!tt_train(m, ds, split, &o, &e))
@@ -652,7 +656,9 @@ static int cmd_render(int argc, char **argv)
         tt_result r;
         const char *pred = tt_classify_packets(cl, pk, s->n, &r) ? m->classes[r.top] : "none";
         const char *label = g_ptr_array_index(ds->classes, s->label);
-        char *src = g_path_get_basename(g_ptr_array_index(ds->sources, s->source));
+        /* named by class, group (session) and flow/block: unique across sources */
+        char *src = g_strdup(g_ptr_array_index(ds->groups, s->group));
+        g_strcanon(src, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.", '_');
         char *name = g_strdup_printf("%s/%s_%s_flow%" G_GUINT64_FORMAT "_block%u.png", outdir, label, src, s->flow_id, s->block_index);
         g_free(src);
         if (!tt_png_write_flowpic(name, &m->spec, px, np, (uint32_t)scale, &e))
