@@ -510,7 +510,15 @@ static gboolean parse_numbers(const char *s, GArray *times, GArray *sizes, gbool
     return TRUE;
 }
 
-gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
+/* One flow per text line: parse_fn fills the packet series and the flow's
+ * group, label and attrs (pointers into fields it keeps in *owned, freed
+ * after the line), or sets an error; the rest is shared by both formats. */
+typedef gboolean (*line_parser)(char *line, GArray *times, GArray *sizes, const char **group,
+                                const char **label, const char **attrs, char ***owned,
+                                void *user, GError **error);
+
+static gboolean add_flow_lines(tt_dataset *ds, const char *path, line_parser parse, void *user,
+                               GError **error)
 {
     FILE *fp = fopen(path, "r");
     if (!fp) {
@@ -524,41 +532,34 @@ gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
     GArray *sizes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     char *line = NULL;
     size_t cap = 0;
-    ssize_t got;
     uint64_t ln = 0;
     gboolean ok = TRUE;
-    while ((got = getline(&line, &cap, fp)) >= 0) {
+    while (getline(&line, &cap, fp) >= 0) {
         ln++;
         g_strchomp(line);
         if (!*line || line[0] == '#')
             continue;
-        char **f = g_strsplit(line, "\t", 7);
+        g_array_set_size(times, 0);
+        g_array_set_size(sizes, 0);
+        const char *group = NULL, *label_name = NULL, *attrs_text = NULL;
+        char **owned = NULL;
         GError *e = NULL;
-        if (g_strv_length(f) != 6) {
-            g_set_error(&e, TT_ERROR, TT_ERROR_FORMAT, "%u fields, expected 6 (group label flow attrs times sizes)", g_strv_length(f));
-        } else {
-            g_array_set_size(times, 0);
-            g_array_set_size(sizes, 0);
-            if (parse_numbers(f[4], times, sizes, TRUE, &e) && parse_numbers(f[5], times, sizes, FALSE, &e) &&
-                times->len != sizes->len)
-                g_set_error(&e, TT_ERROR, TT_ERROR_FORMAT, "%u times but %u sizes", times->len, sizes->len);
-        }
-        if (e) {
+        if (!parse(line, times, sizes, &group, &label_name, &attrs_text, &owned, user, &e)) {
             g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%s:%" G_GUINT64_FORMAT ": %s", path, ln, e->message);
             g_error_free(e);
-            g_strfreev(f);
+            g_strfreev(owned);
             ok = FALSE;
             break;
         }
-        int label = label_of(ds, f[1], *f[3] ? f[3] : "-");
-        uint32_t group = intern(ds->groups, ds->group_ix, f[0]);
-        uint32_t attrs = intern(ds->attrs, ds->attrs_ix, *f[3] ? f[3] : "-");
+        int label = label_of(ds, label_name, attrs_text);
+        uint32_t g = intern(ds->groups, ds->group_ix, group);
+        uint32_t attrs = intern(ds->attrs, ds->attrs_ix, attrs_text);
         ds->packets_read += times->len;
         if (label >= 0)
             ds->packets_labelled += times->len;
         add_flow_series(ds, &cx, eng, ln, (double *)times->data, (uint32_t *)sizes->data, times->len,
-                        label, group, attrs);
-        g_strfreev(f);
+                        label, g, attrs);
+        g_strfreev(owned);
     }
     free(line);
     fclose(fp);
@@ -569,76 +570,77 @@ gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
     return ok;
 }
 
+/* ---- packet series: group, label, flow, attrs, times, sizes ----------------------- */
+
+static gboolean parse_series_line(char *line, GArray *times, GArray *sizes, const char **group,
+                                  const char **label, const char **attrs, char ***owned,
+                                  void *user, GError **error)
+{
+    char **f = g_strsplit(line, "\t", 7);
+    *owned = f;
+    if (g_strv_length(f) != 6) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%u fields, expected 6 (group label flow attrs times sizes)", g_strv_length(f));
+        return FALSE;
+    }
+    if (!parse_numbers(f[4], times, sizes, TRUE, error) || !parse_numbers(f[5], times, sizes, FALSE, error))
+        return FALSE;
+    if (times->len != sizes->len) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%u times but %u sizes", times->len, sizes->len);
+        return FALSE;
+    }
+    *group = f[0];
+    *label = f[1];
+    *attrs = *f[3] ? f[3] : "-";
+    return TRUE;
+}
+
+gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
+{
+    return add_flow_lines(ds, path, parse_series_line, NULL, error);
+}
+
 /* ---- FlowPic CSV ------------------------------------------------------------- */
 
 /* Rows: pcap_name, ip_src, port_src, ip_dst, port_dst, proto, start_time,
  * length n, then n timestamps (seconds since the session's start), one
  * separator field, then n sizes (the layout the original FlowPic parser reads). */
+static gboolean parse_flowpic_csv_line(char *line, GArray *times, GArray *sizes, const char **group,
+                                       const char **label, const char **attrs, char ***owned,
+                                       void *user, GError **error)
+{
+    char **f = g_strsplit(line, ",", -1);
+    *owned = f;
+    guint nf = g_strv_length(f);
+    char *end = NULL;
+    unsigned long n = nf > 8 ? strtoul(g_strstrip(f[7]), &end, 10) : 0;
+    if (nf < 8 || !end || *end || n == 0 || n > MAX_LINE_PACKETS || (nf != 8 + 2 * n && nf != 9 + 2 * n)) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "not a FlowPic CSV row (%u fields)", nf);
+        return FALSE;
+    }
+    guint size_at = nf == 9 + 2 * n ? 9 + (guint)n : 8 + (guint)n;
+    for (guint i = 0; i < n; i++)
+        if (!parse_numbers(f[8 + i], times, sizes, TRUE, error))
+            return FALSE;
+    for (guint i = 0; i < n; i++)
+        if (!parse_numbers(f[size_at + i], times, sizes, FALSE, error))
+            return FALSE;
+    if (times->len != n || sizes->len != n) {
+        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "expected %lu times and sizes", n);
+        return FALSE;
+    }
+    *group = g_strstrip(f[0]);
+    *label = user;
+    *attrs = "source=flowpic-csv";
+    return TRUE;
+}
+
 gboolean tt_dataset_add_flowpic_csv(tt_dataset *ds, const char *path, const char *label_name, GError **error)
 {
     if (!label_name || !*label_name) {
         g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "%s: a FlowPic CSV file needs a label (FILE:LABEL)", path);
         return FALSE;
     }
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        g_set_error(error, TT_ERROR, TT_ERROR_IO, "cannot open %s: %s", path, g_strerror(errno));
-        return FALSE;
-    }
-    collect_ctx cx;
-    ctx_init(&cx, ds, path);
-    tt_engine *eng = tt_engine_new(&ds->spec, 0, on_block, &cx);
-    int label = label_of(ds, label_name, "source=flowpic-csv");
-    uint32_t attrs = intern(ds->attrs, ds->attrs_ix, "source=flowpic-csv");
-    GArray *times = g_array_new(FALSE, FALSE, sizeof(double));
-    GArray *sizes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    char *line = NULL;
-    size_t cap = 0;
-    uint64_t ln = 0;
-    gboolean ok = TRUE;
-    while (getline(&line, &cap, fp) >= 0) {
-        ln++;
-        g_strchomp(line);
-        if (!*line)
-            continue;
-        char **f = g_strsplit(line, ",", -1);
-        guint nf = g_strv_length(f);
-        GError *e = NULL;
-        char *end = NULL;
-        unsigned long n = nf > 8 ? strtoul(g_strstrip(f[7]), &end, 10) : 0;
-        if (nf < 8 || !end || *end || n == 0 || n > MAX_LINE_PACKETS || (nf != 8 + 2 * n && nf != 9 + 2 * n)) {
-            g_set_error(&e, TT_ERROR, TT_ERROR_FORMAT, "not a FlowPic CSV row (%u fields)", nf);
-        } else {
-            g_array_set_size(times, 0);
-            g_array_set_size(sizes, 0);
-            guint size_at = nf == 9 + 2 * n ? 9 + (guint)n : 8 + (guint)n;
-            for (guint i = 0; i < n && !e; i++)
-                parse_numbers(f[8 + i], times, sizes, TRUE, &e);
-            for (guint i = 0; i < n && !e; i++)
-                parse_numbers(f[size_at + i], times, sizes, FALSE, &e);
-            if (!e && (times->len != n || sizes->len != n))
-                g_set_error(&e, TT_ERROR, TT_ERROR_FORMAT, "expected %lu times and sizes", n);
-        }
-        if (e) {
-            g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%s:%" G_GUINT64_FORMAT ": %s", path, ln, e->message);
-            g_error_free(e);
-            g_strfreev(f);
-            ok = FALSE;
-            break;
-        }
-        uint32_t group = intern(ds->groups, ds->group_ix, g_strstrip(f[0]));
-        ds->packets_read += n;
-        ds->packets_labelled += label >= 0 ? n : 0;
-        add_flow_series(ds, &cx, eng, ln, (double *)times->data, (uint32_t *)sizes->data, n, label, group, attrs);
-        g_strfreev(f);
-    }
-    free(line);
-    fclose(fp);
-    g_array_free(times, TRUE);
-    g_array_free(sizes, TRUE);
-    tt_engine_free(eng);
-    g_hash_table_destroy(cx.flows);
-    return ok;
+    return add_flow_lines(ds, path, parse_flowpic_csv_line, (void *)label_name, error);
 }
 
 gboolean tt_dataset_add_file(tt_dataset *ds, const char *path, const char *label, GError **error)
