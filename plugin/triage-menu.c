@@ -17,6 +17,8 @@
 #include <string.h>
 #include <epan/funnel.h>
 #include <epan/plugin_if.h>
+#include <epan/prefs.h>
+#include <epan/prefs-int.h>
 #include <wiretap/pcap-encap.h>
 #include <wiretap/wtap.h>
 #include <wsutil/buffer.h>
@@ -101,13 +103,45 @@ link_type_of(int wtap_encap)
 typedef void (*replay_fn)(guint32 frame, const tt_packet *pkt, const tt_pkt_ref *ref,
                           tt_engine *eng, void *user);
 
-/* Feed every TCP/UDP packet of the file to eng in frame order (frame numbers
- * as Wireshark counts them: every record), calling fn after each, then flush.
- * A read error after some packets (a truncated file) is reported in *warning
- * and the packets read so far still count. */
+/* Feed one packet to the engine and tell fn. */
+static void
+replay_packet(tt_engine *eng, guint32 frame, const tt_packet *pkt, replay_fn fn, void *user)
+{
+    tt_pkt_ref ref;
+    if (tt_engine_add(eng, pkt, &ref) && fn)
+        fn(frame, pkt, &ref, eng, user);
+}
+
+/* pcap and pcapng: core's reader, the very view of the packets the trainer and
+ * the equivalence tests use (IP fragments counted once at the last fragment,
+ * as after Wireshark's reassembly). FALSE if libpcap cannot open the file. */
 static gboolean
-replay_file(const char *path, tt_engine *eng, replay_fn fn, void *user,
-            char **warning, GError **error)
+replay_with_core(const char *path, tt_engine *eng, replay_fn fn, void *user, char **warning)
+{
+    GError *err = NULL;
+    tt_capture *cap = tt_capture_open(path, &err);
+    if (cap == NULL) {
+        g_clear_error(&err);
+        return FALSE;
+    }
+    tt_packet pkt;
+    uint64_t frame;
+    int rc;
+    while ((rc = tt_capture_next(cap, &pkt, &frame, &err)) == 1)
+        replay_packet(eng, (guint32)frame, &pkt, fn, user);
+    if (rc < 0 && warning && *warning == NULL)
+        *warning = g_strdup_printf("reading stopped: %s", err ? err->message : "read error");
+    g_clear_error(&err);
+    tt_capture_close(cap);
+    return TRUE;
+}
+
+/* Every other format Wireshark reads (compressed files, other capture
+ * formats): wiretap, each frame parsed by core's stateless tt_parse_frame
+ * (which skips IP fragments). */
+static gboolean
+replay_with_wiretap(const char *path, tt_engine *eng, replay_fn fn, void *user,
+                    char **warning, GError **error)
 {
     int err = 0;
     gchar *err_info = NULL;
@@ -125,7 +159,7 @@ replay_file(const char *path, tt_engine *eng, replay_fn fn, void *user,
     gint64 offset;
     guint32 frame = 0;
     while (TRIAGE_WTAP_READ(wth, &rec, &buf, &err, &err_info, &offset)) {
-        frame++;
+        frame++;            /* Wireshark numbers every record */
         if (rec.rec_type == REC_TYPE_PACKET) {
             int dlt = link_type_of(rec.rec_header.packet_header.pkt_encap);
             tt_packet pkt;
@@ -133,9 +167,7 @@ replay_file(const char *path, tt_engine *eng, replay_fn fn, void *user,
             if (dlt >= 0 && tt_parse_frame(dlt, TRIAGE_WTAP_REC_DATA(&rec, &buf),
                                            rec.rec_header.packet_header.caplen, &pkt)) {
                 pkt.ts = tt_time((int64_t)rec.ts.secs, (int32_t)rec.ts.nsecs);
-                tt_pkt_ref ref;
-                if (tt_engine_add(eng, &pkt, &ref) && fn)
-                    fn(frame, &pkt, &ref, eng, user);
+                replay_packet(eng, frame, &pkt, fn, user);
             }
         }
         wtap_rec_reset(&rec);
@@ -144,10 +176,23 @@ replay_file(const char *path, tt_engine *eng, replay_fn fn, void *user,
         *warning = g_strdup_printf("reading stopped after frame %u: %s%s%s", frame,
                                    wtap_strerror(err), err_info ? ": " : "", err_info ? err_info : "");
     g_free(err_info);
-    tt_engine_flush(eng);
     wtap_rec_cleanup(&rec);
     ws_buffer_free(&buf);
     wtap_close(wth);
+    return TRUE;
+}
+
+/* Feed every TCP/UDP packet of the file to eng in frame order, calling fn
+ * after each, then flush. A read error after some packets (a truncated file)
+ * is reported in *warning and the packets read so far still count. */
+static gboolean
+replay_file(const char *path, tt_engine *eng, replay_fn fn, void *user,
+            char **warning, GError **error)
+{
+    if (!replay_with_core(path, eng, fn, user, warning) &&
+        !replay_with_wiretap(path, eng, fn, user, warning, error))
+        return FALSE;
+    tt_engine_flush(eng);
     return TRUE;
 }
 
@@ -198,6 +243,7 @@ typedef struct {
 typedef struct {
     const tt_model *model;
     tt_classifier  *cls;
+    double          threshold;    /* the plugin's triage.threshold */
     GHashTable     *wanted;
     const char     *dir;
     guint32         scale;
@@ -229,13 +275,15 @@ render_block(const tt_block *b, void *user)
     if (np == 0)
         return;
 
-    const char *label = "too-few-packets";
+    /* label: what triage.category shows (unknown below the threshold) */
+    const char *label = "too-few-packets", *top = "-";
     double conf = 0.0;
     tt_result res;
     if (b->status == TT_BLOCK_OK && tt_classify_packets(r->cls, b->pkts, b->n_stored, &res)
         && res.top < r->model->n_classes) {
-        label = r->model->classes[res.top];
+        top = r->model->classes[res.top];
         conf = res.confidence;
+        label = conf < r->threshold ? "unknown" : top;
     }
     char *base = g_strdup_printf("flow%" G_GUINT64_FORMAT "-block%u-%s.png",
                                  b->flow_id, b->block_index, label);
@@ -248,13 +296,17 @@ render_block(const tt_block *b, void *user)
     char tuple[128];
     tt_key_format(b->key, tuple, sizeof tuple);
     g_string_append_printf(r->index, "%" G_GUINT64_FORMAT "\t%u\t%s\t%.6f\t%u\t%" G_GUINT64_FORMAT
-                           "\t%s\t%s\t%.3f\t%s\n", b->flow_id, b->block_index, tuple, b->first_ts,
-                           b->n_packets, b->n_bytes, tt_block_status_name(b->status), label, conf, base);
+                           "\t%s\t%s\t%s\t%.3f\t%s\n", b->flow_id, b->block_index, tuple, b->first_ts,
+                           b->n_packets, b->n_bytes, tt_block_status_name(b->status), label, top, conf, base);
     if (r->rows->len < MENU_MAX_LISTED) {
         listed_block lb = { .flow = (guint32)b->flow_id, .block = b->block_index };
         g_strlcpy(lb.tuple, tuple, sizeof lb.tuple);
-        lb.line = g_strdup_printf("block %-3u %-14s %.2f %6u packets  %s", b->block_index, label,
-                                  conf, b->n_packets, base);
+        char *answer = strcmp(label, top) == 0 || strcmp(top, "-") == 0
+            ? g_strdup_printf("%s %.2f", label, conf)
+            : g_strdup_printf("%s (%s %.2f)", label, top, conf);
+        lb.line = g_strdup_printf("block %-3u %-28s %6u packets  %s", b->block_index, answer,
+                                  b->n_packets, base);
+        g_free(answer);
         g_array_append_val(r->rows, lb);
     }
     r->written++;
@@ -340,6 +392,26 @@ tell_user(const char *text)
 
 /* ---- the action ---------------------------------------------------------- */
 
+/* The triage.threshold preference as the plugin reads it (0.5 if unset or
+ * not a number in [0, 1]), so that file names say what the column says. */
+static double
+current_threshold(void)
+{
+    double thr = 0.5;
+    module_t *mod = prefs_find_module("triage");
+    pref_t *pref = mod ? prefs_find_preference(mod, "threshold") : NULL;
+    const char *txt = pref ? prefs_get_string_value(pref, pref_current) : NULL;
+    if (txt && *txt) {
+        char *end = NULL;
+        double v = g_ascii_strtod(txt, &end);
+        while (end && g_ascii_isspace(*end))
+            end++;
+        if (end != txt && end && *end == '\0' && v >= 0.0 && v <= 1.0)
+            thr = v;
+    }
+    return thr;
+}
+
 static char *
 export_flowpics(export_mode mode)
 {
@@ -392,7 +464,8 @@ export_flowpics(export_mode mode)
     rc.cls = tt_classifier_new(m);
     rc.dir = dir;
     rc.scale = m->spec.time_bins >= 256 ? 1 : MAX(1u, MIN(8u, 256u / m->spec.time_bins));
-    rc.index = g_string_new("#flow\tblock\t5-tuple\tfirst\tpackets\tbytes\tstatus\tclass\tconfidence\tfile\n");
+    rc.threshold = current_threshold();
+    rc.index = g_string_new("#flow\tblock\t5-tuple\tfirst\tpackets\tbytes\tstatus\tcategory\ttop_class\tconfidence\tfile\n");
     rc.rows = g_array_new(FALSE, TRUE, sizeof(listed_block));
     eng = tt_engine_new(&m->spec, max_flows, render_block, &rc);
     ok = replay_file(cf.filename, eng, NULL, NULL, &warning, &err);

@@ -12,12 +12,13 @@
  * and says where in a text window.
  *
  * The plugin's engine keeps no packets after a block is classified, so the
- * menu action re-reads the open capture file with wiretap (every format
- * Wireshark opens: pcapng, pcap.gz, ...), parses each frame with core's
- * tt_parse_frame and replays it through its own tt_engine with the same spec
- * and flow bound as the plugin's: flow and block numbers are the ones the
- * triage.flow / triage.block fields show. Nothing of the dissection state is
- * touched.
+ * menu action re-reads the open capture file and replays it through its own
+ * tt_engine with the same spec and flow bound as the plugin's: flow and block
+ * numbers are the ones the triage.flow / triage.block fields show. pcap and
+ * pcapng files are read with core's tt_capture (the trainer's and the
+ * equivalence tests' view, IP fragments included); any other format Wireshark
+ * opens (pcap.gz, ...) with wiretap, each frame parsed by core's tt_parse_frame.
+ * Nothing of the dissection state is touched.
  */
 #ifndef TRIAGE_MENU_H
 #define TRIAGE_MENU_H

@@ -29,7 +29,7 @@ categories_count(stats_tree *st, const triage_tap_block *b, gboolean count_block
 {
     int id;
     if (b->flow == 0) {
-        increase_stat_node(st, st_nomodel, 0, FALSE, (gint)b->packets);
+        increase_stat_node(st, st_nomodel, 0, TRUE, (gint)b->packets);
         return;
     }
     if (b->counts_flow) {

@@ -39,4 +39,7 @@ check version "$TT_TMP/models/version.ttm" "version"
 # the -z reports still work
 tt_tshark -r "$cap" -2 -o "triage.model:$TT_TMP/models/corrupt.ttm" -q -z triage,tree > "$TT_OUT/t" || fail "-z triage,tree failed without model"
 grep -q "no model" "$TT_OUT/t" || fail "tree does not show the no-model packets"
+# one node for all of them, counting every TCP/UDP packet (not one node per packet)
+expect_eq "$(grep -c "not classified" "$TT_OUT/t")" 1 "one no-model node in the tree"
+expect_eq "$(sed -n 's/.*no model loaded) *\([0-9]*\).*/\1/p' "$TT_OUT/t" | head -1)" "$n_l4" "no-model node counts every TCP/UDP packet"
 echo "PASS"
