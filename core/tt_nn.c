@@ -251,6 +251,7 @@ tt_net *tt_net_new(uint32_t in_h, uint32_t in_w, const tt_layer *layers,
 
     tt_layer *ls = g_new0(tt_layer, n_layers);
     uint64_t c = 1, h = in_h, w = in_w, np = 0;
+    uint64_t acts = 0, work = 0;    /* totals over layers: a small file must not buy a huge net */
     int code = 0;
     char msg[200] = "";
 
@@ -335,6 +336,24 @@ tt_net *tt_net_new(uint32_t in_h, uint32_t in_w, const tt_layer *layers,
         l->out_w = (uint32_t)w;
         if (l->kind != TT_LAYER_CONV && l->kind != TT_LAYER_DENSE)
             l->out_c = (uint32_t)c;
+        /* Dense-equivalent work of this layer: weights x output positions for
+         * conv and dense, window x output for pooling, one per output otherwise. */
+        uint64_t out = c * h * w;
+        acts += out;
+        if (l->kind == TT_LAYER_CONV)
+            work += nw * h * w;
+        else if (l->kind == TT_LAYER_DENSE)
+            work += nw;
+        else if (l->kind == TT_LAYER_MAXPOOL)
+            work += out * l->kh * l->kw;
+        else
+            work += out;
+        if (acts > TT_MAX_TOTAL_ACTIVATIONS)
+            FAIL(TT_ERROR_LIMIT, "layers 0..%u: outputs add up to more than %u floats", i,
+                 (unsigned)TT_MAX_TOTAL_ACTIVATIONS);
+        if (work > TT_MAX_WORK)
+            FAIL(TT_ERROR_LIMIT, "layers 0..%u: more than %u multiply-adds per picture", i,
+                 (unsigned)TT_MAX_WORK);
         l->w_off = (size_t)np;
         l->n_w = (size_t)nw;
         l->b_off = (size_t)(np + nw);

@@ -33,6 +33,8 @@ typedef enum {
 #define TT_MAX_LAYERS       32
 #define TT_MAX_PARAMS       (64u * 1024u * 1024u)   /* floats in one net */
 #define TT_MAX_ACTIVATIONS  (32u * 1024u * 1024u)   /* floats per layer output */
+#define TT_MAX_TOTAL_ACTIVATIONS (64u * 1024u * 1024u) /* floats over all layer outputs */
+#define TT_MAX_WORK         (1000u * 1000u * 1000u) /* dense multiply-adds per picture (paper net: 108 M) */
 
 /* What happens to a packet whose IP length exceeds spec.max_size. */
 typedef enum { TT_SIZE_DROP = 0, TT_SIZE_CLIP = 1 } tt_size_policy;

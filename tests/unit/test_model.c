@@ -266,6 +266,40 @@ static void test_model_new_checks(void)
     tt_model_free(m);
 }
 
+/* A small file must not buy a huge net: the 1,872-byte model of
+ * tests/fuzz/BUGS-nn.md (28 1x1 convs over 4096 x 4096) took 2.8 GB. */
+static void test_cost_bounds(void)
+{
+    tt_layer l[30];
+    memset(l, 0, sizeof l);
+    for (int i = 0; i < 28; i++) {
+        l[i].kind = TT_LAYER_CONV;
+        l[i].out_c = 1; l[i].kh = l[i].kw = 1; l[i].sh = l[i].sw = 1;
+    }
+    l[28].kind = TT_LAYER_MAXPOOL; l[28].kh = l[28].kw = l[28].sh = l[28].sw = 4096;
+    l[29].kind = TT_LAYER_DENSE; l[29].out_c = 2;
+    GError *e = NULL;
+    g_assert_null(tt_net_new(4096, 4096, l, 30, &e));
+    g_assert_error(e, TT_ERROR, TT_ERROR_LIMIT);
+    g_assert_nonnull(strstr(e->message, "add up to"));
+    g_clear_error(&e);
+    /* work: 8 filters of 63 x 63 over 1024 x 1024 is ~33 G multiply-adds */
+    memset(l, 0, sizeof l);
+    l[0].kind = TT_LAYER_CONV; l[0].out_c = 8; l[0].kh = l[0].kw = 63; l[0].sh = l[0].sw = 1;
+    l[0].pad_t = l[0].pad_l = 31; l[0].pad_b = l[0].pad_r = 31;
+    l[1].kind = TT_LAYER_MAXPOOL; l[1].kh = l[1].kw = l[1].sh = l[1].sw = 1024;
+    l[2].kind = TT_LAYER_DENSE; l[2].out_c = 2;
+    g_assert_null(tt_net_new(1024, 1024, l, 3, &e));
+    g_assert_error(e, TT_ERROR, TT_ERROR_LIMIT);
+    g_assert_nonnull(strstr(e->message, "multiply-adds"));
+    g_clear_error(&e);
+    /* the paper's net stays well inside both */
+    uint32_t n = tt_layers_flowpic(l, 5);
+    tt_net *net = tt_net_new(1500, 1500, l, n, &e);
+    g_assert_no_error(e);
+    tt_net_free(net);
+}
+
 static void test_classify(void)
 {
     tt_model *m = tiny_model();
@@ -300,5 +334,6 @@ int main(int argc, char **argv)
     g_test_add_func("/model/missing-file", test_missing_file);
     g_test_add_func("/model/new-checks", test_model_new_checks);
     g_test_add_func("/model/classify", test_classify);
+    g_test_add_func("/model/cost-bounds", test_cost_bounds);
     return g_test_run();
 }
