@@ -355,6 +355,8 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         expert_add_info_format(pinfo, ti, &ei_no_model, "%s",
                                s && s->error ? s->error : "TrafficTriage: no model configured");
         proto_item_append_text(ti, ": no model");
+        for (guint si = 1; si < run->n_slots; si++)   /* the other models still answer */
+            show_extra(t, tvb, pinfo, ti, fr, si);
         tap->has_current = TRUE;
         tap->current.category = g_intern_static_string("unknown");
         tap->current.status = g_intern_static_string("no model");

@@ -6,9 +6,8 @@
 #   - tshark exits 0 (with the plugin built with ASan + UBSan: no report);
 #   - exactly one "model not loaded" message, naming the file;
 #   - every TCP/UDP packet has status "no model" and no category;
-#   - the extra model should still label every TCP/UDP packet (triage.tunnel):
-#     an open plugin bug (BUGS-plugin.md), reported as KNOWN BUG and checked
-#     only with TT_EXTRA_WITHOUT_PRIMARY=1 until it is fixed.
+#   - the extra model still labels every TCP/UDP packet (triage.tunnel)
+#     (was bug 1 of BUGS-plugin.md, fixed).
 # Then the roles swapped for every file: the category model is good, the
 # hostile files are extra models; it keeps labelling every packet.
 . "$(dirname "$0")/common.sh"
@@ -37,24 +36,16 @@ check_primary() {   # check_primary NAME FILE
         fail "$name: the message does not name the file: $(grep "not loaded" "$TT_OUT/stderr")"
     expect_eq "$(awk -F'\t' '$1 == "no model" && $2 == "unknown"' "$TT_OUT/f" | wc -l)" "$n_l4" \
         "$name: status no model on every TCP/UDP packet"
-    # The tunnel model should go on labelling: open bug, BUGS-plugin.md
-    # ("extra models are silent when the category model did not load").
+    # The tunnel model goes on labelling (BUGS-plugin.md 1, fixed).
     tunnel=$(awk -F'\t' '$3 != ""' "$TT_OUT/f" | wc -l)
-    if [ "${TT_EXTRA_WITHOUT_PRIMARY:-0}" = 1 ]; then
-        expect_eq "$tunnel" "$n_l4" "$name: the tunnel model still labels every TCP/UDP packet"
-    elif [ "$tunnel" != "$n_l4" ]; then
-        known_bug=$((known_bug + 1))
-    fi
+    expect_eq "$tunnel" "$n_l4" "$name: the tunnel model still labels every TCP/UDP packet"
 }
 
-known_bug=0
 while read -r name; do
     check_primary "$name" "$H/$name.ttm"
 done < "$TT_TMP/hostile.list"
 check_primary missing "$H/does-not-exist.ttm"
 check_primary directory "$H/a-directory.ttm"
-[ "$known_bug" = 0 ] ||
-    note "KNOWN BUG (tests/robustness/BUGS-plugin.md): with the category model not loaded, the tunnel model labels nothing ($known_bug files); TT_EXTRA_WITHOUT_PRIMARY=1 makes this a failure"
 
 # Roles swapped: the category model is good and every hostile file is an
 # extra model (three per run, the plugin's limit): one message per file,
