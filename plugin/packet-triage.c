@@ -183,7 +183,9 @@ triage_init(void)
     triage_extract_lookup_fields();
     /* Ask for ip.len / ipv6.plen so that the first pass builds a tree that
      * holds them (otherwise it is NULL or faked). */
-    if (triage_prefs.enabled)
+    /* Only when the dissector will run: a tree for every frame is not free
+     * (tests/bench/FINDINGS.md F1: a disabled protocol cost +17% CPU). */
+    if (triage_prefs.enabled && proto_is_protocol_enabled(find_protocol_by_id(proto_triage)))
         set_postdissector_wanted_hfids(triage.handle, triage_extract_wanted_hfids());
 }
 
