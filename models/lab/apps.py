@@ -200,6 +200,39 @@ def voip_gst(ctx):
     return {"servers": [("*", svc(1), None)]}
 
 
+# =============================================================== DNS
+SITE_NAMES = ["www.site%d.lab.test" % i for i in range(3)]
+CDN_NAME = "cdn.lab.test"
+
+
+def start_dns(ctx):
+    """dnsmasq on the server answering for the lab's web names (TTL 60 s); the client's
+    /etc/resolv.conf (and the Tor namespace's, for the exit) points to it.  Its flows are
+    background in the manifest."""
+    if getattr(ctx, "dns_started", False):
+        return
+    ctx.dns_started = True
+    d = os.path.dirname(ctx.d("dns", "x"))
+    hosts = os.path.join(d, "hosts")
+    with open(hosts, "w") as f:
+        for i, name in enumerate(SITE_NAMES):
+            f.write("%s %s\n" % (svc(5 + i), name))
+        f.write("%s %s\n" % (svc(8), CDN_NAME))
+    ctx.lab.spawn("s", ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+                        "--bind-interfaces", "--listen-address=%s" % lablib.DNS_IP, "--port=53",
+                        "--addn-hosts=%s" % hosts, "--local-ttl=60", "--user=root",
+                        "--pid-file=%s" % os.path.join(d, "dnsmasq.pid"), "--log-facility=-"], "dnsmasq")
+    _wait_udp(ctx.lab, "s", 53)
+
+
+def _wait_udp(lab, role, port, timeout=10):
+    for _ in range(int(timeout * 10)):
+        if lab.sh(role, "ss -lunH 'sport = :%d' | grep -q ." % port, check=False).returncode == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("udp service :%d did not come up" % port)
+
+
 # =============================================================== nginx (video, web, files)
 def start_nginx(ctx, with_sites=False, with_hls=False, with_files=False):
     d = os.path.dirname(ctx.d("nginx", "x"))
@@ -213,8 +246,7 @@ def start_nginx(ctx, with_sites=False, with_hls=False, with_files=False):
                        % (svc(2), tls, os.path.join(ctx.cache, "hls")))
     if with_sites:
         www = os.path.join(d, "www")
-        # pages reference the cdn by address (works unchanged through Tor, where names
-        # would have to be resolved at the exit)
+        # pages reference the cdn by name (resolved by the lab's DNS; through Tor at the exit)
         for s in range(3):
             sd = os.path.join(www, "site%d" % s)
             os.makedirs(sd, exist_ok=True)
@@ -222,14 +254,14 @@ def start_nginx(ctx, with_sites=False, with_hls=False, with_files=False):
             for fn in os.listdir(src):
                 if fn.endswith(".in"):
                     with open(os.path.join(src, fn)) as f:
-                        txt = f.read().replace("{CDN}", svc(8))
+                        txt = f.read().replace("{CDN}", CDN_NAME)
                     with open(os.path.join(sd, fn[:-3]), "w") as f:
                         f.write(txt)
                 else:
                     os.symlink(os.path.join(src, fn), os.path.join(sd, fn))
-            servers.append("server { listen %s:443 ssl http2; listen %s:80; %s root %s; "
+            servers.append("server { listen %s:443 ssl http2; listen %s:80; server_name %s; %s root %s; "
                            "index page0.html; add_header Cache-Control no-store; }"
-                           % (svc(5 + s), svc(5 + s), tls, sd))
+                           % (svc(5 + s), svc(5 + s), SITE_NAMES[s], tls, sd))
         servers.append("server { listen %s:443 ssl http2; %s root %s; "
                        "add_header Cache-Control \"max-age=60\"; }"
                        % (svc(8), tls, os.path.join(ctx.cache, "www", "cdn")))
@@ -291,9 +323,9 @@ def video_mpv_hls(ctx):
 
 
 def video_mpv_progressive(ctx):
-    """mpv playing one MP4 file by progressive download over HTTPS (one long TCP
-    connection; mpv's read-ahead cache limits make it stall and resume, the ON/OFF
-    pattern of progressive web video)."""
+    """mpv playing one MP4 file by progressive download over HTTPS: one long TCP
+    connection, a buffer fill at link rate, then (read-ahead limit reached) a steady
+    stream at the playback rate paced by TCP flow control."""
     start_nginx(ctx, with_hls=True)
     hls = os.path.join(ctx.cache, "hls")
     mp4s = sorted(f for f in os.listdir(hls) if f.endswith(".mp4"))
@@ -461,6 +493,7 @@ def browsing_chromium(ctx):
     of the lab's sites (HTTPS + HTTP/2 from nginx, CSS/JS/images from a second 'cdn'
     host), reads for a think time, clicks links, sometimes switches site."""
     start_nginx(ctx, with_sites=True)
+    start_dns(ctx)
     lab = ctx.lab
     lab.spawn("c", ["chromedriver", "--port=9515", "--allowed-ips=127.0.0.1"], "chromedriver")
     _wait_port(lab, "c", "127.0.0.1", 9515)
@@ -473,11 +506,11 @@ def browsing_chromium(ctx):
         args.append("--proxy-server=socks5://127.0.0.1:9050")
     spec = {"args": ["--duration", str(ctx.duration), "--seed", str(ctx.p["seed"]),
                      "--think", "%g,%g" % tuple(ctx.p["think"]), "--driver", "chromedriver",
-                     "--sites", ",".join("https://%s/" % svc(5 + s) for s in range(3))],
+                     "--sites", ",".join("https://%s/" % n for n in SITE_NAMES)],
             "chrome_args": args}
     ctx.attrs.update({"think": "%g-%g" % tuple(ctx.p["think"])})
     _browse(ctx, spec)
-    return {"servers": [("tcp", svc(n), None) for n in (5, 6, 7, 8)]}
+    return {"servers": [("tcp", svc(n), None) for n in (5, 6, 7, 8)], "dns": True}
 
 
 def browsing_wget2(ctx):
@@ -485,15 +518,16 @@ def browsing_wget2(ctx):
     connections), link following and think times, scripted by browse.py.  Through Tor
     it runs under torsocks (TCP Fast Open off)."""
     start_nginx(ctx, with_sites=True)
+    start_dns(ctx)
     spec = {"args": ["--duration", str(ctx.duration), "--seed", str(ctx.p["seed"]),
                      "--think", "%g,%g" % tuple(ctx.p["think"]), "--driver", "wget2",
-                     "--sites", ",".join("https://%s/" % svc(5 + s) for s in range(3)),
+                     "--sites", ",".join("https://%s/" % n for n in SITE_NAMES),
                      "--workdir", os.path.dirname(ctx.d("wget2", "x"))]}
     if ctx.tunnel == "tor":
         spec["args"] += ["--tor"]
     ctx.attrs.update({"think": "%g-%g" % tuple(ctx.p["think"])})
     _browse(ctx, spec)
-    return {"servers": [("tcp", svc(n), None) for n in (5, 6, 7, 8)]}
+    return {"servers": [("tcp", svc(n), None) for n in (5, 6, 7, 8)], "dns": True}
 
 
 def _browse(ctx, spec):

@@ -21,7 +21,7 @@ apt-get install -y -q --no-install-recommends \
   baresip-core espeak-ng sox gstreamer1.0-tools gstreamer1.0-plugins-base \
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
   python3-gi gir1.2-gstreamer-1.0 \
-  ffmpeg nginx-light mpv \
+  ffmpeg nginx-light mpv dnsmasq-base \
   prosody python3-slixmpp ngircd \
   openssh-server openssh-client rsync vsftpd lftp curl \
   openvpn wireguard-go wireguard-tools tor torsocks \

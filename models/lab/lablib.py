@@ -28,13 +28,14 @@ SERVER_IP = "10.10.2.2"          # server's veth address (VPN endpoint lives her
 ROUTER_S_IP = "10.10.2.1"
 TOR_NET = "10.10.3"              # tor namespace: .2-.6 relays, router .1
 ROUTER_T_IP = "10.10.3.1"
-SERVICE_NET = "10.20.0"          # app services: 10.20.0.1 .. 10.20.0.8 on server lo
+SERVICE_NET = "10.20.0"          # app services: 10.20.0.1 .. 10.20.0.9 on server lo
+DNS_IP = "10.20.0.9"             # the lab's DNS server (dnsmasq, browsing sessions)
 VPN_CLIENT_IP = "10.8.0.2"
 VPN_SERVER_IP = "10.8.0.1"
 
 
 def svc(n):
-    """Address of application service number n (1..8) on the server."""
+    """Address of application service number n (1..9) on the server."""
     return "%s.%d" % (SERVICE_NET, n)
 
 
@@ -135,8 +136,18 @@ class Lab:
         self.sh("c", "ip addr add %s/24 dev c0" % CLIENT_IP)
         self.sh("r", "ip addr add %s/24 dev rc; ip addr add %s/24 dev rs" % (ROUTER_C_IP, ROUTER_S_IP))
         self.sh("s", "ip addr add %s/24 dev s0" % SERVER_IP)
-        for n in range(1, 9):
+        for n in range(1, 10):
             self.sh("s", "ip addr add %s/32 dev lo" % svc(n))
+        # name resolution inside the namespaces: only the lab's DNS server (and no host
+        # /etc/hosts entries); `ip netns exec` bind-mounts these files over /etc/
+        for role in ("c", "t") if self.tunnel == "tor" else ("c",):
+            d = "/etc/netns/%s" % self.ns(role)
+            os.makedirs(d, exist_ok=True)
+            self.netns_files.append(d)
+            with open(d + "/resolv.conf", "w") as f:
+                f.write("nameserver %s\noptions timeout:2 attempts:2\n" % DNS_IP)
+            with open(d + "/hosts", "w") as f:
+                f.write("127.0.0.1 localhost\n")
         # routes: lab subnets only, unreachable default everywhere
         self.sh("c", "ip route add 10.10.2.0/24 via %s; ip route add 10.10.3.0/24 via %s; "
                      "ip route add unreachable default" % (ROUTER_C_IP, ROUTER_C_IP))
@@ -157,16 +168,6 @@ class Lab:
                          "ip route add %s.0/24 via %s; ip route add unreachable default"
                     % (ROUTER_T_IP, ROUTER_T_IP, SERVICE_NET, ROUTER_T_IP))
         self.log("topology up (%s)" % ",".join(self.netns))
-
-    def set_hosts(self, role, entries):
-        """/etc/netns/<ns>/hosts: names without DNS (ip netns exec bind-mounts it)."""
-        d = "/etc/netns/%s" % self.ns(role)
-        os.makedirs(d, exist_ok=True)
-        with open(d + "/hosts", "w") as f:
-            f.write("127.0.0.1 localhost\n")
-            for ip, name in entries:
-                f.write("%s %s\n" % (ip, name))
-        self.netns_files.append(d)
 
     # ------------------------------------------------------------ WAN emulation
     def wan(self, cond, seed):

@@ -5,13 +5,15 @@
 # set TT_LAB_INSTALL=1 to run it first).  Uses quick assets (built once into the output
 # folder, ~1-2 min the first time); the sessions then take ~3 minutes.
 #   usage: tests/lab/smoke.sh [OUTDIR]        (default /var/tmp/tt-lab-smoke)
-#   TT_LAB_SMOKE_TUNNEL=vpn|tor runs the sessions through that tunnel instead of none.
+#   TT_LAB_SMOKE_TUNNEL=vpn|tor runs the sessions through that tunnel instead of none;
+#   TT_LAB_SMOKE_FIRST_K=15 (or 30) picks the other application stacks.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 LAB=$(cd "$HERE/../../models/lab" && pwd)
 OUT=${1:-/var/tmp/tt-lab-smoke}
 TUN=${TT_LAB_SMOKE_TUNNEL:-none}
 SEED=${TT_LAB_SMOKE_SEED:-7}
+FIRSTK=${TT_LAB_SMOKE_FIRST_K:-0}   # 15, 30: the next turns of the app round robin
 PASS=0; FAIL=0
 ok()  { echo "PASS $*"; PASS=$((PASS+1)); }
 bad() { echo "FAIL $*"; FAIL=$((FAIL+1)); }
@@ -30,7 +32,7 @@ if /usr/bin/python3 "$LAB/test-delay.py"; then ok "delay element"; else bad "del
 
 # 2. one session per category
 for cat in voip video chat browsing file_transfer; do
-  if ! /usr/bin/python3 "$LAB/run" --out "$OUT" --seed "$SEED" --only "$cat/$TUN" --sessions 1 \
+  if ! /usr/bin/python3 "$LAB/run" --out "$OUT" --seed "$SEED" --only "$cat/$TUN" --sessions 1 --first-k "$FIRSTK" \
         --duration 12 --quick-assets --jobs 1 --tag-prefix S > "$OUT.$cat.log" 2>&1; then
     bad "$cat/$TUN: run failed ($(tail -2 "$OUT.$cat.log" | tr '\n' ' '))"; continue
   fi
