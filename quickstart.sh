@@ -7,8 +7,12 @@
 set -eu
 cd "$(dirname "$0")"
 sh tests/deps.sh
-if [ "$(id -u)" -eq 0 ]; then SYSTEM=ON; else SYSTEM=OFF; fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_SYSTEM_INSTALL=$SYSTEM >/dev/null
+if [ "$(id -u)" -eq 0 ]; then
+    OPTS="-DTT_SYSTEM_INSTALL=ON -DCMAKE_INSTALL_PREFIX=/usr/local"
+else
+    OPTS="-DTT_SYSTEM_INSTALL=OFF -DCMAKE_INSTALL_PREFIX=$HOME/.local"   # traffictriage in ~/.local/bin
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF $OPTS >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)"
 cmake --install build >/dev/null
 echo "== installed:"
