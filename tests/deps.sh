@@ -10,7 +10,7 @@ SUDO=""
 BUILD="gcc make cmake pkg-config libglib2.0-dev libopenblas-dev libpng-dev libpcap-dev
        wireshark-dev libwireshark-dev tshark wireshark-common file"
 TEST="wireshark-qt xvfb xauth x11-utils xdotool imagemagick clang libclang-rt-14-dev llvm
-      valgrind debootstrap util-linux procps time dpkg-dev fonts-dejavu-core"
+      valgrind debootstrap util-linux procps time dpkg-dev fonts-dejavu-core python3"
 PKGS="$BUILD"
 [ "${1:-}" = "--test" ] && PKGS="$BUILD $TEST"
 missing=""
