@@ -37,6 +37,18 @@ struct tt_engine {
     tt_engine_stats st;
 };
 
+/* The key as hashed: padding and the unused bytes of IPv4 addresses zeroed. */
+static tt_key normalize_key(const tt_key *in)
+{
+    tt_key k = *in;
+    memset(k.pad, 0, sizeof k.pad);
+    if (k.family == 4) {
+        memset(k.src + 4, 0, 12);
+        memset(k.dst + 4, 0, 12);
+    }
+    return k;
+}
+
 static guint key_hash(gconstpointer p)
 {
     const uint8_t *b = p;
@@ -192,12 +204,7 @@ gboolean tt_engine_add(tt_engine *e, const tt_packet *p, tt_pkt_ref *ref)
         e->have_now = TRUE;
     }
 
-    tt_key key = p->key;
-    memset(key.pad, 0, sizeof key.pad);
-    if (key.family == 4) {
-        memset(key.src + 4, 0, 12);
-        memset(key.dst + 4, 0, 12);
-    }
+    tt_key key = normalize_key(&p->key);
 
     tt_flow *f = g_hash_table_lookup(e->flows, &key);
     /* A flow idle past the timeout ends before this packet joins anything. */
@@ -280,12 +287,7 @@ void tt_engine_flush(tt_engine *e)
 
 uint64_t tt_engine_flow_id(const tt_engine *e, const tt_key *key)
 {
-    tt_key k = *key;
-    memset(k.pad, 0, sizeof k.pad);
-    if (k.family == 4) {
-        memset(k.src + 4, 0, 12);
-        memset(k.dst + 4, 0, 12);
-    }
+    tt_key k = normalize_key(key);
     tt_flow *f = g_hash_table_lookup(e->flows, &k);
     return f ? f->id : 0;
 }

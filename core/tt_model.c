@@ -358,16 +358,15 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
         if (slen > len - off)
             FAIL(TT_ERROR_FORMAT, "section %u (%.4s) is %" G_GUINT64_FORMAT " bytes, past the end of the file", si, (const char *)(d + off - 16), slen);
         const guint8 *p = d + off;
-        uint32_t bit = 0;
-        /* Reject a repeated section before parsing it: parsing it again
-         * would overwrite (and leak) what the first one allocated. */
+        /* One bit per known section. Reject a repeated section before parsing
+         * it: parsing it again would overwrite (and leak) what the first one
+         * allocated. */
         uint32_t known = tag == TAG_META ? 1 : tag == TAG_SPEC ? 2 : tag == TAG_CLAS ? 4 :
                          tag == TAG_LAYR ? 8 : tag == TAG_PARM ? 16 : tag == TAG_CALB ? 32 : 0;
         if (known & seen)
             FAIL(TT_ERROR_FORMAT, "section %.4s appears twice", (const char *)(d + off - 16));
         switch (tag) {
         case TAG_META: {
-            bit = 1;
             if (slen > TT_MODEL_MAX_META)
                 FAIL(TT_ERROR_LIMIT, "metadata larger than %u bytes", TT_MODEL_MAX_META);
             char *text = g_strndup((const char *)p, slen);
@@ -391,13 +390,11 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
             break;
         }
         case TAG_SPEC:
-            bit = 2;
             if (!parse_spec(p, slen, &spec, error))
                 goto fail;
             have_spec = TRUE;
             break;
         case TAG_CLAS: {
-            bit = 4;
             if (slen < 4)
                 FAIL(TT_ERROR_FORMAT, "class section too short");
             n_classes = rd32(p);
@@ -422,7 +419,6 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
             break;
         }
         case TAG_LAYR: {
-            bit = 8;
             if (slen < 12)
                 FAIL(TT_ERROR_FORMAT, "layer section too short");
             in_h = rd32(p);
@@ -450,7 +446,6 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
             break;
         }
         case TAG_PARM:
-            bit = 16;
             if (slen < 8)
                 FAIL(TT_ERROR_FORMAT, "parameter section too short");
             parm_len = rd64(p);
@@ -461,7 +456,6 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
             parm = p + 8;
             break;
         case TAG_CALB:
-            bit = 32;
             if (slen != 4)
                 FAIL(TT_ERROR_FORMAT, "calibration section is %" G_GUINT64_FORMAT " bytes, expected 4", slen);
             temperature = rdf32(p);
@@ -473,7 +467,7 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
                 FAIL(TT_ERROR_VERSION, "section %.4s is required but unknown to this version", (const char *)(d + off - 16));
             break;
         }
-        seen |= bit;
+        seen |= known;
         uint64_t padded = (slen + 7) & ~(uint64_t)7;
         if (padded > len - off)
             FAIL(TT_ERROR_FORMAT, "section %u (%.4s) padding runs past the end of the file", si, (const char *)(d + off - 16));
