@@ -3,18 +3,25 @@
  * Layout conventions (all tensors float, row-major):
  *   dense activations   [C][H][W]          (channel-first, as in the header)
  *   sparse maps         [H*W][cs] + stamps (channel-last, cs = C rounded up to 8,
- *                                          only cells stamped with the current epoch valid)
+ *                                          only cells stamped with the current epoch valid;
+ *                                          training), or compact: [touched][cs] + a cell
+ *                                          -> slot table (inference, cmap)
  *   conv weights        [out_c][in_c][kh][kw], then bias [out_c]
  *   dense weights       [out][in], then bias [out]
  *
  * Dense convolution is im2col + gemm, done in chunks of output positions so
  * the column buffer stays bounded (TT_COL_MAX floats) whatever the picture;
- * backward as in darknet (gemm for dW, transposed gemm + col2im for dX).
+ * backward as in darknet (gemm for dW, transposed gemm + col2im for dX). At
+ * inference, stride-1 convs (the LeNets') run directly instead, with the
+ * relu / dropout / maxpool after them folded into their write-out (dconv_*).
  *
  * The sparse path (tt_net_forward_sparse) runs conv 0 by scatter and the
  * relu/maxpool/dropout layers up to the next parametrised layer j on sparse
  * maps (touched cells + a per-channel background), then conv j as its cached
- * background response plus a "delta conv" of the changed cells.
+ * background response plus a "delta conv" of the changed cells; when conv j
+ * is followed by a maxpool and a dense layer, that layer too is its cached
+ * background response plus the columns of the inputs that changed ("delta
+ * dense", forward_delta_dense).
  *
  * Training (tt_net_train_one) does the same: conv 0 and the chain on sparse
  * maps (pools record their argmax), conv j as background response (computed
@@ -42,14 +49,23 @@
 #define TT_COL_MAX ((size_t)1 << 20)
 
 /* Sparse work is done while (its multiply-adds) x factor <= (the
- * multiply-adds of the dense im2col + sgemm it replaces): a scatter
- * multiply-add costs more than an sgemm one, but the dense way also pays for
- * densifying and im2col. Break-even factors measured with tt_bench_nn
- * --threshold (tests/bench/RESULTS-nn.md): conv 0 (pixels vs the whole
- * picture) ~4-6 on the LeNet at 32x32; delta conv (changed cells vs the dense
- * conv) ~1.6 on the paper net, ~2 on the LeNet. */
+ * multiply-adds of the dense way it replaces): a scatter multiply-add costs
+ * more than an sgemm one, but the dense way also pays for densifying and
+ * im2col. Break-even factors measured with tt_bench_nn --threshold
+ * (tests/bench/RESULTS-nn.md):
+ *  - against im2col + sgemm (strided convs, the paper net): conv 0 (pixels
+ *    vs the whole picture) ~4-6; the delta conv (changed cells vs the dense
+ *    conv) ~1.6 when it fed a dense layer 1.5 (training still uses that), but
+ *    with the delta dense layer behind it (inference) it won up to 150,000
+ *    packets: 0.5, always on the paper net;
+ *  - against a direct stride-1 conv (the LeNets), much cheaper per
+ *    multiply-add: sparse conv 0 only below ~20 pixels of 1,024 (50), the
+ *    delta conv while it does up to ~1.2 x the dense work (0.8). */
 #define TT_SPARSE_COST_CONV0 5.0
 #define TT_SPARSE_COST_DELTA 1.5
+#define TT_SPARSE_COST_DELTA_INFER 0.5
+#define TT_SPARSE_COST_CONV0_DIRECT 50.0
+#define TT_SPARSE_COST_DELTA_DIRECT 0.8
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define TT_CLONES __attribute__((target_clones("avx2", "default")))
@@ -71,6 +87,18 @@ static inline void axpy(float *restrict o, const float *restrict w, float a, uin
     for (; q < n; q++)
         o[q] += a * w[q];
 }
+
+/* Lanes of (a, b) picked by 8 constant indices (0..15): clang and GCC >= 12
+ * have __builtin_shufflevector, older GCC only __builtin_shuffle. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define TT_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define TT_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (tt_v8i){ __VA_ARGS__ })
+#endif
+
+/* lane-wise max(a, b): b where b > a, else a (as the scalar pools). A macro:
+ * a function returning a vector warns about the ABI in the default clone. */
+#define VMAX(a, b) ((tt_v8)(((tt_v8i)(b) & ((b) > (a))) | ((tt_v8i)(a) & ~((b) > (a)))))
 
 /* o[0..n) = max(o, w), n a multiple of 8 */
 static inline void vmax8(float *restrict o, const float *restrict w, uint32_t n)
@@ -385,11 +413,33 @@ fail:
     return NULL;
 }
 
+/* A conv's response to the constant background, by classes of rows and
+ * columns: the value at (y, x) is v + (rc[y] * ncc + cc[x]) * stride. Rows
+ * (columns) whose windows overlap the padding alike share a class, so on the
+ * paper net 3 x 3 vectors stand for 900 (1 KB instead of 86, always in L1). */
+typedef struct {
+    float    *v;
+    uint32_t *rc, *cc;
+    uint32_t  ncc;
+} bgtab;
+
 struct tt_net_cache {
     uint32_t j;        /* the conv layer computed as a delta conv */
     uint32_t ocs;      /* channel stride of wt / bgresp (out_c rounded up to 8) */
     float   *wt;       /* its weights as [kh][kw][in_c][ocs] */
     float   *bgresp;   /* its response to the background, [out_h*out_w][ocs], bias included */
+    /* "Delta dense": when conv j is followed by [relu / dropout] maxpool p
+     * [relu / dropout] and a dense layer d, the pooled cells whose window the
+     * picture leaves untouched equal the background's, and d's output is its
+     * response to the background plus the columns of the changed inputs only. */
+    uint32_t p, d;     /* the maxpool and the dense layer (0 = no delta dense) */
+    gboolean relu;     /* a relu between conv j and d */
+    uint32_t dcs;      /* d's out_c rounded up to 8 */
+    bgtab    bgc;      /* bgresp by classes (bgresp is spread from it) */
+    float   *xbg;      /* d's input for the background, channel-last: [pooled h*w][ocs] */
+    float   *ybg;      /* d's output for it, bias included, [dcs] */
+    float   *wdt;      /* d's weights transposed, one row of dcs floats per input (padding lanes
+                        * 0), rows in channel-last order: input o * pn + p is row p * out_c + o */
 };
 
 static void cache_free(tt_net_cache *c)
@@ -398,6 +448,12 @@ static void cache_free(tt_net_cache *c)
         return;
     g_free(c->wt);
     g_free(c->bgresp);
+    g_free(c->xbg);
+    g_free(c->bgc.v);
+    g_free(c->bgc.rc);
+    g_free(c->bgc.cc);
+    g_free(c->ybg);
+    g_free(c->wdt);
     g_free(c);
 }
 
@@ -447,6 +503,29 @@ typedef struct {
     uint32_t *gstamp;  /* [h*w] */
 } smap;
 
+/* Buffers of a stride-1 conv run directly at inference (dconv_*, below). */
+typedef struct {
+    float   *pin;      /* zero-padded input: in_c planes of ps floats, plus slack; borders stay 0 */
+    float   *out;      /* conv output without bias: out_c rows of nq floats, row stride wp;
+                        * with wtc, channel-last [out_h * out_w][out_c] */
+    size_t   ps, nq;   /* plane stride of pin; flat positions computed per channel */
+    uint32_t wp;       /* padded row width */
+    float   *wtc;      /* NULL, or the weights as [in_c][kh][kw][out_c] (dconv_run_cl) ... */
+    float   *wsrc;     /* ... made from this copy of them */
+    uint32_t *tq;      /* first position of each register tile (dconv_run), ntq of them */
+    uint32_t ntq;
+    gboolean wtc_ok;   /* wtc has been made at least once */
+} dconv_buf;
+
+typedef struct cmap cmap;            /* inference: compact sparse map (below) */
+/* Outputs [lo, lo + n) of a conv / pool along one axis touched by one input
+ * coordinate: touched_range, tabulated per layer so the scatter loops of the
+ * sparse inference path do no division. */
+typedef struct {
+    uint32_t lo, n;
+} span;
+static void cmaps_free(cmap *cm);     /* TT_MAX_LAYERS of them, or NULL */
+
 struct tt_ws {
     uint32_t n_layers, in_h, in_w;
     size_t   n_params;
@@ -455,6 +534,19 @@ struct tt_ws {
     float   *col;                    /* im2col buffer, col_cap floats */
     size_t   col_cap;
     float   *input;                  /* dense input picture (in_h * in_w) */
+    dconv_buf dc[TT_MAX_LAYERS];     /* inference: stride-1 convs run directly */
+    cmap    *cm;                     /* inference: compact sparse maps, TT_MAX_LAYERS */
+    span    *spans[TT_MAX_LAYERS][2];/* inference: per layer, rows and columns of its input */
+    struct {
+        uint32_t epoch;
+        uint32_t *ostamp, *olist;    /* conv j outputs set from bgresp this call ([out_h*out_w]) */
+        uint32_t *pstamp;            /* pooled cells done this call ([pooled h*w]) */
+        uint32_t *plist;             /* those cells, ascending */
+        float    *xv;                /* their pooled values, [pooled h*w][ocs] */
+        uint32_t *dk;                /* changed inputs of the dense layer ... */
+        float    *dv;                /* ... and their change */
+        float    *y;                 /* its output, [dcs] */
+    } dd;                            /* delta dense (tt_net_cache) */
     /* training */
     float   *g[2];                   /* gradient ping-pong, gcap floats each */
     size_t   gcap;
@@ -462,7 +554,7 @@ struct tt_ws {
     float   *mask[TT_MAX_LAYERS];    /* dropout: 0 or 1/(1-rate) */
     float   *colkeep[TT_MAX_LAYERS]; /* conv: column matrix kept from forward to backward */
     /* sparse */
-    double   cost0, cost_delta;      /* see TT_SPARSE_COST_CONV0 / _DELTA */
+    double   cost0, cost_delta;      /* set by tt_ws_set_sparse_cost, < 0: the defaults (TT_SPARSE_COST_*) */
     gboolean dense_train;            /* tests: train with a dense conv 0 output */
     smap     map[TT_MAX_LAYERS];
     uint32_t epoch;
@@ -486,8 +578,8 @@ tt_ws *tt_ws_new(const tt_net *net)
     ws->in_w = net->in_w;
     ws->n_params = net->n_params;
     ws->epoch = 1;
-    ws->cost0 = TT_SPARSE_COST_CONV0;
-    ws->cost_delta = TT_SPARSE_COST_DELTA;
+    ws->cost0 = -1.0;
+    ws->cost_delta = -1.0;
     return ws;
 }
 
@@ -495,8 +587,8 @@ tt_ws *tt_ws_new(const tt_net *net)
 void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta)
 {
     g_return_if_fail(ws != NULL);
-    ws->cost0 = conv0 < 0.0 ? TT_SPARSE_COST_CONV0 : conv0;
-    ws->cost_delta = delta < 0.0 ? TT_SPARSE_COST_DELTA : delta;
+    ws->cost0 = conv0 < 0.0 ? -1.0 : conv0;
+    ws->cost_delta = delta < 0.0 ? -1.0 : delta;
 }
 
 void tt_ws_set_dense_train(tt_ws *ws, gboolean dense)
@@ -522,7 +614,15 @@ void tt_ws_free(tt_ws *ws)
         g_free(ws->map[i].am);
         g_free(ws->map[i].g);
         g_free(ws->map[i].gstamp);
+        g_free(ws->dc[i].pin);
+        g_free(ws->dc[i].out);
+        g_free(ws->dc[i].wtc);
+        g_free(ws->dc[i].wsrc);
+        g_free(ws->dc[i].tq);
+        g_free(ws->spans[i][0]);
+        g_free(ws->spans[i][1]);
     }
+    cmaps_free(ws->cm);
     g_free(ws->col);
     g_free(ws->input);
     g_free(ws->g[0]);
@@ -538,6 +638,14 @@ void tt_ws_free(tt_ws *ws)
     g_free(ws->dt.r);
     g_free(ws->dt.dwt);
     g_free(ws->dt.gy);
+    g_free(ws->dd.ostamp);
+    g_free(ws->dd.olist);
+    g_free(ws->dd.pstamp);
+    g_free(ws->dd.plist);
+    g_free(ws->dd.xv);
+    g_free(ws->dd.dk);
+    g_free(ws->dd.dv);
+    g_free(ws->dd.y);
     g_free(ws);
 }
 
@@ -844,11 +952,398 @@ static void relu_backward(const float *y, float *g, size_t n)
         g[k] = y[k] > 0.0f ? g[k] : 0.0f;
 }
 
-/* Inference from layer `start` on, x being the (dense) input of that layer. */
-static void forward_dense_from(const tt_net *net, tt_ws *ws, uint32_t start, const float *x, float *logits)
+/* ------------------------------------------------------------------------ */
+/* Inference: stride-1 convolutions run directly                            */
+/*
+ * A stride-1 conv is out[o][oy][ox] = sum over c, ky, kx of
+ * W[o][c][ky][kx] * P[c][oy + ky][ox + kx], P the zero-padded input
+ * (Hp x Wp per channel). Numbering the outputs over the padded width,
+ * q = oy * Wp + ox, every tap becomes one contiguous shifted read
+ * P_flat[c][q + ky * Wp + kx], so the conv is kh * kw * in_c scaled shifted
+ * copies of the padded input, vectorised over q, with the weights broadcast
+ * from their stored layout: no im2col, no gemm packing. At the LeNet's sizes
+ * (25..150 taps, a few hundred positions) im2col + sgemm spent more time in
+ * im2col, its small row copies (memmove) and sgemm's packing than in the
+ * multiply-adds (tests/bench/RESULTS-nn.md). Register tiles of 16 or 24
+ * positions run over the flat positions or row by row, whichever computes
+ * fewer of the columns ox >= out_w that are never read (none on the LeNet's
+ * first conv); with 8 or 16 filters and a narrow output (the LeNet's second
+ * conv: 12 of 16 columns) a channel-last variant vectorises over the filters
+ * instead (dconv_run_cl). All of them add in (c, ky, kx) order per output.
+ * Inference only: training keeps im2col + gemm (it needs the column matrix
+ * for the backward anyway), so its results do not change.
+ */
+
+/* Bound (floats) of the padded input and of the flat output of a direct conv;
+ * larger layers use im2col + gemm. */
+#define TT_DCONV_MAX ((size_t)1 << 22)
+/* Flat positions per channel are rounded up to a multiple of this. */
+#define TT_DCONV_Q 48
+
+static gboolean dconv_ok(const tt_layer *l)
+{
+    if (l->kind != TT_LAYER_CONV || l->sh != 1 || l->sw != 1)
+        return FALSE;
+    const uint64_t hp = (uint64_t)l->in_h + l->pad_t + l->pad_b, wp = (uint64_t)l->in_w + l->pad_l + l->pad_r;
+    return (uint64_t)l->in_c * (hp * wp + TT_DCONV_Q + (uint64_t)l->kh * wp) <= TT_DCONV_MAX &&
+           (uint64_t)l->out_c * (l->out_h * wp + TT_DCONV_Q) <= TT_DCONV_MAX;
+}
+
+/* The buffers of direct conv layer i (allocated on first use). pin is zeroed
+ * once: calls only ever write its interior, so the padding stays zero. */
+static dconv_buf *ws_dconv(tt_ws *ws, const tt_layer *l, uint32_t i)
+{
+    dconv_buf *b = &ws->dc[i];
+    if (!b->pin) {
+        const size_t hp = (size_t)l->in_h + l->pad_t + l->pad_b;
+        b->wp = l->in_w + l->pad_l + l->pad_r;
+        b->ps = hp * b->wp;
+        /* Tiles of tw positions: over the flat positions, or row by row when
+         * that wastes less (out_w a multiple of tw: none wasted; the LeNet's
+         * first conv, 32 of 36 columns flat). */
+        const size_t tw = l->out_c % 6 == 0 ? 16 : 24, ow = l->out_w, wp = b->wp;
+        const size_t flat = ((size_t)l->out_h * wp + tw - 1) / tw, per_row = (ow + tw - 1) / tw;
+        const gboolean rows = per_row * l->out_h < flat;
+        b->ntq = (uint32_t)(rows ? per_row * l->out_h : flat);
+        b->tq = g_new(uint32_t, b->ntq);
+        for (size_t t = 0; t < b->ntq; t++)
+            b->tq[t] = (uint32_t)(rows ? (t / per_row) * wp + (t % per_row) * tw : t * tw);
+        const size_t end = (size_t)b->tq[b->ntq - 1] + tw;
+        b->nq = (MAX(end, (size_t)l->out_h * wp) + TT_DCONV_Q - 1) / TT_DCONV_Q * TT_DCONV_Q;
+        /* The last plane is read up to nq - 1 + (kh - 1) * wp + kw - 1. */
+        b->pin = g_new0(float, (l->in_c - 1) * b->ps + b->nq + (size_t)(l->kh - 1) * b->wp + l->kw);
+        b->out = g_new(float, (size_t)l->out_c * b->nq);
+        /* 8 or 16 filters and at least 1/8 of the flat positions wasted
+         * (the LeNet's second conv: 4 of 16): vectorise over the filters. */
+        if ((l->out_c == 8 || l->out_c == 16) && (b->wp - l->out_w) * 8 >= b->wp) {
+            b->wtc = g_new(float, (size_t)l->in_c * l->kh * l->kw * l->out_c);
+            b->wsrc = g_new(float, (size_t)l->in_c * l->kh * l->kw * l->out_c);
+        }
+    }
+    return b;
+}
+
+/* Copy a dense [in_c][in_h][in_w] input into the interior of pin. */
+static void dconv_stage(const tt_layer *l, const dconv_buf *b, const float *x)
+{
+    for (uint32_t c = 0; c < l->in_c; c++)
+        for (uint32_t y = 0; y < l->in_h; y++)
+            memcpy(b->pin + c * b->ps + (size_t)(y + l->pad_t) * b->wp + l->pad_l,
+                   x + ((size_t)c * l->in_h + y) * l->in_w, l->in_w * sizeof(float));
+}
+
+/* One register tile: OB filters x NV vectors of 8 positions, accumulated over
+ * every tap in (c, ky, kx) order. w: the first filter of the tile (filters
+ * wo floats apart); pin and out: at the tile's first position. OB and NV are
+ * constants at every call, so the accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+dconv_tile(const int OB, const int NV, const float *restrict w, size_t wo, uint32_t ic, uint32_t kh,
+           uint32_t kw, const float *restrict pin, size_t ps, uint32_t wp, float *restrict out, size_t nq)
+{
+    /* Fixed bounds (not [OB][NV], which would be a variable-length array kept
+     * in memory): fully unrolled, the used entries become registers. */
+    tt_v8 acc[6][3];
+#pragma GCC unroll 8
+    for (int o = 0; o < OB; o++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[o][v] = (tt_v8){ 0 };
+    for (uint32_t c = 0; c < ic; c++) {
+        const float *pc = pin + c * ps, *wc = w + (size_t)c * kh * kw;
+        for (uint32_t ky = 0; ky < kh; ky++) {
+            const float *pr = pc + (size_t)ky * wp, *wr = wc + (size_t)ky * kw;
+            for (uint32_t kx = 0; kx < kw; kx++) {
+                tt_v8 x[3];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    x[v] = *(const tt_v8 *)(pr + kx + 8 * v);
+#pragma GCC unroll 8
+                for (int o = 0; o < OB; o++) {
+                    const float s = wr[o * wo + kx];
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        acc[o][v] += s * x[v];
+                }
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int o = 0; o < OB; o++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            *(tt_v8 *)(out + o * nq + 8 * v) = acc[o][v];
+}
+
+/* b->out = conv(b->pin) without bias. Tiles of 6 filters x 2 vectors when
+ * out_c is a multiple of 6 (the LeNet's conv 0), else 4 x 3 and a 1..3 x 3
+ * tail: 12 accumulators + the inputs fit the 16 AVX registers. */
+TT_CLONES
+static void dconv_run(const tt_layer *l, const float *W, const dconv_buf *b)
+{
+    const size_t wo = (size_t)l->in_c * l->kh * l->kw, nq = b->nq;
+    const uint32_t oc = l->out_c, ic = l->in_c, kh = l->kh, kw = l->kw;
+    const float *src = b->pin;
+    const size_t ps = b->ps, wp = b->wp;
+    uint32_t o = 0;
+    if (oc % 6 == 0) {
+        for (; o < oc; o += 6)
+            for (uint32_t t = 0; t < b->ntq; t++) {
+                const size_t q = b->tq[t];
+                dconv_tile(6, 2, W + o * wo, wo, ic, kh, kw, src + q, ps, wp, b->out + o * nq + q, nq);
+            }
+        return;
+    }
+    for (; o + 4 <= oc; o += 4)
+        for (uint32_t t = 0; t < b->ntq; t++) {
+            const size_t q = b->tq[t];
+            dconv_tile(4, 3, W + o * wo, wo, ic, kh, kw, src + q, ps, wp, b->out + o * nq + q, nq);
+        }
+    for (uint32_t t = 0; t < b->ntq && o < oc; t++) {
+        const size_t q = b->tq[t];
+        const float *wq = W + o * wo;
+        const float *pq = src + q;
+        float *oq = b->out + o * nq + q;
+        switch (oc - o) {
+        case 3: dconv_tile(3, 3, wq, wo, ic, kh, kw, pq, ps, wp, oq, nq); break;
+        case 2: dconv_tile(2, 3, wq, wo, ic, kh, kw, pq, ps, wp, oq, nq); break;
+        default: dconv_tile(1, 3, wq, wo, ic, kh, kw, pq, ps, wp, oq, nq); break;
+        }
+    }
+}
+
+/* Write-out of a direct conv with the layers folded into it: dst[o][y][x] =
+ * act(max over the pool window of out + bias[o]) (h x w = the result's size;
+ * plane and row strides dps, drs). Adding the bias after the max and the relu
+ * after the pool give the same floats as the layer order conv, bias, relu,
+ * pool (rounding and relu are monotonic), on a quarter of the values. */
+TT_CLONES
+static void dconv_finish(const dconv_buf *b, const float *bias, uint32_t oc, const tt_layer *pool,
+                         gboolean relu, uint32_t h, uint32_t w, float *dst, size_t dps, size_t drs)
+{
+    const size_t wp = b->wp;
+    const tt_v8 zero = { 0 };
+    for (uint32_t o = 0; o < oc; o++) {
+        const float *src = b->out + o * b->nq;
+        float *d = dst + o * dps;
+        const float bo = bias[o];
+        if (!pool) {
+            for (uint32_t y = 0; y < h; y++)
+                for (uint32_t x = 0; x < w; x++) {
+                    const float v = src[y * wp + x] + bo;
+                    d[y * drs + x] = relu && !(v > 0.0f) ? 0.0f : v;
+                }
+        } else if (pool->kh == 2 && pool->kw == 2 && pool->sh == 2 && pool->sw == 2) {
+            for (uint32_t y = 0; y < h; y++) {
+                const float *r0 = src + 2 * y * wp, *r1 = r0 + wp;
+                float *dr = d + y * drs;
+                uint32_t x = 0;
+                /* 8 outputs from 16 columns of two rows: vertical max, then
+                 * the max of even and odd columns. */
+                for (; x + 8 <= w; x += 8) {
+                    tt_v8 a0 = *(const tt_v8 *)(r0 + 2 * x), a1 = *(const tt_v8 *)(r0 + 2 * x + 8);
+                    tt_v8 c0 = *(const tt_v8 *)(r1 + 2 * x), c1 = *(const tt_v8 *)(r1 + 2 * x + 8);
+                    tt_v8 m0 = VMAX(a0, c0), m1 = VMAX(a1, c1);
+                    tt_v8 ev = TT_SHUFFLE(m0, m1, 0, 2, 4, 6, 8, 10, 12, 14);
+                    tt_v8 od = TT_SHUFFLE(m0, m1, 1, 3, 5, 7, 9, 11, 13, 15);
+                    tt_v8 m = VMAX(ev, od) + bo;
+                    if (relu)
+                        m = (tt_v8)((tt_v8i)m & (m > zero));
+                    *(tt_v8 *)(dr + x) = m;
+                }
+                for (; x < w; x++) {
+                    float a = r0[2 * x], e = r1[2 * x];
+                    a = r0[2 * x + 1] > a ? r0[2 * x + 1] : a;
+                    e = r1[2 * x + 1] > e ? r1[2 * x + 1] : e;
+                    const float v = (e > a ? e : a) + bo;
+                    dr[x] = relu && !(v > 0.0f) ? 0.0f : v;
+                }
+            }
+        } else {
+            for (uint32_t y = 0; y < h; y++)
+                for (uint32_t x = 0; x < w; x++) {
+                    const float *s = src + (size_t)y * pool->sh * wp + (size_t)x * pool->sw;
+                    float m = s[0];
+                    for (uint32_t wy = 0; wy < pool->kh; wy++)
+                        for (uint32_t wx = 0; wx < pool->kw; wx++)
+                            m = s[wy * wp + wx] > m ? s[wy * wp + wx] : m;
+                    const float v = m + bo;
+                    d[y * drs + x] = relu && !(v > 0.0f) ? 0.0f : v;
+                }
+        }
+    }
+}
+
+/* Channel-last variant of a direct conv for 8 or 16 filters (NV vectors):
+ * NP (<= 6) consecutive positions of one output row x all filters per tile; the
+ * input is broadcast from pin, the weights (wtc) loaded as vectors. Every
+ * lane is a real output: nothing is computed for the padding columns. */
+static inline __attribute__((always_inline)) void
+dconv_cl_tile(const int NP, const int NV, const float *restrict wtc, uint32_t ic, uint32_t kh, uint32_t kw,
+              const float *restrict pin, size_t ps, uint32_t wp, float *restrict out)
+{
+    const int oc = 8 * NV;
+    tt_v8 acc[6][2];
+#pragma GCC unroll 6
+    for (int p = 0; p < NP; p++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[p][v] = (tt_v8){ 0 };
+    for (uint32_t c = 0; c < ic; c++)
+        for (uint32_t ky = 0; ky < kh; ky++) {
+            const float *src = pin + c * ps + (size_t)ky * wp;
+            const float *w = wtc + ((size_t)c * kh + ky) * kw * oc;
+            for (uint32_t kx = 0; kx < kw; kx++, w += oc) {
+                tt_v8 wv[2];
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; v++)
+                    wv[v] = *(const tt_v8 *)(w + 8 * v);
+#pragma GCC unroll 6
+                for (int p = 0; p < NP; p++) {
+                    const float x = src[kx + p];
+#pragma GCC unroll 2
+                    for (int v = 0; v < NV; v++)
+                        acc[p][v] += x * wv[v];
+                }
+            }
+        }
+#pragma GCC unroll 6
+    for (int p = 0; p < NP; p++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            *(tt_v8 *)(out + p * oc + 8 * v) = acc[p][v];
+}
+
+static inline __attribute__((always_inline)) void
+dconv_cl_row(const int NV, uint32_t ow, const float *wtc, uint32_t ic, uint32_t kh, uint32_t kw, const float *pin,
+             size_t ps, uint32_t wp, float *out)
+{
+    /* 2 x 4 accumulators with 16 filters: with 2 x 6, GCC keeps one on the
+     * stack (a store-load chain per step); 6 x 1 with 8 filters. */
+    const uint32_t np = NV == 2 ? 4 : 6;
+    for (uint32_t x = 0; x < ow; x += np) {
+        const float *p = pin + x;
+        float *o = out + (size_t)x * 8 * NV;
+        switch (MIN(np, ow - x)) {
+        case 6: dconv_cl_tile(6, NV, wtc, ic, kh, kw, p, ps, wp, o); break;
+        case 5: dconv_cl_tile(5, NV, wtc, ic, kh, kw, p, ps, wp, o); break;
+        case 4: dconv_cl_tile(4, NV, wtc, ic, kh, kw, p, ps, wp, o); break;
+        case 3: dconv_cl_tile(3, NV, wtc, ic, kh, kw, p, ps, wp, o); break;
+        case 2: dconv_cl_tile(2, NV, wtc, ic, kh, kw, p, ps, wp, o); break;
+        default: dconv_cl_tile(1, NV, wtc, ic, kh, kw, p, ps, wp, o); break;
+        }
+    }
+}
+
+/* b->out = conv(b->pin) without bias, channel-last. The params may change
+ * between calls (training, tests) and a net has no version number, so wtc is
+ * rebuilt whenever W differs from the copy it was made from: a memcmp per
+ * call (9.6 KB on the LeNet) instead of a transposition. */
+TT_CLONES
+static void dconv_run_cl(const tt_layer *l, const float *W, dconv_buf *b)
+{
+    const size_t k = (size_t)l->in_c * l->kh * l->kw;
+    const uint32_t oc = l->out_c;
+    if (!b->wtc_ok || memcmp(b->wsrc, W, k * oc * sizeof(float))) {
+        for (size_t i = 0; i < k; i++)     /* written in order; the strided reads stay in L1 */
+            for (uint32_t o = 0; o < oc; o++)
+                b->wtc[i * oc + o] = W[o * k + i];
+        memcpy(b->wsrc, W, k * oc * sizeof(float));
+        b->wtc_ok = TRUE;
+    }
+    for (uint32_t y = 0; y < l->out_h; y++) {
+        const float *p = b->pin + (size_t)y * b->wp;
+        float *out = b->out + (size_t)y * l->out_w * oc;
+        if (oc == 16)
+            dconv_cl_row(2, l->out_w, b->wtc, l->in_c, l->kh, l->kw, p, b->ps, b->wp, out);
+        else
+            dconv_cl_row(1, l->out_w, b->wtc, l->in_c, l->kh, l->kw, p, b->ps, b->wp, out);
+    }
+}
+
+/* dconv_finish for the channel-last output of dconv_run_cl (ow: its row width). */
+TT_CLONES
+static void dconv_finish_cl(const dconv_buf *b, uint32_t ow, const float *bias, uint32_t oc, const tt_layer *pool,
+                            gboolean relu, uint32_t h, uint32_t w, float *dst, size_t dps, size_t drs)
+{
+    const uint32_t kh = pool ? pool->kh : 1, kw = pool ? pool->kw : 1;
+    const uint32_t sh = pool ? pool->sh : 1, sw = pool ? pool->sw : 1;
+    const tt_v8 zero = { 0 };
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            const float *c0 = b->out + ((size_t)y * sh * ow + (size_t)x * sw) * oc;
+            for (uint32_t q = 0; q < oc; q += 8) {
+                tt_v8 m = *(const tt_v8 *)(c0 + q);
+                for (uint32_t wy = 0; wy < kh; wy++)
+                    for (uint32_t wx = 0; wx < kw; wx++) {
+                        const tt_v8 v = *(const tt_v8 *)(c0 + ((size_t)wy * ow + wx) * oc + q);
+                        m = VMAX(m, v);
+                    }
+                m += *(const tt_v8 *)(bias + q);
+                if (relu)
+                    m = (tt_v8)((tt_v8i)m & (m > zero));
+                for (int e = 0; e < 8; e++)
+                    dst[(q + e) * dps + (size_t)y * drs + x] = m[e];
+            }
+        }
+}
+
+/* Inference from layer `start` on, x being the (dense) input of that layer;
+ * staged: that layer is a direct conv whose padded input already holds it (x unused).
+ * A stride-1 conv runs directly and writes its output through the relu /
+ * dropout layers and the (first) maxpool that follow it, into the padded input
+ * of the next layer when that is a direct conv too: no activation is copied. */
+static void forward_dense_from(const tt_net *net, tt_ws *ws, uint32_t start, const float *x, gboolean staged,
+                               float *logits)
 {
     for (uint32_t i = start; i < net->n_layers; i++) {
         const tt_layer *l = &net->layers[i];
+        if (l->kind == TT_LAYER_CONV && dconv_ok(l)) {
+            dconv_buf *b = ws_dconv(ws, l, i);
+            if (!staged)
+                dconv_stage(l, b, x);
+            if (b->wtc)
+                dconv_run_cl(l, net->params + l->w_off, b);
+            else
+                dconv_run(l, net->params + l->w_off, b);
+            const tt_layer *pool = NULL;
+            gboolean relu = FALSE;
+            uint32_t last = i;
+            for (uint32_t k = i + 1; k < net->n_layers; k++) {
+                const uint32_t kind = net->layers[k].kind;
+                if (kind == TT_LAYER_RELU)
+                    relu = TRUE;
+                else if (kind == TT_LAYER_MAXPOOL && !pool)
+                    pool = &net->layers[k];
+                else if (kind != TT_LAYER_DROPOUT)
+                    break;
+                last = k;
+            }
+            const tt_layer *lo = &net->layers[last];
+            float *dst;
+            size_t dps, drs;
+            staged = last + 1 < net->n_layers && dconv_ok(&net->layers[last + 1]);
+            if (staged) {
+                const tt_layer *ln = &net->layers[last + 1];
+                const dconv_buf *nb = ws_dconv(ws, ln, last + 1);
+                dst = nb->pin + (size_t)ln->pad_t * nb->wp + ln->pad_l;
+                dps = nb->ps;
+                drs = nb->wp;
+            } else {
+                dst = ws_act(net, ws, last);
+                dps = (size_t)lo->out_h * lo->out_w;
+                drs = lo->out_w;
+            }
+            if (b->wtc)
+                dconv_finish_cl(b, l->out_w, net->params + l->b_off, l->out_c, pool, relu, lo->out_h, lo->out_w,
+                                dst, dps, drs);
+            else
+                dconv_finish(b, net->params + l->b_off, l->out_c, pool, relu, lo->out_h, lo->out_w, dst, dps,
+                             drs);
+            x = dst;
+            i = last;
+            continue;
+        }
+        staged = FALSE;
         float *y = ws_act(net, ws, i);
         size_t n = layer_out_size(l);
         switch (l->kind) {
@@ -879,7 +1374,7 @@ void tt_net_forward_dense(const tt_net *net, tt_ws *ws, const float *input, floa
     g_return_if_fail(input != NULL && logits != NULL);
     if (!ws_fits(net, ws))
         return;
-    forward_dense_from(net, ws, 0, input, logits);
+    forward_dense_from(net, ws, 0, input, FALSE, logits);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -985,42 +1480,270 @@ static void smap_relu(smap *m)
     }
 }
 
-/* maxpool a -> b; only windows holding a touched cell are computed. */
-TT_CLONES
-static void smap_pool(const tt_layer *l, const smap *a, smap *b, uint32_t epoch)
+/* ------------------------------------------------------------------------ */
+/* Inference: compact sparse maps                                           */
+/*
+ * The sparse inference path keeps the touched cells of a map in slots, their
+ * values contiguous in order of first touch, and finds a cell's slot through
+ * a small open-addressing hash table sized to the picture (cleared per call).
+ * The training maps (smap) index values by cell in arrays of the whole map:
+ * on the paper net that is 5.8 MB for conv 0's output, so each of the few
+ * hundred cells a picture touches cost cache misses in the stamp and value
+ * arrays (half of the paper net's time at 100 packets). Here a picture's
+ * working set is a few KB. Above TT_CM_HASH_MAX cells the table would no
+ * longer be small and the map falls back to a stamp + slot array indexed by
+ * cell, which keeps the locality of the (row-sorted) pixel list; so do maps
+ * of at most TT_CM_DIRECT_MAX cells, whose arrays are small anyway.
+ */
+#define TT_CM_HASH_MAX 16384u
+#define TT_CM_DIRECT_MAX 8192u
+
+typedef struct {
+    uint32_t key;      /* cell + 1; 0 = empty */
+    uint32_t slot;
+} cm_ent;
+
+struct cmap {
+    uint32_t c, h, w, cs;
+    uint32_t n, cap;       /* slots used / allocated */
+    float    *val;         /* [cap][cs], slot order */
+    uint32_t *list;        /* [cap] cell of each slot */
+    uint32_t *yx;          /* [cap] its row << 16 | column (sides < 65536: TT_MAX_IMAGE_SIDE x 3) */
+    uint32_t *cnt;         /* [cap] pools: touched cells seen in the slot's window */
+    float    *bg;          /* [cs] value of every untouched cell */
+    gboolean  direct;      /* this call: stamp/slot arrays, else the hash */
+    cm_ent   *ht;          /* hash, 1 << hbits entries in use (hcap allocated) */
+    uint32_t  hbits, hcap;
+    uint32_t *stamp, *slot; /* direct mode, [h*w], allocated when first needed */
+    uint32_t  epoch;
+};
+
+static void cmaps_free(cmap *cm)
 {
-    const uint32_t cs = a->cs, iw = a->w, ph = l->out_h, pw = l->out_w;
-    memcpy(b->bg, a->bg, cs * sizeof(float));
-    uint32_t cnt = 0;
-    for (uint32_t t = 0; t < a->n; t++) {
-        const uint32_t cell = a->list[t];
-        const uint32_t y = cell / iw, x = cell - y * iw;
-        int64_t y0, y1, x0, x1;
-        if (!touched_range(y, 0, l->kh, l->sh, ph, &y0, &y1) ||
-            !touched_range(x, 0, l->kw, l->sw, pw, &x0, &x1))
+    if (!cm)
+        return;
+    for (uint32_t i = 0; i < TT_MAX_LAYERS; i++) {
+        cmap *m = &cm[i];
+        g_free(m->val);
+        g_free(m->list);
+        g_free(m->yx);
+        g_free(m->cnt);
+        g_free(m->bg);
+        g_free(m->ht);
+        g_free(m->stamp);
+        g_free(m->slot);
+    }
+    g_free(cm);
+}
+
+/* Empty the map for a call that touches at most max_cells cells. */
+static void cmap_reset(cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells)
+{
+    const size_t hw = (size_t)h * w;
+    if (!m->bg) {
+        m->c = c; m->h = h; m->w = w;
+        m->cs = cstride(c);
+        m->bg = g_new0(float, m->cs);
+    }
+    if (max_cells > hw)
+        max_cells = hw;
+    if (max_cells < 1)
+        max_cells = 1;
+    if (m->cap < max_cells) {
+        g_free(m->val);
+        g_free(m->list);
+        g_free(m->cnt);
+        g_free(m->yx);
+        m->val = g_new(float, max_cells * m->cs);
+        m->list = g_new(uint32_t, max_cells);
+        m->cnt = g_new(uint32_t, max_cells);
+        m->yx = g_new(uint32_t, max_cells);
+        m->cap = (uint32_t)max_cells;
+    }
+    m->n = 0;
+    /* small maps (the LeNets': 8 KB of table at 32 x 32) are cheaper to index directly */
+    m->direct = max_cells > TT_CM_HASH_MAX || hw <= TT_CM_DIRECT_MAX;
+    if (m->direct) {
+        if (!m->stamp) {
+            m->stamp = g_new0(uint32_t, hw);
+            m->slot = g_new(uint32_t, hw);
+        }
+        if (++m->epoch == 0) {
+            memset(m->stamp, 0, hw * sizeof(uint32_t));
+            m->epoch = 1;
+        }
+        return;
+    }
+    /* load factor <= 1/4: short probes */
+    uint32_t bits = 4;
+    while (((size_t)1 << bits) < 4 * max_cells)
+        bits++;
+    if (m->hcap < (1u << bits)) {
+        g_free(m->ht);
+        m->ht = g_new(cm_ent, (size_t)1 << bits);
+        m->hcap = 1u << bits;
+    }
+    m->hbits = bits;
+    memset(m->ht, 0, ((size_t)1 << bits) * sizeof(cm_ent));
+}
+
+/* The span tables of layer i (conv or pool) over its input (built once). */
+static void ws_spans(tt_ws *ws, uint32_t i, const tt_layer *l, const span **rows, const span **cols)
+{
+    if (!ws->spans[i][0]) {
+        const uint32_t pt = l->kind == TT_LAYER_CONV ? l->pad_t : 0, pl = l->kind == TT_LAYER_CONV ? l->pad_l : 0;
+        span *r = g_new(span, l->in_h), *c = g_new(span, l->in_w);
+        for (uint32_t y = 0; y < l->in_h; y++) {
+            int64_t lo, hi;
+            const gboolean any = touched_range(y, pt, l->kh, l->sh, l->out_h, &lo, &hi);
+            r[y].lo = any ? (uint32_t)lo : 0;
+            r[y].n = any ? (uint32_t)(hi - lo + 1) : 0;
+        }
+        for (uint32_t x = 0; x < l->in_w; x++) {
+            int64_t lo, hi;
+            const gboolean any = touched_range(x, pl, l->kw, l->sw, l->out_w, &lo, &hi);
+            c[x].lo = any ? (uint32_t)lo : 0;
+            c[x].n = any ? (uint32_t)(hi - lo + 1) : 0;
+        }
+        ws->spans[i][0] = r;
+        ws->spans[i][1] = c;
+    }
+    *rows = ws->spans[i][0];
+    *cols = ws->spans[i][1];
+}
+
+static inline uint32_t cm_hash(uint32_t cell, uint32_t bits)
+{
+    return (cell * 0x9E3779B1u) >> (32 - bits);
+}
+
+/* Slot of cell, adding it (*fresh = TRUE, value not set) when untouched.
+ * cmap_reset's max_cells bounds the slots. */
+static inline uint32_t cm_add(cmap *m, uint32_t cell, gboolean *fresh)
+{
+    if (m->direct) {
+        if (m->stamp[cell] == m->epoch) {
+            *fresh = FALSE;
+            return m->slot[cell];
+        }
+        m->stamp[cell] = m->epoch;
+        m->slot[cell] = m->n;
+    } else {
+        const uint32_t mask = (1u << m->hbits) - 1;
+        uint32_t h = cm_hash(cell, m->hbits);
+        for (;; h = (h + 1) & mask) {
+            const cm_ent e = m->ht[h];
+            if (e.key == cell + 1) {
+                *fresh = FALSE;
+                return e.slot;
+            }
+            if (e.key == 0)
+                break;
+        }
+        m->ht[h].key = cell + 1;
+        m->ht[h].slot = m->n;
+    }
+    *fresh = TRUE;
+    m->list[m->n] = cell;
+    return m->n++;
+}
+
+/* conv 0 (in_c == 1) by scatter, as conv1_scatter, into a compact map:
+ * the same additions in the same order. */
+TT_CLONES
+static void cm_conv0(const tt_layer *l, const float *w1t, const float *bias, const tt_pixel *px, size_t n,
+                     uint32_t in_h, uint32_t in_w, const span *rows, const span *cols, cmap *m)
+{
+    const uint32_t cs = m->cs, ow = l->out_w;
+    const size_t hw = (size_t)in_h * in_w;
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t idx = px[i].idx;
+        const float v = px[i].v;
+        if (idx >= hw || v == 0.0f)
             continue;
-        for (int64_t py = y0; py <= y1; py++) {
-            for (int64_t px = x0; px <= x1; px++) {
-                const uint32_t pc = (uint32_t)(py * pw + px);
-                if (b->stamp[pc] == epoch)
-                    continue;
-                b->stamp[pc] = epoch;
-                b->list[cnt++] = pc;
-                float *restrict o = b->val + (size_t)pc * cs;
-                for (uint32_t wy = 0; wy < l->kh; wy++) {
-                    for (uint32_t wx = 0; wx < l->kw; wx++) {
-                        const uint32_t ic = (uint32_t)((py * l->sh + wy) * iw + px * l->sw + wx);
-                        const float *s = a->stamp[ic] == epoch ? a->val + (size_t)ic * cs : a->bg;
-                        if (wy == 0 && wx == 0)
-                            memcpy(o, s, cs * sizeof(float));
-                        else
-                            vmax8(o, s, cs);
-                    }
+        const uint32_t r = idx / in_w, c = idx - r * in_w;
+        const span sy = rows[r], sx = cols[c];
+        for (uint32_t oy = sy.lo; oy < sy.lo + sy.n; oy++) {
+            const uint32_t ky = r + l->pad_t - oy * l->sh;
+            for (uint32_t ox = sx.lo; ox < sx.lo + sx.n; ox++) {
+                const uint32_t kx = c + l->pad_l - ox * l->sw;
+                gboolean fresh;
+                const uint32_t s = cm_add(m, oy * ow + ox, &fresh);
+                float *restrict o = m->val + (size_t)s * cs;
+                const float *restrict wk = w1t + (size_t)(ky * l->kw + kx) * cs;
+                if (fresh)
+                    m->yx[s] = oy << 16 | ox;
+                if (fresh)
+                    for (uint32_t q = 0; q < cs; q += 8)
+                        *(tt_v8 *)(o + q) = *(const tt_v8 *)(bias + q) + v * *(const tt_v8 *)(wk + q);
+                else
+                    for (uint32_t q = 0; q < cs; q += 8)
+                        *(tt_v8 *)(o + q) += v * *(const tt_v8 *)(wk + q);
+            }
+        }
+    }
+}
+
+static void cm_relu(cmap *m)
+{
+    relu_forward(m->bg, m->bg, m->cs);
+    relu_forward(m->val, m->val, (size_t)m->n * m->cs);
+}
+
+/* maxpool a -> b; only windows holding a touched cell are computed (b must
+ * have been reset for a->n x ceil(kh/sh) x ceil(kw/sw) cells). Each touched
+ * cell is maxed into the pooled cells whose window holds it, counting them;
+ * a window with fewer touched cells than its size also holds the background.
+ * No lookup in a: the max of the same values, in another order (max is exact,
+ * so the result is the same), and the slots come in the same order as when
+ * the windows were scanned. */
+TT_CLONES
+static void cm_pool(const tt_layer *l, const span *rows, const span *cols, const cmap *a, cmap *b)
+{
+    const uint32_t cs = a->cs, pw = l->out_w, win = l->kh * l->kw;
+    memcpy(b->bg, a->bg, cs * sizeof(float));
+    for (uint32_t t = 0; t < a->n; t++) {
+        const span sy = rows[a->yx[t] >> 16], sx = cols[a->yx[t] & 0xFFFFu];
+        const float *src = a->val + (size_t)t * cs;
+        for (uint32_t py = sy.lo; py < sy.lo + sy.n; py++) {
+            for (uint32_t px = sx.lo; px < sx.lo + sx.n; px++) {
+                gboolean fresh;
+                const uint32_t s = cm_add(b, py * pw + px, &fresh);
+                float *restrict o = b->val + (size_t)s * cs;
+                if (fresh) {
+                    b->yx[s] = py << 16 | px;
+                    b->cnt[s] = 1;
+                    for (uint32_t q = 0; q < cs; q += 8)
+                        *(tt_v8 *)(o + q) = *(const tt_v8 *)(src + q);
+                } else {
+                    b->cnt[s]++;
+                    vmax8(o, src, cs);
                 }
             }
         }
     }
-    b->n = cnt;
+    for (uint32_t s = 0; s < b->n; s++)
+        if (b->cnt[s] < win)
+            vmax8(b->val + (size_t)s * cs, b->bg, cs);
+}
+
+/* Write the map as a dense [c][h][w] tensor (plane stride dps, row stride drs). */
+static void cm_densify(const cmap *m, float *d, size_t dps, size_t drs)
+{
+    for (uint32_t q = 0; q < m->c; q++) {
+        const float b = m->bg[q];
+        for (uint32_t y = 0; y < m->h; y++) {
+            float *dr = d + q * dps + y * drs;
+            for (uint32_t x = 0; x < m->w; x++)
+                dr[x] = b;
+        }
+    }
+    for (uint32_t t = 0; t < m->n; t++) {
+        const uint32_t cell = m->list[t], y = cell / m->w, x = cell - y * m->w;
+        const float *v = m->val + (size_t)t * m->cs;
+        for (uint32_t q = 0; q < m->c; q++)
+            d[q * dps + y * drs + x] = v[q];
+    }
 }
 
 /* smap_pool that also records, per pooled cell and channel, the input cell
@@ -1093,54 +1816,135 @@ static void smap_densify(const smap *m, float *d)
     }
 }
 
-/* acc ([oh*ow][ocs], holding the background response) += conv(map - background).
- * wt: [kh][kw][in_c][ocs]. Per output position the accumulators stay in
- * registers over the input channels; the additions happen in channel order. */
-TT_CLONES
-static void delta_conv(const tt_layer *l, const float *wt, uint32_t ocs, const smap *m,
-                       float *dval, uint32_t *dq, float *acc)
+/* G output positions of delta_conv for NV vectors of output channels each:
+ * o[g] += sum over k of dval[k] * wk[g][dq[k]], in k order per lane. G and NV
+ * are constants at every call, so the G x NV accumulators stay in registers
+ * across the input channels: G independent chains hide the add latency (one
+ * position alone waits on it), and every vector of the channel stride is done
+ * in one pass. */
+static inline __attribute__((always_inline)) void
+delta_step(const int G, const int NV, float *const *o, const float *const *wk, uint32_t ocs, const float *dval,
+           const uint32_t *dq, uint32_t nz)
 {
-    const uint32_t c = m->c, cs = m->cs, iw = m->w, ow = l->out_w;
-    for (uint32_t t = 0; t < m->n; t++) {
-        const uint32_t cell = m->list[t];
-        const float *v = m->val + (size_t)cell * cs;
+    tt_v8 a[4][4];
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            a[g][v] = *(const tt_v8 *)(o[g] + 8 * v);
+    for (uint32_t k = 0; k < nz; k++) {
+        const size_t off = (size_t)dq[k] * ocs;
+        const float d = dval[k];
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                a[g][v] += d * *(const tt_v8 *)(wk[g] + off + 8 * v);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            *(tt_v8 *)(o[g] + 8 * v) = a[g][v];
+}
+
+/* delta_step over ng (<= 4) positions, NV vectors (<= 12 / ng accumulators). */
+static inline __attribute__((always_inline)) void
+delta_group(const int NV, uint32_t ng, float *const *o, const float *const *wk, uint32_t ocs, const float *dval,
+            const uint32_t *dq, uint32_t nz)
+{
+    switch (ng) {
+    case 4: delta_step(4, NV, o, wk, ocs, dval, dq, nz); break;
+    case 3: delta_step(3, NV, o, wk, ocs, dval, dq, nz); break;
+    case 2: delta_step(2, NV, o, wk, ocs, dval, dq, nz); break;
+    default: delta_step(1, NV, o, wk, ocs, dval, dq, nz); break;
+    }
+}
+
+/* acc ([oh*ow][ocs], holding the background response) += conv(map - background).
+ * With ostamp (inference, delta dense), acc holds nothing beforehand: an
+ * output is set from the background response bgt when first changed, stamped with oepoch and
+ * listed (row << 16 | column) in olist[*on++]; the others keep bgresp's value.
+ * wt: [kh][kw][in_c][ocs]. The map's n touched cells are list[0..n) (width iw,
+ * c channels of stride cs, background bg). Compact maps pass yx (each slot's
+ * row << 16 | column) and the layer's span tables, and the t-th value is at
+ * val + t * cs; smap passes NULLs, and the value is at val + cell * cs.
+ * Per output position the accumulators stay in registers over the input
+ * channels; the additions happen in channel order. */
+TT_CLONES
+static void delta_conv(const tt_layer *l, const float *wt, uint32_t ocs, uint32_t c, uint32_t cs, uint32_t iw,
+                       const uint32_t *list, uint32_t n, const float *val, const uint32_t *yx,
+                       const span *rows, const span *cols, const float *bg, float *dval, uint32_t *dq, float *acc,
+                       const bgtab *bgt, uint32_t ocsb, uint32_t *ostamp, uint32_t oepoch, uint32_t *olist,
+                       uint32_t *on)
+{
+    const uint32_t ow = l->out_w;
+    for (uint32_t t = 0; t < n; t++) {
+        const uint32_t cell = list[t];
+        const float *v = val + (size_t)(yx ? t : cell) * cs;
         uint32_t nz = 0;
         for (uint32_t q = 0; q < c; q++) {
-            const float d = v[q] - m->bg[q];
+            const float d = v[q] - bg[q];
             dval[nz] = d;
             dq[nz] = q;
             nz += d != 0.0f;
         }
         if (!nz)
             continue;
-        const uint32_t y = cell / iw, x = cell - y * iw;
-        int64_t y0, y1, x0, x1;
-        if (!touched_range(y, l->pad_t, l->kh, l->sh, l->out_h, &y0, &y1) ||
-            !touched_range(x, l->pad_l, l->kw, l->sw, l->out_w, &x0, &x1))
-            continue;
+        int64_t y, x, y0, y1, x0, x1;
+        if (yx) {
+            y = yx[t] >> 16;
+            x = yx[t] & 0xFFFFu;
+            const span sy = rows[y], sx = cols[x];
+            if (!sy.n || !sx.n)
+                continue;
+            y0 = sy.lo; y1 = sy.lo + sy.n - 1;
+            x0 = sx.lo; x1 = sx.lo + sx.n - 1;
+        } else {
+            y = cell / iw;
+            x = cell - y * iw;
+            if (!touched_range(y, l->pad_t, l->kh, l->sh, l->out_h, &y0, &y1) ||
+                !touched_range(x, l->pad_l, l->kw, l->sw, l->out_w, &x0, &x1))
+                continue;
+        }
+        /* The outputs this cell touches, in groups of up to 4 (3 when a
+         * position takes 4 vectors) computed together. */
+        const uint32_t gmax = ocs == 32 ? 3 : 4;
+        float *o[4];
+        const float *wk[4];
+        uint32_t ng = 0;
         for (int64_t oy = y0; oy <= y1; oy++) {
             const int64_t ky = y + l->pad_t - oy * l->sh;
             for (int64_t ox = x0; ox <= x1; ox++) {
                 const int64_t kx = x + l->pad_l - ox * l->sw;
-                float *restrict o = acc + (size_t)(oy * ow + ox) * ocs;
-                const float *restrict wk = wt + (size_t)(ky * l->kw + kx) * c * ocs;
-                uint32_t r = 0;
-                for (; r + 16 <= ocs; r += 16) {
-                    tt_v8 a0 = *(tt_v8 *)(o + r), a1 = *(tt_v8 *)(o + r + 8);
-                    for (uint32_t k = 0; k < nz; k++) {
-                        const float *w = wk + (size_t)dq[k] * ocs + r;
-                        a0 += dval[k] * *(const tt_v8 *)w;
-                        a1 += dval[k] * *(const tt_v8 *)(w + 8);
-                    }
-                    *(tt_v8 *)(o + r) = a0;
-                    *(tt_v8 *)(o + r + 8) = a1;
+                const size_t oi = (size_t)(oy * ow + ox);
+                o[ng] = acc + oi * ocs;
+                if (ostamp && ostamp[oi] != oepoch) {
+                    /* first change of this output: start from the background */
+                    ostamp[oi] = oepoch;
+                    olist[(*on)++] = (uint32_t)(oy << 16 | ox);
+                    const float *b = bgt->v + ((size_t)bgt->rc[oy] * bgt->ncc + bgt->cc[ox]) * ocsb;
+                    for (uint32_t q = 0; q < ocs; q += 8)
+                        *(tt_v8 *)(o[ng] + q) = *(const tt_v8 *)(b + q);
                 }
-                for (; r < ocs; r += 8) {
-                    tt_v8 a0 = *(tt_v8 *)(o + r);
-                    for (uint32_t k = 0; k < nz; k++)
-                        a0 += dval[k] * *(const tt_v8 *)(wk + (size_t)dq[k] * ocs + r);
-                    *(tt_v8 *)(o + r) = a0;
+                wk[ng] = wt + (size_t)(ky * l->kw + kx) * c * ocs;
+                const gboolean last = oy == y1 && ox == x1;
+                if (++ng < gmax && !last)
+                    continue;
+                switch (ocs) {
+                case 8: delta_group(1, ng, o, wk, ocs, dval, dq, nz); break;
+                case 16: delta_group(2, ng, o, wk, ocs, dval, dq, nz); break;
+                case 24: delta_group(3, ng, o, wk, ocs, dval, dq, nz); break;
+                case 32: delta_group(4, ng, o, wk, ocs, dval, dq, nz); break;
+                default:
+                    for (uint32_t g = 0; g < ng; g++)
+                        for (uint32_t r = 0; r < ocs; r += 8) {
+                            float *og = o[g] + r;
+                            const float *wg = wk[g] + r;
+                            delta_step(1, 1, &og, &wg, ocs, dval, dq, nz);
+                        }
                 }
+                ng = 0;
             }
         }
     }
@@ -1154,6 +1958,115 @@ static uint32_t sparse_split(const tt_net *net)
     while (i < net->n_layers && net->layers[i].kind != TT_LAYER_CONV && net->layers[i].kind != TT_LAYER_DENSE)
         i++;
     return i;   /* < n_layers since the last layer is dense */
+}
+
+/* Classes of the output rows (or columns) of conv l along one axis:
+ * outputs whose windows cover the same kernel rows inside the input. Both
+ * ends of that range only decrease along the axis, so a class is a run of
+ * outputs. cls gets each output's class and rep one output of each; returns
+ * the count. */
+static uint32_t axis_classes(uint32_t out, uint32_t in, uint32_t pad, uint32_t k, uint32_t s, uint32_t *cls,
+                             uint32_t *rep)
+{
+    uint32_t n = 0;
+    int64_t plo = -1, phi = -1;
+    for (uint32_t o = 0; o < out; o++) {
+        const int64_t start = (int64_t)o * s - pad;
+        const int64_t lo = MAX(0, -start), hi = MIN((int64_t)k, (int64_t)in - start);
+        if (o == 0 || lo != plo || hi != phi)
+            rep[n++] = o;
+        plo = lo;
+        phi = hi;
+        cls[o] = n - 1;
+    }
+    return n;
+}
+
+/* The response of conv l (weights W, bias b) to a constant input (bg[c] in
+ * channel c, zero padding around), by classes of rows and columns: one
+ * output of each class is summed, in (c, ky, kx) order, and stands for all. */
+static void bgtab_build(bgtab *t, const tt_layer *l, const float *W, const float *b, const float *bg,
+                        uint32_t ocs)
+{
+    uint32_t *ry = g_new(uint32_t, l->out_h), *rx = g_new(uint32_t, l->out_w);
+    t->rc = g_new(uint32_t, l->out_h);
+    t->cc = g_new(uint32_t, l->out_w);
+    const uint32_t nr = axis_classes(l->out_h, l->in_h, l->pad_t, l->kh, l->sh, t->rc, ry);
+    const uint32_t nc = axis_classes(l->out_w, l->in_w, l->pad_l, l->kw, l->sw, t->cc, rx);
+    t->ncc = nc;
+    t->v = g_new0(float, (size_t)nr * nc * ocs);
+    for (uint32_t a = 0; a < nr; a++)
+        for (uint32_t e = 0; e < nc; e++) {
+            const int64_t y0 = (int64_t)ry[a] * l->sh - l->pad_t, x0 = (int64_t)rx[e] * l->sw - l->pad_l;
+            const int64_t kylo = MAX(0, -y0), kyhi = MIN((int64_t)l->kh, (int64_t)l->in_h - y0);
+            const int64_t kxlo = MAX(0, -x0), kxhi = MIN((int64_t)l->kw, (int64_t)l->in_w - x0);
+            float *v = t->v + ((size_t)a * nc + e) * ocs;
+            for (uint32_t o = 0; o < l->out_c; o++) {
+                float sum = 0.0f;
+                for (uint32_t c = 0; c < l->in_c; c++) {
+                    const float *w = W + ((size_t)o * l->in_c + c) * l->kh * l->kw;
+                    for (int64_t ky = kylo; ky < kyhi; ky++)
+                        for (int64_t kx = kxlo; kx < kxhi; kx++)
+                            sum += w[ky * l->kw + kx] * bg[c];
+                }
+                v[o] = sum + b[o];
+            }
+        }
+    g_free(ry);
+    g_free(rx);
+}
+
+/* The delta dense part of the cache (see tt_net_cache), when the layers fit. */
+static void prepare_delta_dense(const tt_net *net, tt_net_cache *cache)
+{
+    const uint32_t j = cache->j;
+    const tt_layer *lj = &net->layers[j];
+    gboolean relu = FALSE;
+    uint32_t k = j + 1, p = 0;
+    for (int stage = 0; stage < 2 && k < net->n_layers; stage++) {
+        while (k < net->n_layers && (net->layers[k].kind == TT_LAYER_RELU || net->layers[k].kind == TT_LAYER_DROPOUT))
+            relu |= net->layers[k++].kind == TT_LAYER_RELU;
+        if (stage == 0) {
+            if (k >= net->n_layers || net->layers[k].kind != TT_LAYER_MAXPOOL)
+                return;
+            p = k++;
+        }
+    }
+    if (k >= net->n_layers || net->layers[k].kind != TT_LAYER_DENSE)
+        return;
+    const tt_layer *lp = &net->layers[p], *ld = &net->layers[k];
+    const size_t pn = (size_t)lp->out_h * lp->out_w, in = layer_in_size(ld), oc = lj->out_c, ocs = cache->ocs;
+    cache->p = p;
+    cache->d = k;
+    cache->relu = relu;
+    cache->dcs = cstride(ld->out_c);
+    float *x = g_new(float, in);
+    for (size_t py = 0; py < lp->out_h; py++)
+        for (size_t px = 0; px < lp->out_w; px++) {
+            const float *w0 = cache->bgresp + (py * lp->sh * lj->out_w + px * lp->sw) * ocs;
+            for (size_t o = 0; o < oc; o++) {
+                float m = w0[o];
+                for (uint32_t wy = 0; wy < lp->kh; wy++)
+                    for (uint32_t wx = 0; wx < lp->kw; wx++) {
+                        const float v = w0[(wy * lj->out_w + wx) * ocs + o];
+                        m = v > m ? v : m;
+                    }
+                x[o * pn + py * lp->out_w + px] = relu && !(m > 0.0f) ? 0.0f : m;
+            }
+        }
+    cache->ybg = g_new0(float, cache->dcs);
+    dense_forward(net, ld, x, cache->ybg);
+    cache->xbg = g_new0(float, pn * ocs);
+    for (size_t o = 0; o < oc; o++)
+        for (size_t pp = 0; pp < pn; pp++)
+            cache->xbg[pp * ocs + o] = x[o * pn + pp];
+    g_free(x);
+    cache->wdt = g_new0(float, in * cache->dcs);
+    const float *W = net->params + ld->w_off;
+    for (uint32_t u = 0; u < ld->out_c; u++)
+        for (size_t o = 0; o < oc; o++)
+            for (size_t pp = 0; pp < pn; pp++)
+                cache->wdt[(pp * oc + o) * cache->dcs + u] = W[u * in + o * pn + pp];
 }
 
 void tt_net_prepare(tt_net *net)
@@ -1181,29 +2094,23 @@ void tt_net_prepare(tt_net *net)
     const uint32_t ic = lj->in_c, oc = lj->out_c, ocs = cstride(oc);
     cache->ocs = ocs;
     const size_t kk = (size_t)lj->kh * lj->kw, n = (size_t)lj->out_h * lj->out_w;
-    const size_t ihw = (size_t)lj->in_h * lj->in_w;
     const float *W = net->params + lj->w_off;
     cache->wt = g_new0(float, kk * ic * ocs);
     for (uint32_t o = 0; o < oc; o++)
         for (uint32_t c = 0; c < ic; c++)
             for (size_t k = 0; k < kk; k++)
                 cache->wt[(k * ic + c) * ocs + o] = W[((size_t)o * ic + c) * kk + k];
-    /* Response to the constant background (zero padding makes the borders differ). */
-    float *x = g_new(float, ihw * ic);
-    for (uint32_t c = 0; c < ic; c++)
-        for (size_t k = 0; k < ihw; k++)
-            x[c * ihw + k] = bg[c];
-    float *y = g_new(float, n * oc);
-    tt_ws *tmp = tt_ws_new(net);
-    conv_forward(net, tmp, lj, x, y, NULL);
-    tt_ws_free(tmp);
-    cache->bgresp = g_new0(float, n * ocs);
-    for (uint32_t o = 0; o < oc; o++)
-        for (size_t p = 0; p < n; p++)
-            cache->bgresp[p * ocs + o] = y[o * n + p];
-    g_free(x);
-    g_free(y);
+    /* Response to the constant background (zero padding makes the borders
+     * differ), by classes of rows and columns, then spread over every output. */
+    bgtab_build(&cache->bgc, lj, W, net->params + lj->b_off, bg, ocs);
+    cache->bgresp = g_new(float, n * ocs);
+    for (uint32_t y = 0; y < lj->out_h; y++)
+        for (uint32_t x = 0; x < lj->out_w; x++)
+            memcpy(cache->bgresp + ((size_t)y * lj->out_w + x) * ocs,
+                   cache->bgc.v + ((size_t)cache->bgc.rc[y] * cache->bgc.ncc + cache->bgc.cc[x]) * ocs,
+                   ocs * sizeof(float));
     g_free(bg);
+    prepare_delta_dense(net, cache);
     net->cache = cache;
 }
 
@@ -1223,20 +2130,48 @@ static void fill_w1t(const tt_net *net, tt_ws *ws, uint32_t cs)
     memcpy(ws->b1, net->params + l->b_off, l->out_c * sizeof(float));
 }
 
+/* mx[0..8 NV) = (relu of) the max over a kh x kw window of channel-last
+ * cells (a: the window's first cell; rs, cs: row and cell strides), in
+ * window order, in registers. */
+static inline __attribute__((always_inline)) void
+pool_cl(const int NV, const float *a, uint32_t kh, uint32_t kw, size_t rs, size_t cs, gboolean relu, float *mx)
+{
+    tt_v8 m[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        m[v] = *(const tt_v8 *)(a + 8 * v);
+    for (uint32_t wy = 0; wy < kh; wy++)
+        for (uint32_t wx = 0; wx < kw; wx++) {
+            const float *c = a + wy * rs + wx * cs;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                const tt_v8 b = *(const tt_v8 *)(c + 8 * v);
+                m[v] = VMAX(m[v], b);
+            }
+        }
+    const tt_v8 zero = { 0 };
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        *(tt_v8 *)(mx + 8 * v) = relu ? (tt_v8)((tt_v8i)m[v] & (m[v] > zero)) : m[v];
+}
+
 /* The rest of the net after conv layer j whose output is acc, channel-last
- * ([out_h*out_w][ocs]): relu / dropout act in place on acc; a following
- * maxpool reads acc and writes its usual channel-first output (no separate
- * transpose); otherwise acc is transposed into layer j's buffer. */
+ * ([out_h*out_w][ocs]): the relu / dropout layers that follow are folded into
+ * the next step. A following maxpool reads acc and writes its usual
+ * channel-first output, the relu applied to the pooled values (the same
+ * floats as pooling relu'd values, on a quarter of them); otherwise acc is
+ * transposed (and relu'd) into layer j's buffer. */
 TT_CLONES
-static void finish_channel_last(const tt_net *net, tt_ws *ws, uint32_t j, float *acc, uint32_t ocs,
+static void finish_channel_last(const tt_net *net, tt_ws *ws, uint32_t j, const float *acc, uint32_t ocs,
                                 float *logits)
 {
     const tt_layer *lj = &net->layers[j];
     const size_t on = (size_t)lj->out_h * lj->out_w, oc = lj->out_c;
+    gboolean relu = FALSE;
     uint32_t i = j + 1;
     for (; i < net->n_layers; i++) {
         if (net->layers[i].kind == TT_LAYER_RELU)
-            relu_forward(acc, acc, on * ocs);
+            relu = TRUE;
         else if (net->layers[i].kind != TT_LAYER_DROPOUT)
             break;
     }
@@ -1247,24 +2182,177 @@ static void finish_channel_last(const tt_net *net, tt_ws *ws, uint32_t j, float 
         float *mx = ws->pmax;
         for (size_t py = 0; py < lp->out_h; py++) {
             for (size_t px = 0; px < lp->out_w; px++) {
-                const size_t c0 = py * lp->sh * lj->out_w + px * lp->sw;
-                memcpy(mx, acc + c0 * ocs, ocs * sizeof(float));
-                for (uint32_t wy = 0; wy < lp->kh; wy++)
-                    for (uint32_t wx = 0; wx < lp->kw; wx++)
-                        vmax8(mx, acc + (c0 + wy * lj->out_w + wx) * ocs, ocs);
+                const float *a0 = acc + (py * lp->sh * lj->out_w + px * lp->sw) * ocs;
+                switch (ocs) {
+                case 8: pool_cl(1, a0, lp->kh, lp->kw, (size_t)lj->out_w * ocs, ocs, relu, mx); break;
+                case 16: pool_cl(2, a0, lp->kh, lp->kw, (size_t)lj->out_w * ocs, ocs, relu, mx); break;
+                case 24: pool_cl(3, a0, lp->kh, lp->kw, (size_t)lj->out_w * ocs, ocs, relu, mx); break;
+                case 32: pool_cl(4, a0, lp->kh, lp->kw, (size_t)lj->out_w * ocs, ocs, relu, mx); break;
+                default:
+                    for (uint32_t q = 0; q < ocs; q += 8)
+                        pool_cl(1, a0 + q, lp->kh, lp->kw, (size_t)lj->out_w * ocs, ocs, relu, mx + q);
+                }
                 float *yp = y + py * lp->out_w + px;
                 for (size_t o = 0; o < oc; o++)
                     yp[o * pn] = mx[o];
             }
         }
-        forward_dense_from(net, ws, i + 1, y, logits);
+        forward_dense_from(net, ws, i + 1, y, FALSE, logits);
     } else {
         float *y = ws_act(net, ws, i - 1);    /* layer j's buffer (or an alias of it) */
         for (size_t p = 0; p < on; p++)
-            for (size_t o = 0; o < oc; o++)
-                y[o * on + p] = acc[p * ocs + o];
-        forward_dense_from(net, ws, i, y, logits);
+            for (size_t o = 0; o < oc; o++) {
+                const float v = acc[p * ocs + o];
+                y[o * on + p] = relu && !(v > 0.0f) ? 0.0f : v;
+            }
+        forward_dense_from(net, ws, i, y, FALSE, logits);
     }
+}
+
+/* y[0..8 NV) = ybg + sum over k of dv[k] * wdt[dk[k]] (rows dcs floats apart),
+ * in k order per lane, the accumulators in registers. */
+static inline __attribute__((always_inline)) void
+dd_step(const int NV, const float *ybg, const float *wdt, uint32_t dcs, const uint32_t *dk, const float *dv,
+        uint32_t nd, float *y)
+{
+    tt_v8 a[8];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++)
+        a[v] = *(const tt_v8 *)(ybg + 8 * v);
+    for (uint32_t k = 0; k < nd; k++) {
+        /* rows come in ascending address order; ask for one a few ahead */
+        if (k + 8 < nd)
+            __builtin_prefetch(wdt + (size_t)dk[k + 8] * dcs);
+        const float *w = wdt + (size_t)dk[k] * dcs;
+        const float d = dv[k];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            a[v] += d * *(const tt_v8 *)(w + 8 * v);
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++)
+        *(tt_v8 *)(y + 8 * v) = a[v];
+}
+
+/* y = ybg + the columns dk of the dense layer (wdt: [in][dcs]) scaled by dv,
+ * 64 outputs per pass. */
+TT_CLONES
+static void dense_delta(const float *ybg, const float *wdt, uint32_t dcs, const uint32_t *dk, const float *dv,
+                        uint32_t nd, float *y)
+{
+    for (uint32_t r = 0; r < dcs; r += 64) {
+        const float *yb = ybg + r, *w = wdt + r;
+        float *yr = y + r;
+        switch (MIN(8u, (dcs - r) / 8)) {
+        case 8: dd_step(8, yb, w, dcs, dk, dv, nd, yr); break;
+        case 7: dd_step(7, yb, w, dcs, dk, dv, nd, yr); break;
+        case 6: dd_step(6, yb, w, dcs, dk, dv, nd, yr); break;
+        case 5: dd_step(5, yb, w, dcs, dk, dv, nd, yr); break;
+        case 4: dd_step(4, yb, w, dcs, dk, dv, nd, yr); break;
+        case 3: dd_step(3, yb, w, dcs, dk, dv, nd, yr); break;
+        case 2: dd_step(2, yb, w, dcs, dk, dv, nd, yr); break;
+        default: dd_step(1, yb, w, dcs, dk, dv, nd, yr); break;
+        }
+    }
+}
+
+/* Layers j .. d of the sparse path with the delta dense cache: conv j as a
+ * delta conv that only sets the outputs the picture changes; maxpool p (with
+ * the relu) over just the windows holding one; dense d as its background
+ * output plus the columns of the inputs that differ from the background.
+ * On the paper net at 100 packets about 40% of d's inputs change (8% at 10),
+ * so most of its 1.15 MB of weights, the largest read of a call, is skipped. */
+TT_CLONES
+static void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *logits)
+{
+    const tt_net_cache *cache = net->cache;
+    const uint32_t j = cache->j;
+    const tt_layer *lj = &net->layers[j], *lp = &net->layers[cache->p], *ld = &net->layers[cache->d];
+    const size_t on = (size_t)lj->out_h * lj->out_w, pn = (size_t)lp->out_h * lp->out_w, in = layer_in_size(ld);
+    const uint32_t ocs = cache->ocs, oc = lj->out_c, ow = lj->out_w, pw = lp->out_w;
+    if (!ws->dd.ostamp) {
+        ws->dd.ostamp = g_new0(uint32_t, on);
+        ws->dd.olist = g_new(uint32_t, on);
+        ws->dd.pstamp = g_new0(uint32_t, pn);
+        ws->dd.plist = g_new(uint32_t, pn);
+        ws->dd.xv = g_new(float, pn * ocs);
+        ws->dd.dk = g_new(uint32_t, in);
+        ws->dd.dv = g_new(float, in);
+        ws->dd.y = g_new(float, cache->dcs);
+    }
+    if (++ws->dd.epoch == 0) {
+        memset(ws->dd.ostamp, 0, on * sizeof(uint32_t));
+        memset(ws->dd.pstamp, 0, pn * sizeof(uint32_t));
+        ws->dd.epoch = 1;
+    }
+    const uint32_t ep = ws->dd.epoch;
+    uint32_t *ostamp = ws->dd.ostamp, *olist = ws->dd.olist, *pstamp = ws->dd.pstamp;
+    const span *rows, *cols;
+    ws_spans(ws, j, lj, &rows, &cols);
+    uint32_t no = 0;
+    delta_conv(lj, cache->wt, ocs, m->c, m->cs, m->w, m->list, m->n, m->val, m->yx, rows, cols, m->bg, ws->dval,
+               ws->dq, ws->acc, &cache->bgc, ocs, ostamp, ep, olist, &no);
+
+    /* Pool the windows holding a changed output (a window's cells come from
+     * acc where changed, else from bgresp), in window order as maxpool_forward. */
+    ws_spans(ws, cache->p, lp, &rows, &cols);
+    const tt_v8 zero = { 0 };
+    for (uint32_t t = 0; t < no; t++) {
+        const span sy = rows[olist[t] >> 16], sx = cols[olist[t] & 0xFFFFu];
+        for (uint32_t py = sy.lo; py < sy.lo + sy.n; py++)
+            for (uint32_t px = sx.lo; px < sx.lo + sx.n; px++) {
+                const uint32_t pp = py * pw + px;
+                if (pstamp[pp] == ep)
+                    continue;
+                pstamp[pp] = ep;
+                float *xv = ws->dd.xv + (size_t)pp * ocs;
+                const uint32_t y0 = py * lp->sh, x0 = px * lp->sw;
+                const size_t c0 = (size_t)y0 * ow + x0;
+                const bgtab *bt = &cache->bgc;
+                const float *src = ostamp[c0] == ep ? ws->acc + c0 * ocs
+                                                    : bt->v + ((size_t)bt->rc[y0] * bt->ncc + bt->cc[x0]) * ocs;
+                for (uint32_t q = 0; q < ocs; q += 8)
+                    *(tt_v8 *)(xv + q) = *(const tt_v8 *)(src + q);
+                for (uint32_t wy = 0; wy < lp->kh; wy++)
+                    for (uint32_t wx = 0; wx < lp->kw; wx++) {
+                        const size_t ci = c0 + (size_t)wy * ow + wx;
+                        src = ostamp[ci] == ep
+                                  ? ws->acc + ci * ocs
+                                  : bt->v + ((size_t)bt->rc[y0 + wy] * bt->ncc + bt->cc[x0 + wx]) * ocs;
+                        for (uint32_t q = 0; q < ocs; q += 8) {
+                            const tt_v8 a = *(const tt_v8 *)(xv + q), v = *(const tt_v8 *)(src + q);
+                            *(tt_v8 *)(xv + q) = VMAX(a, v);
+                        }
+                    }
+                if (cache->relu)
+                    for (uint32_t q = 0; q < ocs; q += 8) {
+                        const tt_v8 a = *(const tt_v8 *)(xv + q);
+                        *(tt_v8i *)(xv + q) = (tt_v8i)a & (a > zero);
+                    }
+            }
+    }
+    /* The changed inputs of d, as rows of wdt (pooled cell pp, channel o: row
+     * pp * out_c + o), ascending so wdt is read in address order. */
+    uint32_t *restrict plist = ws->dd.plist, *restrict dk = ws->dd.dk;
+    float *restrict dv = ws->dd.dv;
+    uint32_t np = 0, nd = 0;
+    for (uint32_t pp = 0; pp < pn; pp++)
+        if (pstamp[pp] == ep)
+            plist[np++] = pp;
+    for (uint32_t t = 0; t < np; t++) {
+        const uint32_t pp = plist[t];
+        const float *xv = ws->dd.xv + (size_t)pp * ocs, *xb = cache->xbg + (size_t)pp * ocs;
+        for (uint32_t o = 0; o < oc; o++) {
+            /* branch-free: which inputs changed is data, not a pattern */
+            dk[nd] = pp * oc + o;
+            dv[nd] = xv[o] - xb[o];
+            nd += xv[o] != xb[o];
+        }
+    }
+    dense_delta(cache->ybg, cache->wdt, cache->dcs, ws->dd.dk, ws->dd.dv, nd, ws->dd.y);
+    float *y = ws_act(net, ws, cache->d);
+    memcpy(y, ws->dd.y, ld->out_c * sizeof(float));
+    forward_dense_from(net, ws, cache->d + 1, y, FALSE, logits);
 }
 
 /* Sparse inference:
@@ -1286,37 +2374,50 @@ void tt_net_forward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
     const tt_layer *l0 = &net->layers[0];
     /* conv 0: a pixel costs <= ceil(kh/sh) x ceil(kw/sw) scatter steps; the
      * dense conv costs out_h x out_w x kh x kw (both per output channel). */
-    if (l0->kind != TT_LAYER_CONV) {       /* not a FlowPic-style first layer: all dense */
-        float *in = ws_input(net, ws);
-        densify_input(net, in, px, n);
-        forward_dense_from(net, ws, 0, in, logits);
+    const gboolean conv0 = l0->kind == TT_LAYER_CONV;   /* else not a FlowPic-style first layer: all dense */
+    const size_t touch0 = conv0 ? (size_t)((l0->kh + l0->sh - 1) / l0->sh) * ((l0->kw + l0->sw - 1) / l0->sw) : 0;
+    const double cost0 = ws->cost0 >= 0.0 ? ws->cost0 : dconv_ok(l0) ? TT_SPARSE_COST_CONV0_DIRECT : TT_SPARSE_COST_CONV0;
+    if (!conv0 || (double)n * touch0 * cost0 > (double)l0->out_h * l0->out_w * l0->kh * l0->kw) {
+        if (dconv_ok(l0)) {
+            /* the pixels go straight into the direct conv's padded input */
+            const dconv_buf *b = ws_dconv(ws, l0, 0);
+            float *in = b->pin + (size_t)l0->pad_t * b->wp + l0->pad_l;
+            for (uint32_t y = 0; y < net->in_h; y++)
+                memset(in + (size_t)y * b->wp, 0, net->in_w * sizeof(float));
+            const size_t hw = (size_t)net->in_h * net->in_w;
+            for (size_t i = 0; i < n; i++)
+                if (px[i].idx < hw)
+                    in[(size_t)(px[i].idx / net->in_w) * b->wp + px[i].idx % net->in_w] += px[i].v;
+            forward_dense_from(net, ws, 0, NULL, TRUE, logits);
+        } else {
+            float *in = ws_input(net, ws);
+            densify_input(net, in, px, n);
+            forward_dense_from(net, ws, 0, in, FALSE, logits);
+        }
         return;
     }
-    const double scatter = (double)n * ((l0->kh + l0->sh - 1) / l0->sh) * ((l0->kw + l0->sw - 1) / l0->sw);
-    const double dense0 = (double)l0->out_h * l0->out_w * l0->kh * l0->kw;
-    if (scatter * ws->cost0 > dense0) {
-        float *in = ws_input(net, ws);
-        densify_input(net, in, px, n);
-        forward_dense_from(net, ws, 0, in, logits);
-        return;
-    }
-    ws_next_epoch(ws);
-    smap *m = &ws->map[0];
-    smap_alloc(m, l0->out_c, l0->out_h, l0->out_w);
+    if (!ws->cm)
+        ws->cm = g_new0(cmap, TT_MAX_LAYERS);
+    cmap *m = &ws->cm[0];
+    size_t cells = n * touch0;
+    cmap_reset(m, l0->out_c, l0->out_h, l0->out_w, cells);
     fill_w1t(net, ws, m->cs);
-    m->n = 0;
     memcpy(m->bg, ws->b1, m->cs * sizeof(float));
-    conv1_scatter(l0, ws->w1t, ws->b1, px, n, net->in_h, net->in_w, m, ws->epoch);
+    const span *rows, *cols;
+    ws_spans(ws, 0, l0, &rows, &cols);
+    cm_conv0(l0, ws->w1t, ws->b1, px, n, net->in_h, net->in_w, rows, cols, m);
 
     const uint32_t j = sparse_split(net);
     for (uint32_t i = 1; i < j; i++) {
         const tt_layer *l = &net->layers[i];
         if (l->kind == TT_LAYER_RELU) {
-            smap_relu(m);
+            cm_relu(m);
         } else if (l->kind == TT_LAYER_MAXPOOL) {
-            smap *b = &ws->map[i];
-            smap_alloc(b, l->out_c, l->out_h, l->out_w);
-            smap_pool(l, m, b, ws->epoch);
+            cmap *b = &ws->cm[i];
+            cmap_reset(b, l->out_c, l->out_h, l->out_w,
+                       (size_t)m->n * ((l->kh + l->sh - 1) / l->sh) * ((l->kw + l->sw - 1) / l->sw));
+            ws_spans(ws, i, l, &rows, &cols);
+            cm_pool(l, rows, cols, m, b);
             m = b;
         }
         /* dropout: identity at inference */
@@ -1331,7 +2432,11 @@ void tt_net_forward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
         const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
                                 lj->in_c * cache->ocs;
         const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
-        delta = (double)m->n * per_cell * ws->cost_delta <= dense;
+        const double cost = ws->cost_delta >= 0.0 ? ws->cost_delta
+                            : dconv_ok(lj)        ? TT_SPARSE_COST_DELTA_DIRECT
+                            : cache->d            ? TT_SPARSE_COST_DELTA_INFER
+                                                  : TT_SPARSE_COST_DELTA;
+        delta = (double)m->n * per_cell * cost <= dense;
     }
     if (delta) {
         const size_t on = (size_t)lj->out_h * lj->out_w, ocs = cache->ocs;
@@ -1341,13 +2446,24 @@ void tt_net_forward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
             ws->dq = g_new(uint32_t, lj->in_c);
             ws->pmax = g_new(float, ocs);
         }
+        if (cache->d) {
+            forward_delta_dense(net, ws, m, logits);
+            return;
+        }
         memcpy(ws->acc, cache->bgresp, on * ocs * sizeof(float));
-        delta_conv(lj, cache->wt, cache->ocs, m, ws->dval, ws->dq, ws->acc);
+        ws_spans(ws, j, lj, &rows, &cols);
+        delta_conv(lj, cache->wt, cache->ocs, m->c, m->cs, m->w, m->list, m->n, m->val, m->yx, rows, cols, m->bg,
+                   ws->dval, ws->dq, ws->acc, NULL, 0, NULL, 0, NULL, NULL);
         finish_channel_last(net, ws, j, ws->acc, cache->ocs, logits);
+    } else if (dconv_ok(lj)) {
+        /* densify straight into the direct conv's padded input */
+        const dconv_buf *b = ws_dconv(ws, lj, j);
+        cm_densify(m, b->pin + (size_t)lj->pad_t * b->wp + lj->pad_l, b->ps, b->wp);
+        forward_dense_from(net, ws, j, NULL, TRUE, logits);
     } else {
         float *d = ws_act(net, ws, j - 1);
-        smap_densify(m, d);
-        forward_dense_from(net, ws, j, d, logits);
+        cm_densify(m, d, (size_t)m->h * m->w, m->w);
+        forward_dense_from(net, ws, j, d, FALSE, logits);
     }
 }
 
@@ -1715,7 +2831,8 @@ static void conv_delta_forward_train(const tt_net *net, tt_ws *ws, uint32_t j, c
                 axpy(a, r + ((size_t)ky * ow + ox) * ocs, 1.0f, ocs);
         }
     }
-    delta_conv(l, wt, ocs, f, ws->dval, ws->dq, acc);
+    delta_conv(l, wt, ocs, f->c, f->cs, f->w, f->list, f->n, f->val, NULL, NULL, NULL, f->bg, ws->dval, ws->dq,
+               acc, NULL, 0, NULL, 0, NULL, NULL);
     for (size_t p = 0; p < on; p++)
         for (uint32_t o = 0; o < oc; o++)
             y[(size_t)o * on + p] = acc[p * ocs + o];
@@ -1873,7 +2990,8 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
             const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
                                     lj->in_c * cstride(lj->out_c);
             const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
-            delta = (double)f->n * per_cell * ws->cost_delta <= dense;
+            const double cost = ws->cost_delta >= 0.0 ? ws->cost_delta : TT_SPARSE_COST_DELTA;
+            delta = (double)f->n * per_cell * cost <= dense;
         }
         if (delta) {
             float *y = ws_act(net, ws, j);

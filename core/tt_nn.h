@@ -12,14 +12,21 @@
  * Activations are channel-first (C x H x W), row-major.
  *
  * Two forward paths that must agree (<= 1e-5 relative on logits):
- *  - tt_net_forward_dense: im2col + sgemm for every conv (the baseline);
+ *  - tt_net_forward_dense: every conv on the whole picture (the baseline):
+ *    im2col + sgemm, or, for stride-1 convs, a direct convolution with the
+ *    following relu / dropout / maxpool folded into its write-out;
  *  - tt_net_forward_sparse: the first conv (in_c == 1) scatters each non-zero
  *    pixel into the outputs it touches; the untouched outputs equal the
  *    per-channel background relu(bias). If that conv is followed by [relu]
  *    [maxpool] and then another conv, the second conv is computed as its
  *    precomputed response to the constant background plus the contribution
  *    of the changed cells only ("delta conv"), switching back to the dense
- *    path when the picture has too many distinct pixels. Needs tt_net_prepare.
+ *    path when the picture has too many distinct pixels; if that conv is
+ *    followed by [relu] maxpool [relu] and a dense layer, the dense layer is
+ *    its precomputed response to the background plus the columns of the
+ *    inputs that changed ("delta dense"). Needs tt_net_prepare (without it,
+ *    conv 0 is sparse and the rest dense); call it again whenever the params
+ *    change, or the sparse path computes with the old ones.
  *
  * No function here aborts or exits; allocation failures are GLib's (g_malloc).
  */
@@ -75,11 +82,15 @@ void tt_net_free(tt_net *net);
 /* He-normal weights, zero biases, from a seed (deterministic). */
 void tt_net_init_params(tt_net *net, uint64_t seed);
 
-/* Precompute what the sparse path needs (background responses). Call after
- * params are set or changed. */
+/* Precompute what the sparse path needs (background responses, transposed
+ * weights of the delta conv and delta dense layers: about the size of those
+ * layers' weights again). Call after params are set or changed. */
 void tt_net_prepare(tt_net *net);
 
-/* Scratch memory for one thread; reusable across calls, sized for the net. */
+/* Scratch memory for one thread; reusable across calls, sized for the net.
+ * Buffers are allocated on first use and kept: after the first call of each
+ * kind, inference allocates nothing (sparse maps grow only to a larger
+ * picture than seen before). */
 typedef struct tt_ws tt_ws;
 tt_ws *tt_ws_new(const tt_net *net);
 void tt_ws_free(tt_ws *ws);

@@ -9,13 +9,17 @@
  *    (measured in the same run, with the ratio), and the LeNet on 32x32 / 64x64;
  *  - training (forward + backward of one picture, and the Adam step), with the
  *    time for 10,000 blocks x 20 epochs derived from it;
- *  - with --threshold: the delta-conv vs densify+sgemm crossover on the paper net.
- * Times exclude building the pixel list (tt_flowpic_build) and, for the dense
- * path, rendering the dense picture: only the net is timed.
+ *  - with --threshold: the delta-conv vs densify + dense conv crossovers.
+ * The inference table times the net alone (tt_net_forward_*, logits): not
+ * building the pixel list (tt_flowpic_build), not the softmax, and for the
+ * dense path not rendering the dense picture; the workspace is reused, so no
+ * call allocates after the first. The end-to-end table times what the plugin
+ * pays per block (tt_classify_packets: packets to FlowPic, net, softmax).
  * Times are thread CPU time, best of 5 rounds. Machines are noisy: compare the
  * ratios of one run, not absolute times across runs.
  */
 #include "tt_flowpic.h"
+#include "tt_model.h"
 #include "tt_nn.h"
 #include "tt_nn_tuning.h"
 
@@ -228,6 +232,77 @@ static double pooled_fraction(const tt_net *net, const picture *p)
     return (double)cnt / ((double)pl->out_h * pl->out_w);
 }
 
+/* Seconds per tt_classify_packets call over the blocks (round robin). */
+static double time_classify(tt_classifier *c, tt_pkt *const *blocks, size_t n, int count)
+{
+    tt_result res;
+    tt_classify_packets(c, blocks[0], n, &res);
+    double best = INFINITY;
+    for (int r = 0; r < ROUNDS; r++) {
+        long calls = 0;
+        double t0 = now(), t;
+        do {
+            for (int i = 0; i < count; i++)
+                tt_classify_packets(c, blocks[i], n, &res);
+            calls += count;
+            t = now();
+        } while (t - t0 < g_seconds / ROUNDS);
+        best = MIN(best, (t - t0) / (double)calls);
+    }
+    return best;
+}
+
+/* End to end, as the plugin classifies a block: FlowPic from the packets,
+ * the net (sparse path), softmax; next to the net alone on the same blocks. */
+static void classify_table(void)
+{
+    static const char *const names[] = { "a", "b", "c", "d", "e" };
+    const size_t packets[] = { 10, 100, 1000, 10000 };
+    enum { N = 16 };
+    printf("\n### End to end (tt_classify_packets: packets -> FlowPic -> net -> softmax), one thread\n\n");
+    printf("| net | packets | classify us | classify /s | net alone us | net share |\n");
+    printf("|---|---:|---:|---:|---:|---:|\n");
+    for (int k = 0; k < 3; k++) {
+        tt_spec spec;
+        if (k == 0)
+            tt_spec_init_paper(&spec);
+        else
+            tt_spec_init_mini(&spec, k == 1 ? 32 : 64);
+        tt_net *net = make_net(&spec, k == 0, 5);
+        GError *err = NULL;
+        tt_model *m = tt_model_new("bench", "category", 5, names, &spec, net, &err);
+        if (!m) {
+            fprintf(stderr, "tt_model_new: %s\n", err->message);
+            exit(1);
+        }
+        tt_classifier *c = tt_classifier_new(m);
+        tt_ws *ws = tt_ws_new(m->net);
+        for (size_t s = 0; s < G_N_ELEMENTS(packets); s++) {
+            tt_pkt *blocks[N];
+            picture p[N];
+            uint64_t st = 6000 + s;
+            for (int i = 0; i < N; i++) {
+                blocks[i] = g_new(tt_pkt, packets[s]);
+                random_block(&st, packets[s], spec.block_seconds, blocks[i]);
+                p[i].px = g_new(tt_pixel, packets[s]);
+                p[i].n = tt_flowpic_build(&spec, blocks[i], packets[s], p[i].px);
+            }
+            const double tc = time_classify(c, blocks, packets[s], N), tn = time_sparse(m->net, ws, p, N);
+            const char *label = k == 0 ? "paper 1500x1500" : k == 1 ? "LeNet 32x32" : "LeNet 64x64";
+            printf("| %s | %zu | %.1f | %.0f | %.1f | %.0f%% |\n", label, packets[s], tc * 1e6, 1 / tc, tn * 1e6,
+                   100 * tn / tc);
+            fflush(stdout);
+            for (int i = 0; i < N; i++) {
+                g_free(blocks[i]);
+                g_free(p[i].px);
+            }
+        }
+        tt_ws_free(ws);
+        tt_classifier_free(c);
+        tt_model_free(m);
+    }
+}
+
 /* Per-picture times of the three ways through the paper net, and of the LeNet. */
 static void threshold_sweep(void)
 {
@@ -238,7 +313,7 @@ static void threshold_sweep(void)
     const tt_layer *c2 = &net->layers[3];
     const double dense2 = (double)c2->out_h * c2->out_w * c2->kh * c2->kw * c2->in_c * c2->out_c;
     const double cell2 = 4.0 * c2->in_c * 24;   /* 2x2 outputs per cell, 20 filters padded to 24 */
-    printf("\n### Crossovers: paper net (sparse conv1 + delta conv2 / sparse conv1 + sgemm conv2 / all dense)\n\n");
+    printf("\n### Crossovers: paper net (sparse conv1 + delta conv2 + delta dense / sparse conv1 + sgemm conv2 / all dense)\n\n");
     printf("| packets | pixels | pooled cells touched | delta us | sgemm conv2 us | dense us | dense/delta MACs conv2 |\n");
     printf("|---:|---:|---:|---:|---:|---:|---:|\n");
     const size_t sizes[] = { 1000, 2000, 4000, 6000, 8000, 12000, 20000, 50000 };
@@ -265,8 +340,8 @@ static void threshold_sweep(void)
     tt_spec_init_mini(&spec, 32);
     net = make_net(&spec, FALSE, 5);
     ws = tt_ws_new(net);
-    printf("\n### Crossovers: LeNet 32x32 (all sparse / sparse conv1 + sgemm conv2 / all dense)\n\n");
-    printf("| packets | pixels | sparse us | sgemm conv2 us | dense us | dense/sparse MACs conv1 |\n");
+    printf("\n### Crossovers: LeNet 32x32 (all sparse / sparse conv1 + direct conv2 / all dense, direct convs)\n\n");
+    printf("| packets | pixels | sparse us | direct conv2 us | dense us | dense/sparse MACs conv1 |\n");
     printf("|---:|---:|---:|---:|---:|---:|\n");
     const size_t sz2[] = { 10, 30, 60, 100, 200, 400, 1000 };
     for (size_t s = 0; s < G_N_ELEMENTS(sz2); s++) {
@@ -319,8 +394,8 @@ int main(int argc, char **argv)
 
     printf("### Inference, one thread (FlowPics per second)\n\n");
     printf("| packets | paper pixels | paper sparse us | paper sparse /s | paper dense us | paper dense /s | sparse speed-up "
-           "| LeNet 32x32 dense us | 32x32 /s | LeNet 32x32 sparse /s | LeNet 64x64 dense /s |\n");
-    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+           "| LeNet 32x32 dense us | 32x32 /s | LeNet 32x32 sparse /s | LeNet 64x64 dense /s | LeNet 64x64 sparse /s |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t s = 0; s < G_N_ELEMENTS(packets); s++) {
         double avg, a32, a64;
         picture *p = make_pictures(&paper, packets[s], NPIC, 1000 + s, &avg);
@@ -334,15 +409,18 @@ int main(int argc, char **argv)
         double t32 = time_dense(l32, w32, d32, NPIC, 1);
         double t32s = time_sparse(l32, w32, q, NPIC);
         double t64 = time_dense(l64, w64, d64, NPIC, 1);
+        double t64s = time_sparse(l64, w64, r, NPIC);
         free_dense(d32, NPIC);
         free_dense(d64, NPIC);
-        printf("| %zu | %.0f | %.1f | %.0f | %.0f | %.0f | %.0fx | %.1f | %.0f | %.0f | %.0f |\n", packets[s], avg,
-               ts * 1e6, 1 / ts, td * 1e6, 1 / td, td / ts, t32 * 1e6, 1 / t32, 1 / t32s, 1 / t64);
+        printf("| %zu | %.0f | %.1f | %.0f | %.0f | %.0f | %.0fx | %.1f | %.0f | %.0f | %.0f | %.0f |\n", packets[s],
+               avg, ts * 1e6, 1 / ts, td * 1e6, 1 / td, td / ts, t32 * 1e6, 1 / t32, 1 / t32s, 1 / t64, 1 / t64s);
         fflush(stdout);
         free_pictures(p, NPIC);
         free_pictures(q, NPIC);
         free_pictures(r, NPIC);
     }
+
+    classify_table();
 
     printf("\n### Training, one thread (forward + backward of one picture; Adam step per batch of 128)\n\n");
     printf("| net | packets | train us/picture | Adam step us | 10,000 blocks x 20 epochs |\n");

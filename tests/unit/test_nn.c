@@ -483,9 +483,12 @@ static void test_svd_generic(void)
     const tt_layer f[] = { CONV(2, 5, 5, 1, 1, 0, 0, 0, 0), RELU(), POOL(2, 2, 1, 1), POOL(2, 2, 2, 2),
                            CONV(3, 3, 3, 1, 1, 2, 2, 2, 2), RELU(), POOL(2, 2, 2, 2), DENSE(3) }; /* two pools, wide pad */
     const tt_layer g[] = { CONV(4, 3, 3, 2, 2, 3, 3, 3, 3), RELU(), POOL(2, 2, 2, 2), DENSE(8), RELU(), DENSE(2) };
+    /* delta dense behind overlapping pool windows, relu after the pool, dropout */
+    const tt_layer h[] = { CONV(4, 3, 3, 2, 2, 1, 1, 1, 1), RELU(), POOL(2, 2, 1, 1), CONV(9, 3, 2, 1, 1, 1, 0, 1, 1),
+                           POOL(3, 2, 2, 1), RELU(), DROP(0.2f), DENSE(70), RELU(), DENSE(3) };
     struct { const tt_layer *ls; uint32_t n; } nets[] = {
         { a, G_N_ELEMENTS(a) }, { b, G_N_ELEMENTS(b) }, { c, G_N_ELEMENTS(c) }, { d, G_N_ELEMENTS(d) },
-        { e, G_N_ELEMENTS(e) }, { f, G_N_ELEMENTS(f) }, { g, G_N_ELEMENTS(g) },
+        { e, G_N_ELEMENTS(e) }, { f, G_N_ELEMENTS(f) }, { g, G_N_ELEMENTS(g) }, { h, G_N_ELEMENTS(h) },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(nets); i++) {
         tt_net *net = make_net(17, 19, nets[i].ls, nets[i].n);
@@ -494,6 +497,115 @@ static void test_svd_generic(void)
         /* Without tt_net_prepare (no cache) the sparse path still agrees. */
         tt_net_init_params(net, 50 + i);
         svd_many(net, FALSE, 5);
+        tt_net_free(net);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Direct convolutions at inference                                         */
+
+/* Inference runs stride-1 convs directly (flat or row tiles, 1..6 filters per
+ * tile, a channel-last kernel for 8 or 16 filters) and folds relu / dropout /
+ * maxpool into their write-out; training keeps im2col + gemm. The two must
+ * compute the same function: with no dropout, tt_net_train_one's logits are
+ * an independent reference for tt_net_forward_dense. */
+static void dense_matches_train(const tt_layer *ls, uint32_t nl, uint32_t h, uint32_t w, uint64_t seed)
+{
+    tt_net *net = make_net(h, w, ls, nl);
+    init_random(net, seed, 0.2);
+    tt_ws *ws = tt_ws_new(net);
+    tt_ws_set_dense_train(ws, TRUE);     /* training forward: conv 0 by scatter, the rest im2col */
+    float *grad = g_new0(float, net->n_params);
+    uint64_t st = seed;
+    for (int r = 0; r < 4; r++) {
+        size_t n = r == 0 ? 1 : 1 + (size_t)(tt_rng_uniform(&st) * (double)h * w);
+        tt_pixel *px = random_pixels(h, w, n, TRUE, &st);
+        float *d = dense_of(h, w, px, n);
+        float ld[TT_MAX_CLASSES], lt[TT_MAX_CLASSES], ls2[TT_MAX_CLASSES];
+        uint64_t rng = 1;
+        tt_net_forward_dense(net, ws, d, ld);
+        tt_net_train_one(net, ws, px, n, 0, 1.0f, &rng, grad, lt);
+        double rdiff = rel_diff(ld, lt, net->n_out);
+        if (g_test_verbose())
+            g_printerr("  net seed %llu n=%zu rel %.3g\n", (unsigned long long)seed, n, rdiff);
+        g_assert_cmpfloat(rdiff, <=, 1e-5);
+        /* and the sparse path through the same workspace */
+        tt_net_forward_sparse(net, ws, px, n, ls2);
+        g_assert_cmpfloat(rel_diff(ls2, lt, net->n_out), <=, 1e-5);
+        g_free(d);
+        g_free(px);
+    }
+    g_free(grad);
+    tt_ws_free(ws);
+    tt_net_free(net);
+}
+
+static void test_direct_conv(void)
+{
+    tt_layer ls[TT_MAX_LAYERS];
+    uint32_t nl = tt_layers_lenet(ls, 5);
+    dense_matches_train(ls, nl, 32, 32, 101);
+    dense_matches_train(ls, nl, 64, 64, 102);
+    dense_matches_train(ls, nl, 20, 27, 103);    /* odd sizes: partial tiles */
+    /* filter counts that take every tile shape: 6 (6 x 2), 12, 4 / 8 / 16 (4 x 3,
+     * channel-last), 1..3 and 5, 7 (tails); pool before relu, relu after pool,
+     * wide and uneven padding, a conv straight after a conv */
+    const tt_layer a[] = { CONV(5, 3, 3, 1, 1, 1, 1, 1, 1), RELU(), POOL(2, 2, 2, 2), CONV(7, 3, 2, 1, 1, 0, 2, 1, 0),
+                           RELU(), DENSE(3) };
+    const tt_layer b[] = { CONV(12, 5, 5, 1, 1, 2, 2, 2, 2), POOL(2, 2, 2, 2), RELU(), CONV(8, 3, 3, 1, 1, 0, 0, 0, 0),
+                           RELU(), POOL(2, 2, 2, 2), DENSE(9), RELU(), DENSE(2) };
+    const tt_layer c[] = { CONV(1, 2, 2, 1, 1, 0, 0, 0, 0), CONV(2, 3, 3, 1, 1, 3, 1, 0, 4), RELU(),
+                           CONV(3, 2, 4, 1, 1, 1, 1, 2, 2), POOL(3, 2, 2, 1), DENSE(4) };
+    const tt_layer d[] = { CONV(4, 3, 3, 1, 1, 1, 1, 1, 1), RELU(), DROP(0.0f), POOL(2, 2, 2, 2),
+                           CONV(16, 4, 4, 1, 1, 0, 0, 0, 0), RELU(), POOL(2, 2, 2, 2), DENSE(70), RELU(), DENSE(3) };
+    const tt_layer e[] = { CONV(6, 3, 3, 1, 1, 0, 0, 0, 0), POOL(3, 3, 2, 2), CONV(16, 3, 3, 1, 1, 1, 1, 1, 1),
+                           DENSE(2) };   /* a conv with no relu or pool after it, then dense */
+    const tt_layer f[] = { CONV(3, 4, 4, 2, 2, 1, 2, 1, 2), RELU(), CONV(8, 3, 3, 1, 1, 1, 1, 1, 1), RELU(),
+                           POOL(2, 2, 1, 1), DENSE(3) };   /* strided (im2col) conv, then a direct one */
+    struct { const tt_layer *ls; uint32_t n; } nets[] = {
+        { a, G_N_ELEMENTS(a) }, { b, G_N_ELEMENTS(b) }, { c, G_N_ELEMENTS(c) },
+        { d, G_N_ELEMENTS(d) }, { e, G_N_ELEMENTS(e) }, { f, G_N_ELEMENTS(f) },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(nets); i++) {
+        dense_matches_train(nets[i].ls, nets[i].n, 21, 30, 110 + i);
+        dense_matches_train(nets[i].ls, nets[i].n, 33, 17, 120 + i);
+    }
+}
+
+/* A workspace keeps state made from the params (transposed weights of the
+ * direct convs, compared with the params on every call; the cache of
+ * tt_net_prepare for the sparse path): after the params change, a reused
+ * workspace must give what a new one gives. */
+static void test_params_change(void)
+{
+    tt_layer ls[TT_MAX_LAYERS];
+    const uint32_t nls[] = { tt_layers_lenet(ls, 5), 0 };
+    for (int k = 0; k < 2; k++) {
+        uint32_t nl = k == 0 ? nls[0] : tt_layers_flowpic(ls, 5);
+        const uint32_t side = k == 0 ? 32 : 150;
+        tt_net *net = make_net(side, side, ls, nl);
+        tt_ws *ws = tt_ws_new(net);
+        uint64_t st = 5;
+        tt_pixel *px = random_pixels(side, side, 40, TRUE, &st);
+        float *d = dense_of(side, side, px, 40);
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            init_random(net, seed, 0.2);   /* new params, tt_net_prepare */
+            float a[TT_MAX_CLASSES], b[TT_MAX_CLASSES], c[TT_MAX_CLASSES], e[TT_MAX_CLASSES];
+            tt_net_forward_dense(net, ws, d, a);
+            tt_net_forward_sparse(net, ws, px, 40, b);
+            tt_ws *fresh = tt_ws_new(net);
+            tt_net_forward_dense(net, fresh, d, c);
+            tt_net_forward_sparse(net, fresh, px, 40, e);
+            tt_ws_free(fresh);
+            for (uint32_t o = 0; o < net->n_out; o++) {
+                g_assert_cmpfloat(a[o], ==, c[o]);
+                g_assert_cmpfloat(b[o], ==, e[o]);
+            }
+            g_assert_cmpfloat(rel_diff(b, a, net->n_out), <=, 1e-5);
+        }
+        g_free(d);
+        g_free(px);
+        tt_ws_free(ws);
         tt_net_free(net);
     }
 }
@@ -1050,6 +1162,8 @@ int main(int argc, char **argv)
     g_test_add_func("/nn/sparse-vs-dense/small", test_svd_small);
     g_test_add_func("/nn/sparse-vs-dense/lenet", test_svd_lenet);
     g_test_add_func("/nn/sparse-vs-dense/generic", test_svd_generic);
+    g_test_add_func("/nn/direct-conv", test_direct_conv);
+    g_test_add_func("/nn/params-change", test_params_change);
     g_test_add_func("/nn/golden", test_golden);
     g_test_add_func("/nn/gradcheck", test_gradcheck);
     g_test_add_func("/nn/dropout", test_dropout);
