@@ -284,7 +284,7 @@ static int cmd_train(int argc, char **argv)
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
     double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0;
     char *split_unit = NULL, *label_attr = NULL;
-    char **where = NULL;
+    char **where = NULL, **balance_attrs = NULL;
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
     gboolean no_balance = FALSE, quiet = FALSE;
     GOptionEntry extra[] = {
@@ -294,6 +294,7 @@ static int cmd_train(int argc, char **argv)
         { "label-attr", 0, 0, G_OPTION_ARG_STRING, &label_attr, "Take each flow's label from this attribute (e.g. tunnel) instead of its label", "KEY" },
         { "where", 0, 0, G_OPTION_ARG_STRING_ARRAY, &where, "Use only flows whose attributes match (repeatable), e.g. tunnel=none or source!=ndpi", "KEY=VALUE" },
         { "split-unit", 0, 0, G_OPTION_ARG_STRING, &split_unit, "Keep groups whose names give the same first capture of REGEX on one side (e.g. one website)", "REGEX" },
+        { "balance-attr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &balance_attrs, "Within each class, weigh every value of this attribute equally (repeatable), e.g. tunnel", "KEY" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test)", "FILE" },
         { "split-out", 0, 0, G_OPTION_ARG_FILENAME, &split_out, "Write the split used", "FILE" },
         { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "Maximum epochs (default 30)", "N" },
@@ -397,6 +398,7 @@ static int cmd_train(int argc, char **argv)
     o.aug_shift = (float)aug_shift;
     o.aug_loss = (float)aug_loss;
     o.max_per_class = (uint32_t)MAX(0, per_class);
+    o.balance_attrs = (const char *const *)balance_attrs;
     o.log = quiet ? NULL : stderr;
 
     GString *meta = g_string_new(NULL);

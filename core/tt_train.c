@@ -134,6 +134,54 @@ void tt_train_opts_default(tt_train_opts *o)
     o->aug_loss = 0.0f;
 }
 
+/* Cell of a sample: its class and the values of the balance attributes. */
+static char *cell_key(const tt_dataset *ds, const tt_sample *s, int c, const char *const *attrs)
+{
+    GString *k = g_string_new(NULL);
+    g_string_append_printf(k, "%d", c);
+    const char *a = g_ptr_array_index(ds->attrs, s->attrs);
+    for (const char *const *key = attrs; *key; key++) {
+        char *v = tt_attr_get(a, *key);
+        g_string_append_c(k, '\x1f');
+        g_string_append(k, v);
+        g_free(v);
+    }
+    return g_string_free(k, FALSE);
+}
+
+guint tt_train_cell_weights(const tt_dataset *ds, const GArray *idx, const int *class_map,
+                            const char *const *attrs, float *out)
+{
+    GHashTable *cells = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    uint64_t n_class[TT_MAX_CLASSES] = { 0 }, cells_in_class[TT_MAX_CLASSES] = { 0 };
+    char **keys = g_new0(char *, idx->len ? idx->len : 1);
+    for (guint j = 0; j < idx->len; j++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, g_array_index(idx, guint, j));
+        int c = class_map[s->label];
+        if (c < 0)
+            continue;
+        keys[j] = cell_key(ds, s, c, attrs);
+        gpointer n = g_hash_table_lookup(cells, keys[j]);
+        if (!n)
+            cells_in_class[c]++;
+        g_hash_table_replace(cells, g_strdup(keys[j]), GSIZE_TO_POINTER(GPOINTER_TO_SIZE(n) + 1));
+        n_class[c]++;
+    }
+    for (guint j = 0; j < idx->len; j++) {
+        if (!keys[j])
+            continue;
+        guint i = g_array_index(idx, guint, j);
+        int c = class_map[g_array_index(ds->samples, tt_sample, i).label];
+        double n_cell = (double)GPOINTER_TO_SIZE(g_hash_table_lookup(cells, keys[j]));
+        out[i] = (float)((double)n_class[c] / ((double)cells_in_class[c] * n_cell));
+        g_free(keys[j]);
+    }
+    g_free(keys);
+    guint n = g_hash_table_size(cells);
+    g_hash_table_destroy(cells);
+    return n;
+}
+
 size_t tt_augment(const tt_spec *spec, const tt_pkt *in, size_t n, tt_pkt *out,
                   const tt_train_opts *o, uint64_t *rng)
 {
@@ -306,6 +354,14 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
     }
     for (uint32_t c = 0; c < k; c++)
         weight[c] = (o->balance && drawn[c] > 0) ? (float)(total_drawn / ((double)present * drawn[c])) : 1.0f;
+    /* Within a class, each cell of the balance attributes weighs the same (a cap per class
+     * draws a uniform subset, so the cells keep their shares in expectation). */
+    float *cell_w = NULL;
+    guint n_cells = 0;
+    if (o->balance_attrs && o->balance_attrs[0]) {
+        cell_w = g_new(float, ds->samples->len);
+        n_cells = tt_train_cell_weights(ds, train, r.class_map, o->balance_attrs, cell_w);
+    }
 
     tt_blas_single_thread();
     uint64_t rng_shuffle = o->seed ^ 0x5368756666ull;
@@ -356,8 +412,9 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
                 int c = r.class_map[s->label];
                 size_t np = sample_pixels(&r, s, o, &rng_aug);
                 float logits[TT_MAX_CLASSES];
-                loss_sum += tt_net_train_one(net, r.ws, r.px, np, (uint32_t)c, weight[c], &rng_drop, grad, logits);
-                wsum += weight[c];
+                float w = cell_w ? weight[c] * cell_w[order[i]] : weight[c];
+                loss_sum += tt_net_train_one(net, r.ws, r.px, np, (uint32_t)c, w, &rng_drop, grad, logits);
+                wsum += w;
                 uint32_t top = 0;
                 for (uint32_t j = 1; j < k; j++)
                     if (logits[j] > logits[top])
@@ -431,12 +488,18 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
                            o->seed, MIN(epoch, o->max_epochs), best_epoch, o->batch, (double)o->lr,
                            (double)o->weight_decay, o->balance, (double)o->aug_rtt, (double)o->aug_shift,
                            (double)o->aug_loss, train->len, best_score, (double)temp);
+    if (cell_w) {
+        char *keys = g_strjoinv(",", (char **)o->balance_attrs);
+        g_string_append_printf(meta, "train.balance_attrs=%s (%u cells)\n", keys, n_cells);
+        g_free(keys);
+    }
     for (uint32_t c = 0; c < k; c++)
         g_string_append_printf(meta, "train.blocks.%s=%" G_GUINT64_FORMAT "\n", m->classes[c], per_class[c]);
     g_free(m->meta);
     m->meta = g_string_free(meta, FALSE);
 
     g_free(order);
+    g_free(cell_w);
     g_array_free(vidx, TRUE);
     g_free(best);
     g_free(grad);

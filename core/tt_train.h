@@ -39,10 +39,21 @@ typedef struct {
     float    aug_shift;      /* times shifted by U(-aug_shift, aug_shift) s; 0 = off */
     float    aug_loss;       /* packets dropped with probability U(0, aug_loss); 0 = off */
     uint32_t max_per_class;  /* cap training blocks per class per epoch (0 = all) */
+    const char *const *balance_attrs;  /* NULL or NULL-terminated attribute keys: within a
+                                        * class, every combination of their values (a "cell",
+                                        * e.g. tunnel=vpn) weighs as much as every other */
     FILE    *log;            /* progress lines, or NULL */
 } tt_train_opts;
 
 void tt_train_opts_default(tt_train_opts *o);
+
+/* Per-sample weight factors for o->balance_attrs: for each sample i listed in
+ * idx (dataset indices) of class class_map[label] >= 0, out[i] = n_class /
+ * (cells_in_class * n_cell), so each cell of a class sums to the same weight
+ * and the class keeps its total. Entries not in idx are left alone. Returns the
+ * number of cells. */
+guint tt_train_cell_weights(const tt_dataset *ds, const GArray *idx, const int *class_map,
+                            const char *const *attrs, float *out);
 
 /* Train m->net in place on the samples whose group is in TRAIN, pick the
  * epoch with the best validation balanced accuracy (VAL), then fit the

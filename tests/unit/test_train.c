@@ -109,6 +109,63 @@ static void test_separable(void)
     g_free(path);
 }
 
+/* --balance-attr: within a class every cell (attribute value) weighs the same
+ * and the class keeps its total weight. Class a: 30 flows app=x, 10 app=y;
+ * class b: 20 flows app=z. */
+static void test_cell_weights(void)
+{
+    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-cells.tts", NULL);
+    GString *s = g_string_new("#ttseries v1\n");
+    const struct { const char *label, *app; int n; } cells[] = { { "a", "x", 30 }, { "a", "y", 10 }, { "b", "z", 20 } };
+    int flow = 0;
+    for (guint c = 0; c < G_N_ELEMENTS(cells); c++)
+        for (int i = 0; i < cells[c].n; i++, flow++) {
+            g_string_append_printf(s, "g%d\t%s\tf%d\tapp=%s\t", flow, cells[c].label, flow, cells[c].app);
+            for (int p = 0; p < 12; p++)
+                g_string_append_printf(s, "%s%.1f", p ? " " : "", 0.1 * p);
+            g_string_append_c(s, '\t');
+            for (int p = 0; p < 12; p++)
+                g_string_append_printf(s, "%s%d", p ? " " : "", 100 + 10 * p + c);
+            g_string_append_c(s, '\n');
+        }
+    g_assert_true(g_file_set_contents(path, s->str, -1, NULL));
+    g_string_free(s, TRUE);
+    tt_spec spec;
+    tt_spec_init_mini(&spec, 16);
+    tt_dataset *ds = tt_dataset_new(&spec, NULL, 0);
+    g_assert_true(tt_dataset_add_file(ds, path, NULL, NULL));
+    tt_dataset_finish(ds);
+    g_assert_cmpuint(ds->samples->len, ==, 60);
+    GArray *idx = g_array_new(FALSE, FALSE, sizeof(guint));
+    for (guint i = 0; i < ds->samples->len; i++)
+        g_array_append_val(idx, i);
+    int map[2] = { 0, 1 };                       /* dataset classes a, b -> model classes */
+    float *w = g_new(float, ds->samples->len);
+    const char *by_app[] = { "app", NULL };
+    g_assert_cmpuint(tt_train_cell_weights(ds, idx, map, by_app, w), ==, 3);
+    double sum[3] = { 0 };
+    for (guint i = 0; i < ds->samples->len; i++) {
+        const tt_sample *sm = &g_array_index(ds->samples, tt_sample, i);
+        char *app = tt_attr_get(g_ptr_array_index(ds->attrs, sm->attrs), "app");
+        int cell = app[0] - 'x';
+        g_assert_cmpfloat_with_epsilon(w[i], cell == 0 ? 40.0 / 60.0 : cell == 1 ? 2.0 : 1.0, 1e-6);
+        sum[cell] += w[i];
+        g_free(app);
+    }
+    g_assert_cmpfloat_with_epsilon(sum[0], 20.0, 1e-4);    /* the two cells of a: equal halves */
+    g_assert_cmpfloat_with_epsilon(sum[1], 20.0, 1e-4);
+    g_assert_cmpfloat_with_epsilon(sum[2], 20.0, 1e-4);    /* b alone: unchanged */
+    const char *absent[] = { "nokey", NULL };                /* one cell per class: all 1 */
+    g_assert_cmpuint(tt_train_cell_weights(ds, idx, map, absent, w), ==, 2);
+    for (guint i = 0; i < ds->samples->len; i++)
+        g_assert_cmpfloat_with_epsilon(w[i], 1.0, 1e-6);
+    g_free(w);
+    g_array_free(idx, TRUE);
+    tt_dataset_free(ds);
+    g_remove(path);
+    g_free(path);
+}
+
 static void test_augment(void)
 {
     tt_spec spec;
@@ -147,5 +204,6 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/train/separable-and-reproducible", test_separable);
     g_test_add_func("/train/augment", test_augment);
+    g_test_add_func("/train/cell-weights", test_cell_weights);
     return g_test_run();
 }
