@@ -140,7 +140,8 @@ if [ "$INSTALL" = yes ]; then
     cp "$OUT/category-flowpic1500-60s.ttm" models/category-flowpic1500-60s.ttm
     cp "$OUT/$BEST_TUN.ttm" models/tunnel.ttm
     cp "$OUT/platform.ttm" models/platform.ttm
-    cp "$OUT"/*.txt "$OUT"/*.json models/results/ 2>/dev/null || { mkdir -p models/results && cp "$OUT"/*.txt "$OUT"/*.json models/results/; }
+    # models/results/ holds exactly this run's evaluations (none left over from an older one)
+    rm -rf models/results && mkdir -p models/results && cp "$OUT"/*.txt "$OUT"/*.json models/results/
     echo "installed into models/: category.ttm ($BEST), category-flowpic1500-60s.ttm, tunnel.ttm ($BEST_TUN), platform.ttm"
 fi
 echo "== done: $OUT"
