@@ -9,7 +9,7 @@
  *   this file         registration, prefs, per-frame bookkeeping, display
  *
  * Passes. On the first pass (!visited) each packet is fed to one engine per
- * model and the frame keeps only small indices (flow, block, position). A
+ * model and the frame keeps only its block ids and a status word. A
  * block's result exists once the block closes; the end-of-pass hook flushes
  * the flows' last, unfinished blocks. So with tshark -2 and in the GUI every
  * packet shows its block's result; in single-pass tshark packets of open
@@ -102,13 +102,136 @@ static struct {
     char              *bad_threshold; /* last invalid threshold reported */
 } triage;
 
-/* What the first pass keeps per frame (wmem_file_scope). */
+/* ---- per-frame bookkeeping ------------------------------------------------
+ * What the first pass keeps per frame, for the later (visited) passes: one
+ * status word and one block id per model slot (triage_ref.id: enough to find
+ * the flow, block and result), in pages indexed by frame number. With one
+ * model that is 8 bytes per frame and no allocation per frame (a wmem
+ * file-scope record plus its proto_data list entry cost ~180 bytes per
+ * frame: tests/bench/FINDINGS.md F2). The rare frames that close blocks of
+ * the primary model are listed apart (closed_log, sorted by frame). */
+
+#define FRAME_PAGE_SHIFT 16u                   /* 65536 frames per page */
+#define FRAME_PAGE (1u << FRAME_PAGE_SHIFT)
+
+#define FRAME_PRESENT   0x80000000u   /* TCP/UDP over IP: the plugin took the frame */
+#define FRAME_CLOSED    0x40000000u   /* it closed blocks of the primary model */
+#define FRAME_FIRST     0x20000000u   /* first packet of its primary block (index 0) */
+#define FRAME_AT_CAP    0x10000000u   /* index == the primary model's packet cap */
+#define FRAME_LEN_MASK  0x00ffffffu   /* IP length (at most 65535 + 40) */
+
 typedef struct {
-    guint32        ip_len;
-    guint32        n_closed;
-    triage_ref     ref[TRIAGE_MAX_MODELS];
-    triage_closed *closed;          /* blocks this packet closed */
+    guint32  status;                  /* FRAME_* flags and the IP length */
+    guint32  n_ids;                   /* slots recorded in ids[] */
+    guint32  ids[TRIAGE_MAX_MODELS];  /* block id per slot, 0 = not tracked */
 } triage_frame;
+
+typedef struct {
+    guint32  num;                     /* frame number */
+    guint32  id;                      /* block id (slot 0) the frame closed */
+} frame_closed;
+
+static struct {
+    guint32   stride;                 /* words per frame: 1 + slots */
+    guint32   n_pages;
+    guint32 **pages;                  /* NULL until a frame of the page is stored */
+    GArray   *closed_log;             /* frame_closed, sorted by num */
+} frames;
+
+static void
+frames_reset(void)
+{
+    for (guint32 i = 0; i < frames.n_pages; i++)
+        g_free(frames.pages[i]);
+    g_free(frames.pages);
+    frames.pages = NULL;
+    frames.n_pages = 0;
+    frames.stride = 0;
+    if (frames.closed_log)
+        g_array_free(frames.closed_log, TRUE);
+    frames.closed_log = NULL;
+}
+
+/* The stored words of frame num, or NULL; `create` allocates its page. */
+static guint32 *
+frames_slot(guint32 num, gboolean create)
+{
+    if (frames.stride == 0) {
+        if (!create)
+            return NULL;
+        /* fixed for the capture: the set of models only changes with a
+         * redissection, which resets this store first */
+        frames.stride = 1 + MAX(triage.run->n_slots, 1u);
+        frames.closed_log = g_array_new(FALSE, FALSE, sizeof(frame_closed));
+    }
+    guint32 page = num >> FRAME_PAGE_SHIFT;
+    if (page >= frames.n_pages) {
+        if (!create)
+            return NULL;
+        guint32 n = MAX(page + 1, frames.n_pages * 2);
+        frames.pages = g_renew(guint32 *, frames.pages, n);
+        memset(frames.pages + frames.n_pages, 0, sizeof(guint32 *) * (n - frames.n_pages));
+        frames.n_pages = n;
+    }
+    if (frames.pages[page] == NULL) {
+        if (!create)
+            return NULL;
+        frames.pages[page] = g_malloc0(sizeof(guint32) * frames.stride * FRAME_PAGE);
+    }
+    return frames.pages[page] + (gsize)(num & (FRAME_PAGE - 1)) * frames.stride;
+}
+
+/* The frame's record, FALSE if the plugin did not take it. */
+static gboolean
+frames_get(guint32 num, triage_frame *fr)
+{
+    const guint32 *w = frames_slot(num, FALSE);
+    if (w == NULL || !(w[0] & FRAME_PRESENT))
+        return FALSE;
+    fr->status = w[0];
+    fr->n_ids = MIN(frames.stride - 1, TRIAGE_MAX_MODELS);
+    memset(fr->ids, 0, sizeof fr->ids);
+    memcpy(fr->ids, w + 1, sizeof(guint32) * fr->n_ids);
+    return TRUE;
+}
+
+static void
+frames_put(guint32 num, const triage_frame *fr)
+{
+    guint32 *w = frames_slot(num, TRUE);
+    w[0] = fr->status;
+    memcpy(w + 1, fr->ids, sizeof(guint32) * MIN(frames.stride - 1, TRIAGE_MAX_MODELS));
+}
+
+/* Remember that frame num closed block `id` of the primary model. Frames of
+ * the first pass come in order, so this appends; anything else is inserted
+ * in place to keep the log sorted. */
+static void
+frames_log_closed(guint32 num, guint32 id)
+{
+    frame_closed c = { num, id };
+    GArray *a = frames.closed_log;
+    guint i = a->len;
+    while (i > 0 && g_array_index(a, frame_closed, i - 1).num > num)
+        i--;
+    g_array_insert_val(a, i, c);
+}
+
+/* Index of the first closed_log entry of frame num (binary search). */
+static guint
+frames_closed_first(guint32 num)
+{
+    const GArray *a = frames.closed_log;
+    guint lo = 0, hi = a ? a->len : 0;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        if (g_array_index(a, frame_closed, mid).num < num)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 
 /* ---- models and preferences -------------------------------------------- */
 
@@ -144,7 +267,24 @@ bundled_model_path(void)
  * Called by Wireshark when a triage preference changed, and by the init
  * routine (Wireshark does not call apply callbacks for untouched modules). */
 static void
+triage_apply_prefs_load(gboolean load_models);
+
+static void
 triage_apply_prefs(void)
+{
+    triage_apply_prefs_load(TRUE);
+}
+
+/* Whether the post-dissector will run in this pass: the preference and the
+ * protocol (Analyze > Enabled Protocols, --disable-protocol) both on. */
+static gboolean
+triage_active(void)
+{
+    return triage_prefs.enabled && proto_is_protocol_enabled(find_protocol_by_id(proto_triage));
+}
+
+static void
+triage_apply_prefs_load(gboolean load_models)
 {
     const char *txt = triage_prefs.threshold ? triage_prefs.threshold : "";
     char *end = NULL;
@@ -162,6 +302,8 @@ triage_apply_prefs(void)
         triage_prefs.threshold_value = thr;
     }
 
+    if (!load_models)
+        return;
     char *primary = (triage_prefs.model && *triage_prefs.model) ? g_strdup(triage_prefs.model) : bundled_model_path();
     if (triage_run_set_models(triage.run, primary, triage_prefs.extra_models,
                               triage_prefs.max_flows ? triage_prefs.max_flows : TRIAGE_DEFAULT_MAX_FLOWS)) {
@@ -178,14 +320,19 @@ triage_apply_prefs(void)
 static void
 triage_init(void)
 {
-    triage_apply_prefs();
+    gboolean active = triage_active();
+    /* A disabled plugin does not load its models (a few ms per file); they
+     * load at the first init after it is enabled again (enabling the
+     * protocol or the preference redissects, which runs this routine). */
+    triage_apply_prefs_load(active);
     triage_run_capture_reset(triage.run);
+    frames_reset();
     triage_extract_lookup_fields();
     /* Ask for ip.len / ipv6.plen so that the first pass builds a tree that
      * holds them (otherwise it is NULL or faked). */
     /* Only when the dissector will run: a tree for every frame is not free
      * (tests/bench/FINDINGS.md F1: a disabled protocol cost +17% CPU). */
-    if (triage_prefs.enabled && proto_is_protocol_enabled(find_protocol_by_id(proto_triage)))
+    if (active)
         set_postdissector_wanted_hfids(triage.handle, triage_extract_wanted_hfids());
 }
 
@@ -194,6 +341,7 @@ triage_cleanup(void)
 {
     set_postdissector_wanted_hfids(triage.handle, NULL);
     triage_run_capture_reset(triage.run);
+    frames_reset();
 }
 
 /* End of the first sequential pass (GUI, tshark -2): classify every flow's
@@ -202,6 +350,11 @@ static void
 triage_postseq(void)
 {
     triage_run_flush(triage.run);
+    /* Every frame now has its record: later passes never read ip.len again,
+     * so stop asking for a protocol tree of every frame (tshark -2's second
+     * pass, e.g. -q -z triage,tree, then dissects without one, like the GUI's
+     * taps). A redissection runs the init routine, which asks again. */
+    set_postdissector_wanted_hfids(triage.handle, NULL);
 }
 
 static void
@@ -283,34 +436,40 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 bloc
  * (triage.closed.*) so that filters on triage.category see only the packet's
  * own block. Also returns them as tap records when `tap` is set. */
 static void
-show_closed(proto_tree *t, tvbuff_t *tvb, const triage_frame *fr,
+show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame *fr,
             triage_tap_info *tap, wmem_allocator_t *pool)
 {
+    if (!(fr->status & FRAME_CLOSED))
+        return;
     const triage_slot *s = &triage.run->slots[0];
-    if (tap && fr->n_closed)
-        tap->closed = wmem_alloc0_array(pool, triage_tap_block, fr->n_closed);
-    for (guint32 i = 0; i < fr->n_closed; i++) {
-        const triage_closed *c = &fr->closed[i];
-        if (c->slot != 0)
-            continue;
-        const triage_result *r = triage_run_result(triage.run, 0, c->flow, c->block);
+    guint first = frames_closed_first(pinfo->num), n = 0;
+    const GArray *log = frames.closed_log;
+    while (first + n < log->len && g_array_index(log, frame_closed, first + n).num == pinfo->num)
+        n++;
+    if (tap && n)
+        tap->closed = wmem_alloc0_array(pool, triage_tap_block, n);
+    for (guint i = 0; i < n; i++) {
+        guint32 id = g_array_index(log, frame_closed, first + i).id;
+        const triage_result *r = triage_run_block_result(triage.run, 0, id);
         if (r == NULL)
             continue;
+        guint32 flow, block;
+        triage_run_block_where(triage.run, 0, id, &flow, &block);
         const char *cls = block_class(s->model, r, triage_prefs.threshold_value);
         proto_item *ci = proto_tree_add_item(t, hf_closed, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(ci);
-        proto_item_append_text(ci, ": flow %u block %u -> %s (%.3f)", c->flow, c->block,
+        proto_item_append_text(ci, ": flow %u block %u -> %s (%.3f)", flow, block,
                                cls, r->confidence);
         proto_tree *ct = proto_item_add_subtree(ci, ett_triage_closed);
         add_gen_string(ct, hf_closed_category, tvb, cls);
         add_gen_double(ct, hf_closed_confidence, tvb, r->confidence);
-        add_gen_uint(ct, hf_closed_flow, tvb, c->flow);
-        add_gen_uint(ct, hf_closed_block, tvb, c->block);
+        add_gen_uint(ct, hf_closed_flow, tvb, flow);
+        add_gen_uint(ct, hf_closed_block, tvb, block);
         add_gen_string(ct, hf_closed_status, tvb, block_status(r, triage_prefs.threshold_value));
         add_gen_uint(ct, hf_closed_packets, tvb, r->n_packets);
         if (tap) {
             triage_tap_block *tb = &tap->closed[tap->n_closed++];
-            tap_block(tb, s, c->flow, c->block, r);
+            tap_block(tb, s, flow, block, r);
             tb->packets = r->n_packets;
             tb->bytes = r->n_bytes;
         }
@@ -327,11 +486,12 @@ show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
         expert_add_info_format(pinfo, ti, &ei_no_model, "%s", s->error ? s->error : "model not loaded");
         return;
     }
-    if (s->role >= TRIAGE_ROLE_COUNT || fr->ref[si].flow == 0)
+    guint32 id = si < fr->n_ids ? fr->ids[si] : 0;
+    if (s->role >= TRIAGE_ROLE_COUNT || id == 0)
         return;
     const triage_result *r = PINFO_FD_VISITED(pinfo)
-        ? triage_run_result_now(triage.run, si, fr->ref[si].flow, fr->ref[si].block)
-        : triage_run_result(triage.run, si, fr->ref[si].flow, fr->ref[si].block);
+        ? triage_run_block_result_now(triage.run, si, id)
+        : triage_run_block_result(triage.run, si, id);
     if (r == NULL)
         return;   /* pending: the primary model's status already says so */
     add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s->model, r, triage_prefs.threshold_value));
@@ -344,6 +504,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     triage_run *run = triage.run;
     gboolean visited = PINFO_FD_VISITED(pinfo);
     triage_tap_info *tap = wmem_new0(pinfo->pool, triage_tap_info);
+    guint32 ip_len = fr->status & FRAME_LEN_MASK;
 
     proto_item *ti = proto_tree_add_item(tree, proto_triage, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(ti);
@@ -363,16 +524,19 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         tap->current.category = g_intern_static_string("unknown");
         tap->current.status = g_intern_static_string("no model");
         tap->current.packets = 1;
-        tap->current.bytes = fr->ip_len;
+        tap->current.bytes = ip_len;
         tap_queue_packet(triage.tap, pinfo, tap);
         return;
     }
 
-    const triage_ref *ref = &fr->ref[0];
+    guint32 id = fr->n_ids ? fr->ids[0] : 0;
+    guint32 flow, block;
+    triage_run_block_where(run, 0, id, &flow, &block);
+    gboolean first = (fr->status & FRAME_FIRST) != 0;
     const triage_result *r = NULL;
-    if (ref->flow != 0)
-        r = visited ? triage_run_result_now(run, 0, ref->flow, ref->block)
-                    : triage_run_result(run, 0, ref->flow, ref->block);
+    if (id != 0)
+        r = visited ? triage_run_block_result_now(run, 0, id)
+                    : triage_run_block_result(run, 0, id);
 
     const char *cls = NULL;
     if (r) {
@@ -380,11 +544,11 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         add_gen_string(t, hf_category, tvb, cls);
         add_gen_double(t, hf_confidence, tvb, r->confidence);
     }
-    add_gen_uint(t, hf_flow, tvb, ref->flow);
-    const triage_flow *f = triage_run_flow(run, 0, ref->flow);
+    add_gen_uint(t, hf_flow, tvb, flow);
+    const triage_flow *f = triage_run_flow(run, 0, flow);
     if (f && f->reverse)
         add_gen_uint(t, hf_reverse_flow, tvb, f->reverse);
-    add_gen_uint(t, hf_block, tvb, ref->block);
+    add_gen_uint(t, hf_block, tvb, block);
     proto_item *st;
     if (r) {
         st = add_gen_string(t, hf_status, tvb, block_status(r, triage_prefs.threshold_value));
@@ -397,27 +561,27 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     for (guint si = 1; si < run->n_slots; si++)
         show_extra(t, tvb, pinfo, ti, fr, si);
 
-    show_closed(t, tvb, fr, visited ? NULL : tap, pinfo->pool);
+    show_closed(t, tvb, pinfo, fr, visited ? NULL : tap, pinfo->pool);
 
     if (r) {
         proto_item_append_text(ti, ": %s (%.3f), flow %u block %u", cls, r->confidence,
-                               ref->flow, ref->block);
-        if (r->state == TRIAGE_BLOCK_TOO_FEW && ref->index == 0)
+                               flow, block);
+        if (r->state == TRIAGE_BLOCK_TOO_FEW && first)
             expert_add_info_format(pinfo, st, &ei_too_few,
                                    "Block has too few packets to classify (%u < %u)",
                                    r->n_packets, s->model->spec.min_packets);
-        if (r->truncated && ref->index == s->model->spec.max_packets)
+        if (r->truncated && (fr->status & FRAME_AT_CAP))
             expert_add_info_format(pinfo, st, &ei_truncated,
                                    "Block truncated: %u packets, only the first %u are used",
                                    r->n_packets, r->n_stored);
         tap->has_current = TRUE;
-        tap_block(&tap->current, s, ref->flow, ref->block, r);
+        tap_block(&tap->current, s, flow, block, r);
         tap->current.packets = 1;
-        tap->current.bytes = fr->ip_len;
-        tap->current.first_in_block = ref->index == 0;
-        tap->current.counts_flow = tap->current.counts_flow && ref->index == 0;
+        tap->current.bytes = ip_len;
+        tap->current.first_in_block = first;
+        tap->current.counts_flow = tap->current.counts_flow && first;
     } else {
-        proto_item_append_text(ti, ": pending, flow %u block %u", ref->flow, ref->block);
+        proto_item_append_text(ti, ": pending, flow %u block %u", flow, block);
         expert_add_info(pinfo, st, &ei_pending);
     }
     if (tap->has_current || tap->n_closed)
@@ -426,31 +590,53 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
 
 /* ---- the post-dissector -------------------------------------------------- */
 
+/* First pass: feed the packet to the engines and keep its frame record. */
+static gboolean
+triage_take_frame(packet_info *pinfo, proto_tree *tree, triage_frame *fr)
+{
+    tt_packet pkt;
+    if (!triage_extract_packet(pinfo, tree, &pkt))
+        return FALSE;
+    triage_ref refs[TRIAGE_MAX_MODELS];
+    g_array_set_size(triage.scratch, 0);
+    triage_run_add(triage.run, &pkt, refs, triage.scratch);
+
+    memset(fr, 0, sizeof *fr);
+    fr->status = FRAME_PRESENT | MIN(pkt.ip_len, FRAME_LEN_MASK);
+    fr->n_ids = MIN(triage.run->n_slots, TRIAGE_MAX_MODELS);
+    for (guint i = 0; i < fr->n_ids; i++)
+        fr->ids[i] = refs[i].id;
+    const triage_slot *s = triage.run->n_slots ? &triage.run->slots[0] : NULL;
+    if (refs[0].index == 0)
+        fr->status |= FRAME_FIRST;
+    if (s && s->model && refs[0].index == s->model->spec.max_packets)
+        fr->status |= FRAME_AT_CAP;
+    /* only the primary model's closed blocks are shown (triage.closed.*) */
+    for (guint i = 0; i < triage.scratch->len; i++) {
+        const triage_closed *c = &g_array_index(triage.scratch, triage_closed, i);
+        if (c->slot == 0) {
+            fr->status |= FRAME_CLOSED;
+            frames_log_closed(pinfo->num, c->id);
+        }
+    }
+    frames_put(pinfo->num, fr);
+    return TRUE;
+}
+
 static int
 dissect_triage(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
     if (!triage_prefs.enabled || triage.run == NULL)
         return 0;
 
-    triage_frame *fr = (triage_frame *)p_get_proto_data(wmem_file_scope(), pinfo, proto_triage, 0);
-    if (fr == NULL) {
+    triage_frame fr;
+    if (!frames_get(pinfo->num, &fr)) {
         if (PINFO_FD_VISITED(pinfo))
             return 0;               /* not TCP/UDP over IP (or arrived while disabled) */
-        tt_packet pkt;
-        if (!triage_extract_packet(pinfo, tree, &pkt))
+        if (!triage_take_frame(pinfo, tree, &fr))
             return 0;
-        fr = wmem_new0(wmem_file_scope(), triage_frame);
-        fr->ip_len = pkt.ip_len;
-        g_array_set_size(triage.scratch, 0);
-        triage_run_add(triage.run, &pkt, fr->ref, triage.scratch);
-        if (triage.scratch->len) {
-            fr->n_closed = triage.scratch->len;
-            fr->closed = (triage_closed *)wmem_memdup(wmem_file_scope(), triage.scratch->data,
-                                                      sizeof(triage_closed) * triage.scratch->len);
-        }
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_triage, 0, fr);
     }
-    triage_display(tvb, pinfo, tree, fr);
+    triage_display(tvb, pinfo, tree, &fr);
     return 0;
 }
 

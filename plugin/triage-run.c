@@ -3,23 +3,75 @@
 
 #include <string.h>
 
+/* A block of one slot, by block id: where it is and its result (state
+ * TRIAGE_BLOCK_OPEN until it closes). 48 bytes, no allocation of its own. */
 typedef struct {
-    guint32 flow;
-    guint32 block;
-} triage_key;
+    guint32       flow;
+    guint32       block;
+    guint32       prev_id;        /* the flow's previous block, 0 = none */
+    triage_result r;
+} triage_block_rec;
 
-static guint
-key_hash(gconstpointer p)
+/* What a flow needs only while the engine tracks it. */
+typedef struct {
+    guint32  cur_id;              /* block id of the flow's open block */
+    guint64  class_seen;          /* classes of its classified blocks (first_of_class) */
+    double   first_ts;            /* the flow's first packet: block k starts at first_ts + k * B */
+    /* The open block's packets (discarded when it closes), so that its result
+     * can be computed on demand without closing it (triage_run_result_now). */
+    guint32  open_block;
+    GArray  *open_pkts;           /* triage_open_pkt, NULL until needed */
+    gboolean open_overflow;       /* more than TRIAGE_MAX_OPEN_PKTS: no on-demand result */
+    gboolean have_provisional;
+    guint32  provisional_block;
+    guint32  provisional_n;       /* open_pkts->len when it was computed */
+    triage_result provisional;    /* on-demand result of the open block */
+} triage_open;
+
+/* A packet of a still open block, kept for on-demand results. */
+typedef struct {
+    double   ts;
+    guint32  ip_len;
+} triage_open_pkt;
+
+/* ---- chunked storage ----------------------------------------------------- */
+
+#define CHUNK_ELEMS 4096u
+
+static void
+chunks_init(triage_chunks *c, guint elem_size)
 {
-    const triage_key *k = p;
-    return (guint)(k->flow * 2654435761u) ^ (guint)(k->block * 40503u);
+    c->elem_size = elem_size;
+    c->len = 0;
+    c->chunks = g_ptr_array_new_with_free_func(g_free);
 }
 
-static gboolean
-key_equal(gconstpointer a, gconstpointer b)
+static void
+chunks_clear(triage_chunks *c)
 {
-    const triage_key *x = a, *y = b;
-    return x->flow == y->flow && x->block == y->block;
+    if (c->chunks)
+        g_ptr_array_free(c->chunks, TRUE);
+    c->chunks = NULL;
+    c->len = 0;
+}
+
+/* Element i (0-based), or NULL past the end / when not initialised. */
+static void *
+chunks_at(const triage_chunks *c, guint32 i)
+{
+    if (c->chunks == NULL || i >= c->len)
+        return NULL;
+    return (char *)g_ptr_array_index(c->chunks, i / CHUNK_ELEMS) + (gsize)(i % CHUNK_ELEMS) * c->elem_size;
+}
+
+/* A new zeroed element at the end; its index is c->len - 1. */
+static void *
+chunks_append(triage_chunks *c)
+{
+    if (c->len % CHUNK_ELEMS == 0)
+        g_ptr_array_add(c->chunks, g_malloc0((gsize)CHUNK_ELEMS * c->elem_size));
+    c->len++;
+    return chunks_at(c, c->len - 1);
 }
 
 const char *
@@ -54,12 +106,12 @@ role_from_task(const char *task, triage_role *role)
 static void on_block(const tt_block *b, void *user);
 
 static void
-flow_free(gpointer p)
+open_free(gpointer p)
 {
-    triage_flow *f = p;
-    if (f->open_pkts)
-        g_array_free(f->open_pkts, TRUE);
-    g_free(f);
+    triage_open *o = p;
+    if (o->open_pkts)
+        g_array_free(o->open_pkts, TRUE);
+    g_free(o);
 }
 
 static void
@@ -69,21 +121,15 @@ slot_capture_free(triage_slot *s)
         tt_engine_free(s->eng);
         s->eng = NULL;
     }
-    if (s->results) {
-        g_hash_table_destroy(s->results);
-        s->results = NULL;
+    if (s->open) {
+        g_hash_table_destroy(s->open);
+        s->open = NULL;
     }
-    if (s->flows) {
-        g_hash_table_destroy(s->flows);
-        s->flows = NULL;
-    }
-    if (s->class_seen) {
-        g_hash_table_destroy(s->class_seen);
-        s->class_seen = NULL;
-    }
+    chunks_clear(&s->flows);
+    chunks_clear(&s->blocks);
 }
 
-/* Create the slot's engine and maps if missing. */
+/* Create the slot's engine and tables if missing. */
 static gboolean
 slot_capture_ensure(triage_run *run, triage_slot *s)
 {
@@ -91,9 +137,9 @@ slot_capture_ensure(triage_run *run, triage_slot *s)
         return FALSE;
     if (s->eng == NULL) {
         s->eng = tt_engine_new(&s->model->spec, run->max_flows, on_block, s);
-        s->results = g_hash_table_new_full(key_hash, key_equal, g_free, g_free);
-        s->flows = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, flow_free);
-        s->class_seen = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+        s->open = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, open_free);
+        chunks_init(&s->flows, sizeof(triage_flow));
+        chunks_init(&s->blocks, sizeof(triage_block_rec));
     }
     return s->eng != NULL;
 }
@@ -260,10 +306,11 @@ triage_run_slot_for(const triage_run *run, triage_role role)
 
 /* ---- feeding ----------------------------------------------------------- */
 
-/* The result of a finished block. `mark` records the block's class as seen
- * for its flow (first_of_class); provisional results only look. */
+/* The result of a finished block. `seen` holds the classes already seen in
+ * the block's flow (first_of_class); `mark` adds this block's class to it
+ * (provisional results only look). */
 static void
-fill_result(triage_slot *s, const tt_block *b, triage_result *r, gboolean mark)
+fill_result(triage_slot *s, const tt_block *b, triage_result *r, guint64 *seen, gboolean mark)
 {
     memset(r, 0, sizeof *r);
     r->truncated = b->truncated ? 1 : 0;
@@ -277,17 +324,11 @@ fill_result(triage_slot *s, const tt_block *b, triage_result *r, gboolean mark)
             r->state = TRIAGE_BLOCK_CLASSIFIED;
             r->top = res.top;
             r->confidence = res.confidence;
-            guint64 *seen = g_hash_table_lookup(s->class_seen, GUINT_TO_POINTER((guint)b->flow_id));
             guint64 bit = (guint64)1 << (res.top & 63);
-            if (seen == NULL || !(*seen & bit))
+            if (!(*seen & bit))
                 r->first_of_class = 1;
-            if (mark) {
-                if (seen == NULL) {
-                    seen = g_new0(guint64, 1);
-                    g_hash_table_insert(s->class_seen, GUINT_TO_POINTER((guint)b->flow_id), seen);
-                }
+            if (mark)
                 *seen |= bit;
-            }
         } else {
             r->state = TRIAGE_BLOCK_EMPTY;
         }
@@ -303,49 +344,81 @@ on_block(const tt_block *b, void *user)
 {
     triage_slot *s = user;
     triage_run *run = s->run;
-    guint si = s->index;
+    guint32 flow = (guint32)b->flow_id;
 
-    triage_result *r = g_new(triage_result, 1);
-    fill_result(s, b, r, TRUE);
-    triage_key *k = g_new(triage_key, 1);
-    k->flow = (guint32)b->flow_id;
-    k->block = b->block_index;
-    g_hash_table_replace(s->results, k, r);
+    /* the closing block is always its flow's open block */
+    triage_open *o = g_hash_table_lookup(s->open, GUINT_TO_POINTER(flow));
+    if (o == NULL)
+        return;                   /* cannot happen: every tracked flow has one */
+    guint32 id = o->cur_id;
+    triage_block_rec *rec = chunks_at(&s->blocks, id - 1);
+    if (rec == NULL)
+        return;
+    fill_result(s, b, &rec->r, &o->class_seen, TRUE);
 
-    /* the block's packets are no longer needed for on-demand results */
-    triage_flow *f = g_hash_table_lookup(s->flows, GUINT_TO_POINTER(k->flow));
-    if (f && f->open_block == k->block) {
-        if (f->open_pkts)
-            g_array_set_size(f->open_pkts, 0);
-        f->have_provisional = FALSE;
+    if (b->reason == TT_CLOSE_NEXT) {
+        /* the block's packets are no longer needed for on-demand results */
+        if (o->open_pkts)
+            g_array_set_size(o->open_pkts, 0);
+        o->have_provisional = FALSE;
+    } else {
+        /* idle, evicted or flushed: the engine forgets the flow, so does the
+         * run (what display needs stays in s->flows and s->blocks) */
+        g_hash_table_remove(s->open, GUINT_TO_POINTER(flow));
     }
 
     if (run->collecting) {
-        triage_closed c = { (guint8)si, k->flow, k->block };
+        triage_closed c = { (guint8)s->index, rec->flow, rec->block, id };
         g_array_append_val(run->closing, c);
     }
 }
 
 /* Keep the packet for on-demand results of its (open) block. */
 static void
-flow_keep_packet(triage_flow *f, const tt_packet *pkt, const tt_pkt_ref *ref)
+open_keep_packet(triage_open *o, const tt_packet *pkt, const tt_pkt_ref *ref)
 {
     if (ref->new_flow)
-        f->first_ts = pkt->ts;
-    if (f->open_pkts == NULL)
-        f->open_pkts = g_array_new(FALSE, FALSE, sizeof(triage_open_pkt));
-    if (ref->index_in_block == 0 || f->open_block != ref->block_index) {
-        g_array_set_size(f->open_pkts, 0);
-        f->open_block = ref->block_index;
-        f->open_overflow = FALSE;
-        f->have_provisional = FALSE;
+        o->first_ts = pkt->ts;
+    if (o->open_pkts == NULL)
+        o->open_pkts = g_array_new(FALSE, FALSE, sizeof(triage_open_pkt));
+    if (ref->index_in_block == 0 || o->open_block != ref->block_index) {
+        g_array_set_size(o->open_pkts, 0);
+        o->open_block = ref->block_index;
+        o->open_overflow = FALSE;
+        o->have_provisional = FALSE;
     }
-    if (f->open_pkts->len >= TRIAGE_MAX_OPEN_PKTS) {
-        f->open_overflow = TRUE;
+    if (o->open_pkts->len >= TRIAGE_MAX_OPEN_PKTS) {
+        o->open_overflow = TRUE;
         return;
     }
     triage_open_pkt op = { pkt->ts, pkt->ip_len };
-    g_array_append_val(f->open_pkts, op);
+    g_array_append_val(o->open_pkts, op);
+}
+
+/* A new flow id from the engine: its display record (ids are consecutive
+ * from 1 per engine, so the record of flow id n is element n - 1) and its
+ * open-flow state. */
+static triage_open *
+slot_new_flow(triage_slot *s, const tt_packet *pkt, guint32 flow)
+{
+    triage_flow *f = NULL;
+    while (s->flows.len < flow)          /* normally exactly one append */
+        f = chunks_append(&s->flows);
+    if (f == NULL)
+        f = chunks_at(&s->flows, flow - 1);
+    memset(f, 0, sizeof *f);
+    f->key = pkt->key;
+    tt_key rk;
+    tt_key_reverse(&pkt->key, &rk);
+    f->reverse = (guint32)tt_engine_flow_id(s->eng, &rk);
+    if (f->reverse) {
+        triage_flow *rf = chunks_at(&s->flows, f->reverse - 1);
+        if (rf)
+            rf->reverse = flow;
+    }
+    triage_open *o = g_new0(triage_open, 1);
+    g_hash_table_replace(s->open, GUINT_TO_POINTER(flow), o);
+    return o;
 }
 
 gboolean
@@ -364,27 +437,28 @@ triage_run_add(triage_run *run, const tt_packet *pkt,
         if (!tt_engine_add(s->eng, pkt, &ref))
             continue;
         any = TRUE;
-        refs[i].flow = (guint32)ref.flow_id;
+        guint32 flow = (guint32)ref.flow_id;
+        refs[i].flow = flow;
         refs[i].block = ref.block_index;
         refs[i].index = ref.index_in_block;
-        triage_flow *f;
-        if (ref.new_flow) {
-            f = g_new0(triage_flow, 1);
-            f->key = pkt->key;
-            tt_key rk;
-            tt_key_reverse(&pkt->key, &rk);
-            f->reverse = (guint32)tt_engine_flow_id(s->eng, &rk);
-            g_hash_table_replace(s->flows, GUINT_TO_POINTER(refs[i].flow), f);
-            if (f->reverse) {
-                triage_flow *rf = g_hash_table_lookup(s->flows, GUINT_TO_POINTER(f->reverse));
-                if (rf)
-                    rf->reverse = refs[i].flow;
+        triage_open *o = ref.new_flow ? slot_new_flow(s, pkt, flow)
+                                      : g_hash_table_lookup(s->open, GUINT_TO_POINTER(flow));
+        if (o == NULL)
+            continue;                    /* cannot happen: the engine tracks the flow */
+        if (ref.index_in_block == 0) {   /* the packet opened a block */
+            triage_block_rec *rec = chunks_append(&s->blocks);
+            triage_flow *f = chunks_at(&s->flows, flow - 1);
+            rec->flow = flow;
+            rec->block = ref.block_index;
+            rec->r.state = TRIAGE_BLOCK_OPEN;
+            o->cur_id = s->blocks.len;
+            if (f) {
+                rec->prev_id = f->last_block_id;
+                f->last_block_id = o->cur_id;
             }
-        } else {
-            f = g_hash_table_lookup(s->flows, GUINT_TO_POINTER(refs[i].flow));
         }
-        if (f)
-            flow_keep_packet(f, pkt, &ref);
+        refs[i].id = o->cur_id;
+        open_keep_packet(o, pkt, &ref);
     }
     run->collecting = FALSE;
     if (closed && run->closing->len)
@@ -409,20 +483,52 @@ triage_run_flush(triage_run *run)
         slot_flush(run, i);
 }
 
+static const triage_block_rec *
+block_rec(const triage_run *run, guint slot, guint32 id)
+{
+    if (slot >= run->n_slots || id == 0)
+        return NULL;
+    return chunks_at(&run->slots[slot].blocks, id - 1);
+}
+
+/* Block id of (flow, block): walk the flow's blocks from the latest. The
+ * dissector keeps block ids and never needs this; tests and benchmarks do. */
+static guint32
+block_id_of(const triage_run *run, guint slot, guint32 flow, guint32 block)
+{
+    const triage_flow *f = triage_run_flow(run, slot, flow);
+    guint32 id = f ? f->last_block_id : 0;
+    const triage_block_rec *rec;
+    while ((rec = block_rec(run, slot, id)) != NULL && rec->block > block)
+        id = rec->prev_id;
+    return rec && rec->block == block ? id : 0;
+}
+
+const triage_result *
+triage_run_block_result(const triage_run *run, guint slot, guint32 id)
+{
+    const triage_block_rec *rec = block_rec(run, slot, id);
+    return rec && rec->r.state != TRIAGE_BLOCK_OPEN ? &rec->r : NULL;
+}
+
+void
+triage_run_block_where(const triage_run *run, guint slot, guint32 id, guint32 *flow, guint32 *block)
+{
+    const triage_block_rec *rec = block_rec(run, slot, id);
+    *flow = rec ? rec->flow : 0;
+    *block = rec ? rec->block : 0;
+}
+
 const triage_result *
 triage_run_result(const triage_run *run, guint slot, guint32 flow, guint32 block)
 {
-    if (slot >= run->n_slots || run->slots[slot].results == NULL)
-        return NULL;
-    triage_key k = { flow, block };
-    return g_hash_table_lookup(run->slots[slot].results, &k);
+    return triage_run_block_result(run, slot, block_id_of(run, slot, flow, block));
 }
 
 /* Collects the result of block 1 of the replay engine. */
 typedef struct {
     triage_slot   *slot;
-    triage_flow   *flow;
-    guint32        flow_id;
+    triage_open   *open;
     gboolean       found;
 } replay_ctx;
 
@@ -432,9 +538,9 @@ on_replay_block(const tt_block *b, void *user)
     replay_ctx *c = user;
     if (b->block_index != 1)
         return;                  /* block 0 holds only the anchor */
-    tt_block bb = *b;
-    bb.flow_id = c->flow_id;     /* class_seen is keyed by the real flow */
-    fill_result(c->slot, &bb, &c->flow->provisional, FALSE);
+    /* the real flow's classes seen so far decide first_of_class */
+    guint64 seen = c->open->class_seen;
+    fill_result(c->slot, b, &c->open->provisional, &seen, FALSE);
     c->found = TRUE;
 }
 
@@ -444,20 +550,23 @@ on_replay_block(const tt_block *b, void *user)
  * coincide with the real one (block 1 of the replay); the idle timeout is
  * lifted so that the anchor's flow lives on. */
 static const triage_result *
-provisional_result(triage_slot *s, triage_flow *f, guint32 flow, guint32 block)
+provisional_result(triage_slot *s, triage_open *o, guint32 flow, guint32 block)
 {
-    if (f->open_block != block || f->open_pkts == NULL || f->open_pkts->len == 0 || f->open_overflow)
+    if (o->open_block != block || o->open_pkts == NULL || o->open_pkts->len == 0 || o->open_overflow)
         return NULL;
-    if (f->have_provisional && f->provisional_block == block && f->provisional_n == f->open_pkts->len)
-        return &f->provisional;
+    if (o->have_provisional && o->provisional_block == block && o->provisional_n == o->open_pkts->len)
+        return &o->provisional;
+    const triage_flow *f = chunks_at(&s->flows, flow - 1);
+    if (f == NULL)
+        return NULL;
 
     tt_spec spec = s->model->spec;
     spec.idle_timeout = 1e12;
-    replay_ctx c = { s, f, flow, FALSE };
+    replay_ctx c = { s, o, FALSE };
     tt_engine *e = tt_engine_new(&spec, 4, on_replay_block, &c);
     if (e == NULL)
         return NULL;
-    double start = f->first_ts + (double)block * spec.block_seconds;
+    double start = o->first_ts + (double)block * spec.block_seconds;
     tt_packet p;
     memset(&p, 0, sizeof p);
     p.key = f->key;
@@ -465,8 +574,8 @@ provisional_result(triage_slot *s, triage_flow *f, guint32 flow, guint32 block)
     p.ip_len = 1;
     tt_pkt_ref ref;
     tt_engine_add(e, &p, &ref);
-    for (guint i = 0; i < f->open_pkts->len; i++) {
-        const triage_open_pkt *op = &g_array_index(f->open_pkts, triage_open_pkt, i);
+    for (guint i = 0; i < o->open_pkts->len; i++) {
+        const triage_open_pkt *op = &g_array_index(o->open_pkts, triage_open_pkt, i);
         p.ts = op->ts;
         p.ip_len = op->ip_len;
         tt_engine_add(e, &p, &ref);
@@ -475,29 +584,40 @@ provisional_result(triage_slot *s, triage_flow *f, guint32 flow, guint32 block)
     tt_engine_free(e);
     if (!c.found)
         return NULL;
-    f->have_provisional = TRUE;
-    f->provisional_block = block;
-    f->provisional_n = f->open_pkts->len;
-    return &f->provisional;
+    o->have_provisional = TRUE;
+    o->provisional_block = block;
+    o->provisional_n = o->open_pkts->len;
+    return &o->provisional;
+}
+
+const triage_result *
+triage_run_block_result_now(triage_run *run, guint slot, guint32 id)
+{
+    const triage_block_rec *rec = block_rec(run, slot, id);
+    if (rec == NULL)
+        return NULL;
+    if (rec->r.state != TRIAGE_BLOCK_OPEN)
+        return &rec->r;
+    triage_slot *s = &run->slots[slot];
+    if (s->model == NULL || s->open == NULL)
+        return NULL;
+    triage_open *o = g_hash_table_lookup(s->open, GUINT_TO_POINTER(rec->flow));
+    return o ? provisional_result(s, o, rec->flow, rec->block) : NULL;
 }
 
 const triage_result *
 triage_run_result_now(triage_run *run, guint slot, guint32 flow, guint32 block)
 {
-    const triage_result *r = triage_run_result(run, slot, flow, block);
-    if (r != NULL || slot >= run->n_slots)
-        return r;
-    triage_slot *s = &run->slots[slot];
-    if (s->model == NULL || s->flows == NULL)
-        return NULL;
-    triage_flow *f = g_hash_table_lookup(s->flows, GUINT_TO_POINTER(flow));
-    return f ? provisional_result(s, f, flow, block) : NULL;
+    guint32 id = block_id_of(run, slot, flow, block);
+    if (id != 0)
+        return triage_run_block_result_now(run, slot, id);
+    return NULL;
 }
 
 const triage_flow *
 triage_run_flow(const triage_run *run, guint slot, guint32 flow)
 {
-    if (slot >= run->n_slots || run->slots[slot].flows == NULL)
+    if (slot >= run->n_slots || flow == 0)
         return NULL;
-    return g_hash_table_lookup(run->slots[slot].flows, GUINT_TO_POINTER(flow));
+    return chunks_at(&run->slots[slot].flows, flow - 1);
 }

@@ -4,8 +4,10 @@
  * dissector feeds tt_packets in and reads plain results out. One slot per
  * loaded model; each slot owns a tt_engine (the block length, idle timeout,
  * packet cap ... come from the model's spec), a tt_classifier, and per-capture
- * maps (flow, block) -> result and flow -> flow info. The capture state is
- * created lazily and dropped by triage_run_capture_reset().
+ * tables: a record per flow (by flow id) and per block (by block id, with its
+ * result), both in chunked arrays, and the state of the flows still open,
+ * dropped when the engine ends them. The capture state is created lazily and
+ * dropped by triage_run_capture_reset().
  */
 #ifndef TRIAGE_RUN_H
 #define TRIAGE_RUN_H
@@ -29,7 +31,8 @@ typedef enum {
 typedef enum {
     TRIAGE_BLOCK_CLASSIFIED = 0,
     TRIAGE_BLOCK_TOO_FEW = 1,     /* fewer packets than the model's min_packets */
-    TRIAGE_BLOCK_EMPTY = 2        /* no packet within the model's size range */
+    TRIAGE_BLOCK_EMPTY = 2,       /* no packet within the model's size range */
+    TRIAGE_BLOCK_OPEN = 255       /* internal: not closed yet (never returned) */
 } triage_block_state;
 
 typedef struct {
@@ -44,25 +47,14 @@ typedef struct {
     guint64  n_bytes;             /* sum of their IP lengths */
 } triage_result;
 
-/* A packet of a still open block, kept for on-demand results. */
-typedef struct {
-    double   ts;
-    guint32  ip_len;
-} triage_open_pkt;
-
+/* What is kept of a flow for the whole capture (display, Statistics): 48
+ * bytes. Everything needed only while the flow is open (its open block's
+ * packets, on-demand result, classes seen) lives in a separate record that is
+ * freed when the engine ends the flow (idle, evicted, flushed). */
 typedef struct {
     tt_key   key;                 /* directed 5-tuple */
     guint32  reverse;             /* flow id of the opposite direction, 0 = none seen */
-    double   first_ts;            /* the flow's first packet: block k starts at first_ts + k * B */
-    /* The open block's packets (discarded when it closes), so that its result
-     * can be computed on demand without closing it (triage_run_result_now). */
-    guint32  open_block;
-    GArray  *open_pkts;           /* triage_open_pkt, NULL until needed */
-    gboolean open_overflow;       /* more than TRIAGE_MAX_OPEN_PKTS: no on-demand result */
-    gboolean have_provisional;
-    guint32  provisional_block;
-    guint32  provisional_n;       /* open_pkts->len when it was computed */
-    triage_result provisional;    /* on-demand result of the open block */
+    guint32  last_block_id;       /* the flow's latest block (see triage_ref.id) */
 } triage_flow;
 
 /* Bound on the packets kept per open block for on-demand results. */
@@ -73,6 +65,9 @@ typedef struct {
     guint32 flow;
     guint32 block;
     guint32 index;                /* position in the block, 0-based */
+    guint32 id;                   /* the block's id in its slot: 1, 2, ... in order of
+                                   * the blocks' first packets; 0 = not tracked.
+                                   * Enough to find flow, block and result later. */
 } triage_ref;
 
 /* A block closed while a packet was added (single-pass display). */
@@ -80,7 +75,16 @@ typedef struct {
     guint8  slot;
     guint32 flow;
     guint32 block;
+    guint32 id;                   /* block id (triage_ref.id) */
 } triage_closed;
+
+/* Append-only storage in fixed chunks: element pointers stay valid while
+ * more are added (no realloc moves), and no per-element allocation. */
+typedef struct {
+    guint      elem_size;
+    guint32    len;
+    GPtrArray *chunks;
+} triage_chunks;
 
 struct triage_run;
 
@@ -95,9 +99,9 @@ typedef struct {
     tt_classifier *cls;
     /* per capture */
     tt_engine     *eng;
-    GHashTable    *results;       /* triage_key* -> triage_result* */
-    GHashTable    *flows;         /* GUINT_TO_POINTER(flow) -> triage_flow* */
-    GHashTable    *class_seen;    /* GUINT_TO_POINTER(flow) -> guint64* bitmask of classes */
+    triage_chunks  flows;         /* triage_flow, index flow id - 1 */
+    triage_chunks  blocks;        /* triage_block_rec (triage-run.c), index block id - 1 */
+    GHashTable    *open;          /* GUINT_TO_POINTER(flow) -> open-flow state, open flows only */
 } triage_slot;
 
 typedef struct triage_run {
@@ -145,6 +149,13 @@ const triage_result *triage_run_result_now(triage_run *run, guint slot,
                                            guint32 flow, guint32 block);
 
 const triage_flow *triage_run_flow(const triage_run *run, guint slot, guint32 flow);
+
+/* The same lookups by block id (triage_ref.id), in constant time: what the
+ * dissector keeps per frame. flow/block are set to 0 for an unknown id. */
+void triage_run_block_where(const triage_run *run, guint slot, guint32 id,
+                            guint32 *flow, guint32 *block);
+const triage_result *triage_run_block_result(const triage_run *run, guint slot, guint32 id);
+const triage_result *triage_run_block_result_now(triage_run *run, guint slot, guint32 id);
 
 /* Index of the slot filling `role` (loaded or failed), or -1. */
 int triage_run_slot_for(const triage_run *run, triage_role role);

@@ -27,6 +27,10 @@
 #                              exist then, the baseline is -e frame.number
 #                              alone, resp. -q -z io,stat,0 (a plain -q
 #                              read without a tap skips dissection)
+#                    ref       the plugin of another build (--ref-build), enabled:
+#                              before/after a change in the same run
+#   --ref-build DIR build tree whose plugin/triage.so is the "ref"
+#                  configuration (adds "ref" to --configs when given)
 #   --raw FILE     also write every measurement as TSV
 #   --rep-offset K number the repetitions from K+1 (several invocations
 #                  whose --raw files are merged)
@@ -56,6 +60,7 @@ arch=lenet
 tests=fields,category,tree
 configs=on,disabled,absent
 raw=
+ref_build=
 parallel=0
 rep_offset=0
 merge=()
@@ -68,10 +73,11 @@ while [ $# -gt 0 ]; do
     --tests) tests=$2; shift 2 ;;
     --configs) configs=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
+    --ref-build) ref_build=$2; shift 2 ;;
     --parallel) parallel=1; shift ;;
     --rep-offset) rep_offset=$2; shift 2 ;;
     --merge) shift; merge=("$@"); break ;;
-    -h|--help) sed -n '2,48p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,52p' "$0"; exit 0 ;;
     *) echo "bench_tshark.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -110,6 +116,14 @@ flowpic)
 esac
 NOPLUG_HOME=$TT_TMP/home-absent
 mkdir -p "$NOPLUG_HOME"
+REF_HOME=$TT_TMP/home-ref
+if [ -n "$ref_build" ]; then
+    [ -f "$ref_build/plugin/triage.so" ] || fail "no $ref_build/plugin/triage.so"
+    # the same model and profile, another plugin binary
+    cp -r "$TT_HOME" "$REF_HOME"
+    cp "$ref_build/plugin/triage.so" "$REF_HOME/.local/lib/wireshark/plugins/$TT_WS_MM/epan/triage.so"
+    case ",$configs," in *,ref,*) ;; *) configs=$configs,ref ;; esac
+fi
 capcopy=$cap
 if ! setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups test -r "$cap" 2>/dev/null; then
     capcopy=$TT_TMP/capture.pcap
@@ -133,6 +147,7 @@ run_one() {
     case $cfg in
     disabled) args+=(--disable-protocol triage) ;;
     absent) home=$NOPLUG_HOME ;;
+    ref) home=$REF_HOME ;;
     esac
     # without the plugin triage.category and -z triage,tree do not exist:
     # the baseline is then -e frame.number alone, resp. -q with a trivial tap
@@ -193,6 +208,13 @@ for ((r = 1; r <= reps; r++)); do
     if [ "$r" = 1 ] && [ -f "$TT_TMP/out.category.on" ]; then
         filled=$(awk -F'\t' '$2 != ""' "$TT_TMP/out.category.on" | wc -l)
         echo "check: $filled of $(wc -l <"$TT_TMP/out.category.on") lines have triage.category" >&2
+        if [ -f "$TT_TMP/out.category.ref" ]; then
+            if cmp -s "$TT_TMP/out.category.on" "$TT_TMP/out.category.ref"; then
+                echo "check: on and ref print identical triage.category lines" >&2
+            else
+                echo "check: on and ref DIFFER in triage.category" >&2
+            fi
+        fi
     fi
 done
 [ -n "$raw" ] && cp "$data" "$raw"
@@ -234,5 +256,7 @@ for t in tests:
             ratio = [f"**{rw:.3f}**", f"{rc:.3f}", f"**{rr:.3f}**"]
             tw, tr = target[t]
             tg = f"<= {tw} / <= {tr}: " + ("met" if rw <= tw and rr <= tr else "MISSED")
+            if c == "ref":
+                tg = "on / the reference build (no target)"
         print(f"| {cmd[t]} | {c} | {w:.2f} | {u:.2f} | {s:.0f} | {ratio[0]} | {ratio[1]} | {ratio[2]} | {tg} |")
 EOF

@@ -238,6 +238,64 @@ test_on_demand_live(Fixture *f, gconstpointer data)
     triage_run_free(ref_run);
 }
 
+/* Block ids (what the dissector keeps per frame) find the same flow, block
+ * and result as (flow, block); a flow's open-block state is dropped as soon as
+ * the engine ends the flow (evicted at max_flows, flushed), while its display
+ * record (key, reverse) and its blocks' results stay. */
+static void
+test_block_ids(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    triage_run *run = triage_run_new();
+    triage_run_set_models(run, f->model, "", 2);      /* 4 conversations, 2 tracked at once */
+    triage_ref refs[N_CONV][N_PKT];
+    GArray *closed = g_array_new(FALSE, FALSE, sizeof(triage_closed));
+    for (int i = 0; i < N_PKT; i++)
+        for (int c = 0; c < N_CONV; c++) {
+            tt_packet p = pkt(c, i);
+            triage_ref r[TRIAGE_MAX_MODELS];
+            g_assert_true(triage_run_add(run, &p, r, closed));
+            refs[c][i] = r[0];
+            g_assert_cmpuint(r[0].id, !=, 0);
+            /* open-flow state only for the flows the engine tracks */
+            g_assert_cmpuint(g_hash_table_size(run->slots[0].open), <=, 2);
+        }
+    for (guint k = 0; k < closed->len; k++) {
+        const triage_closed *c = &g_array_index(closed, triage_closed, k);
+        guint32 flow, block;
+        triage_run_block_where(run, c->slot, c->id, &flow, &block);
+        g_assert_cmpuint(flow, ==, c->flow);
+        g_assert_cmpuint(block, ==, c->block);
+        g_assert_nonnull(triage_run_block_result(run, c->slot, c->id));
+    }
+    triage_run_flush(run);
+    g_assert_cmpuint(g_hash_table_size(run->slots[0].open), ==, 0);
+    guint32 max_flow = 0;
+    for (int c = 0; c < N_CONV; c++)
+        for (int i = 0; i < N_PKT; i++) {
+            const triage_ref *r = &refs[c][i];
+            guint32 flow, block;
+            triage_run_block_where(run, 0, r->id, &flow, &block);
+            g_assert_cmpuint(flow, ==, r->flow);
+            g_assert_cmpuint(block, ==, r->block);
+            const triage_result *by_id = triage_run_block_result(run, 0, r->id);
+            g_assert_nonnull(by_id);
+            g_assert_true(by_id == triage_run_result(run, 0, r->flow, r->block));
+            g_assert_true(by_id == triage_run_block_result_now(run, 0, r->id));
+            const triage_flow *fl = triage_run_flow(run, 0, r->flow);
+            g_assert_nonnull(fl);
+            tt_packet p = pkt(c, i);
+            g_assert_cmpmem(&fl->key, sizeof fl->key, &p.key, sizeof p.key);
+            max_flow = MAX(max_flow, r->flow);
+        }
+    /* eviction ended flows and their packets started new ones */
+    g_assert_cmpuint(max_flow, >, N_CONV);
+    g_assert_null(triage_run_block_result(run, 0, 0));
+    g_assert_null(triage_run_flow(run, 0, max_flow + 1));
+    g_array_free(closed, TRUE);
+    triage_run_free(run);
+}
+
 static void
 test_bad_model(Fixture *f, gconstpointer data)
 {
@@ -281,5 +339,6 @@ main(int argc, char **argv)
     g_test_add("/plugin/run/on-demand-truncated", Fixture, GINT_TO_POINTER(1), setup, test_on_demand, teardown);
     g_test_add("/plugin/run/on-demand-live-truncated", Fixture, GINT_TO_POINTER(1), setup, test_on_demand_live, teardown);
     g_test_add("/plugin/run/bad-model", Fixture, NULL, setup, test_bad_model, teardown);
+    g_test_add("/plugin/run/block-ids", Fixture, NULL, setup, test_block_ids, teardown);
     return g_test_run();
 }

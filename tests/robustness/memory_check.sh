@@ -46,9 +46,12 @@ peak() {   # peak HOME ARGS... -> "KB seconds" (peak RSS of the tshark process);
     cat "$TT_TMP/time"
 }
 
-printf "%-26s %-5s %12s %12s %7s %9s %9s\n" capture pass "with KB" "without KB" ratio "with s" "without s"
+# "extra B/pkt": (with - without) peak RSS per packet of the capture, the
+# plugin's memory per frame plus its share of flow and block records
+printf "%-26s %-5s %12s %12s %7s %11s %9s %9s\n" capture pass "with KB" "without KB" ratio "extra B/pkt" "with s" "without s"
 worst=0
 for cap in "$KEEP/flows-$FLOWS.pcap" "$KEEP/single-$SINGLE.pcap"; do
+    npkt=$(capinfos -c -M "$cap" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}')
     for mode in $MODES; do
         pass=(); [ "$mode" = 2 ] && pass=(-2)
         # shellcheck disable=SC2086
@@ -58,7 +61,8 @@ for cap in "$KEEP/flows-$FLOWS.pcap" "$KEEP/single-$SINGLE.pcap"; do
         read -r kb_off s_off < <(peak "$TT_TMP/home-absent" -r "$cap" "${pass[@]}" -T fields -e frame.number)
         [ -n "${kb_on:-}" ] && [ -n "${kb_off:-}" ] || fail "measurement failed: $(tail -3 "$TT_OUT/stderr")"
         r=$(awk -v a="$kb_on" -v b="$kb_off" 'BEGIN { printf "%.3f", a / b }')
-        printf "%-26s %-5s %12s %12s %7s %9s %9s\n" "$(basename "$cap")" "$mode" "$kb_on" "$kb_off" "$r" "$s_on" "$s_off"
+        bpp=$(awk -v a="$kb_on" -v b="$kb_off" -v n="${npkt:-0}" 'BEGIN { if (n > 0) printf "%.1f", (a - b) * 1024 / n; else print "?" }')
+        printf "%-26s %-5s %12s %12s %7s %11s %9s %9s\n" "$(basename "$cap")" "$mode" "$kb_on" "$kb_off" "$r" "$bpp" "$s_on" "$s_off"
         worst=$(awk -v a="$r" -v w="$worst" 'BEGIN { print (a > w) ? a : w }')
     done
 done
