@@ -89,37 +89,20 @@ static void free_pictures(picture *p, int count)
     g_free(p);
 }
 
-/* Seconds per call of the sparse forward over the pictures (round robin). */
-static double time_sparse(const tt_net *net, tt_ws *ws, const picture *p, int count)
-{
-    float lg[TT_MAX_CLASSES];
-    tt_net_forward_sparse(net, ws, p[0].px, p[0].n, lg);   /* warm up */
-    double best = INFINITY;
-    for (int r = 0; r < ROUNDS; r++) {
-        long calls = 0;
-        double t0 = now(), t;
-        do {
-            for (int i = 0; i < count; i++)
-                tt_net_forward_sparse(net, ws, p[i].px, p[i].n, lg);
-            calls += count;
-            t = now();
-        } while (t - t0 < g_seconds / ROUNDS);
-        best = MIN(best, (t - t0) / (double)calls);
-    }
-    return best;
-}
+/* Best (over ROUNDS) seconds per call of fn(ctx, i), i = 0..count-1 round robin;
+ * each round lasts at least g_seconds / ROUNDS and min_calls calls; one warm-up call. */
+typedef void (*bench_fn)(void *ctx, int i);
 
-static double time_dense(const tt_net *net, tt_ws *ws, float *const *d, int count, int min_calls)
+static double time_calls(bench_fn fn, void *ctx, int count, long min_calls)
 {
-    float lg[TT_MAX_CLASSES];
-    tt_net_forward_dense(net, ws, d[0], lg);
+    fn(ctx, 0);
     double best = INFINITY;
     for (int r = 0; r < ROUNDS; r++) {
         long calls = 0;
         double t0 = now(), t;
         do {
             for (int i = 0; i < count; i++)
-                tt_net_forward_dense(net, ws, d[i], lg);
+                fn(ctx, i);
             calls += count;
             t = now();
         } while (t - t0 < g_seconds / ROUNDS || calls < min_calls);
@@ -128,24 +111,52 @@ static double time_dense(const tt_net *net, tt_ws *ws, float *const *d, int coun
     return best;
 }
 
+typedef struct {
+    const tt_net *net;
+    tt_ws *ws;
+    const picture *p;
+    float *const *d;
+    float *grad;
+    uint64_t rng;
+    float lg[TT_MAX_CLASSES];
+} net_call;
+
+static void call_sparse(void *ctx, int i)
+{
+    net_call *c = ctx;
+    tt_net_forward_sparse(c->net, c->ws, c->p[i].px, c->p[i].n, c->lg);
+}
+
+static void call_dense(void *ctx, int i)
+{
+    net_call *c = ctx;
+    tt_net_forward_dense(c->net, c->ws, c->d[i], c->lg);
+}
+
+static void call_train(void *ctx, int i)
+{
+    net_call *c = ctx;
+    tt_net_train_one(c->net, c->ws, c->p[i].px, c->p[i].n, (uint32_t)i % c->net->n_out, 1.0f, &c->rng,
+                     c->grad, c->lg);
+}
+
+/* Seconds per call of the sparse forward over the pictures (round robin). */
+static double time_sparse(const tt_net *net, tt_ws *ws, const picture *p, int count)
+{
+    net_call c = { .net = net, .ws = ws, .p = p };
+    return time_calls(call_sparse, &c, count, 0);
+}
+
+static double time_dense(const tt_net *net, tt_ws *ws, float *const *d, int count, int min_calls)
+{
+    net_call c = { .net = net, .ws = ws, .d = d };
+    return time_calls(call_dense, &c, count, min_calls);
+}
+
 static double time_train(const tt_net *net, tt_ws *ws, const picture *p, int count, float *grad)
 {
-    uint64_t rng = 1;
-    float lg[TT_MAX_CLASSES];
-    tt_net_train_one(net, ws, p[0].px, p[0].n, 0, 1.0f, &rng, grad, lg);
-    double best = INFINITY;
-    for (int r = 0; r < ROUNDS; r++) {
-        long calls = 0;
-        double t0 = now(), t;
-        do {
-            for (int i = 0; i < count; i++)
-                tt_net_train_one(net, ws, p[i].px, p[i].n, (uint32_t)i % net->n_out, 1.0f, &rng, grad, lg);
-            calls += count;
-            t = now();
-        } while (t - t0 < g_seconds / ROUNDS);
-        best = MIN(best, (t - t0) / (double)calls);
-    }
-    return best;
+    net_call c = { .net = net, .ws = ws, .p = p, .grad = grad, .rng = 1 };
+    return time_calls(call_train, &c, count, 0);
 }
 
 static double time_adam(tt_net *net, float *grad)
@@ -233,23 +244,23 @@ static double pooled_fraction(const tt_net *net, const picture *p)
 }
 
 /* Seconds per tt_classify_packets call over the blocks (round robin). */
+typedef struct {
+    tt_classifier *c;
+    tt_pkt *const *blocks;
+    size_t n;
+    tt_result res;
+} classify_call;
+
+static void call_classify(void *ctx, int i)
+{
+    classify_call *c = ctx;
+    tt_classify_packets(c->c, c->blocks[i], c->n, &c->res);
+}
+
 static double time_classify(tt_classifier *c, tt_pkt *const *blocks, size_t n, int count)
 {
-    tt_result res;
-    tt_classify_packets(c, blocks[0], n, &res);
-    double best = INFINITY;
-    for (int r = 0; r < ROUNDS; r++) {
-        long calls = 0;
-        double t0 = now(), t;
-        do {
-            for (int i = 0; i < count; i++)
-                tt_classify_packets(c, blocks[i], n, &res);
-            calls += count;
-            t = now();
-        } while (t - t0 < g_seconds / ROUNDS);
-        best = MIN(best, (t - t0) / (double)calls);
-    }
-    return best;
+    classify_call cc = { .c = c, .blocks = blocks, .n = n };
+    return time_calls(call_classify, &cc, count, 0);
 }
 
 /* End to end, as the plugin classifies a block: FlowPic from the packets,
