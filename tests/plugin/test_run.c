@@ -87,8 +87,10 @@ pkt(int conv, int i)
 #define N_PKT 25
 
 /* Feed every packet; refs[conv][i] receives where it went. */
+/* Packets of all conversations, interleaved. max_open > 0: also check that every
+ * packet got a block id and that at most max_open flows hold open-flow state. */
 static void
-feed(triage_run *run, triage_ref refs[N_CONV][N_PKT], GArray *closed)
+feed_checked(triage_run *run, triage_ref refs[N_CONV][N_PKT], GArray *closed, guint max_open)
 {
     for (int i = 0; i < N_PKT; i++)
         for (int c = 0; c < N_CONV; c++) {
@@ -96,7 +98,17 @@ feed(triage_run *run, triage_ref refs[N_CONV][N_PKT], GArray *closed)
             triage_ref r[TRIAGE_MAX_MODELS];
             g_assert_true(triage_run_add(run, &p, r, closed));
             refs[c][i] = r[0];
+            if (max_open) {
+                g_assert_cmpuint(r[0].id, !=, 0);
+                g_assert_cmpuint(g_hash_table_size(run->slots[0].open), <=, max_open);
+            }
         }
+}
+
+static void
+feed(triage_run *run, triage_ref refs[N_CONV][N_PKT], GArray *closed)
+{
+    feed_checked(run, refs, closed, 0);
 }
 
 static void
@@ -250,16 +262,7 @@ test_block_ids(Fixture *f, gconstpointer data)
     triage_run_set_models(run, f->model, "", 2);      /* 4 conversations, 2 tracked at once */
     triage_ref refs[N_CONV][N_PKT];
     GArray *closed = g_array_new(FALSE, FALSE, sizeof(triage_closed));
-    for (int i = 0; i < N_PKT; i++)
-        for (int c = 0; c < N_CONV; c++) {
-            tt_packet p = pkt(c, i);
-            triage_ref r[TRIAGE_MAX_MODELS];
-            g_assert_true(triage_run_add(run, &p, r, closed));
-            refs[c][i] = r[0];
-            g_assert_cmpuint(r[0].id, !=, 0);
-            /* open-flow state only for the flows the engine tracks */
-            g_assert_cmpuint(g_hash_table_size(run->slots[0].open), <=, 2);
-        }
+    feed_checked(run, refs, closed, 2);   /* open-flow state only for the flows the engine tracks */
     for (guint k = 0; k < closed->len; k++) {
         const triage_closed *c = &g_array_index(closed, triage_closed, k);
         guint32 flow, block;
