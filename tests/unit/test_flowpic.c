@@ -141,6 +141,55 @@ static void test_build_many(void)
     g_free(px);
 }
 
+/* Small pictures with many packets are counted, not sorted: both give the
+ * same pixels (index order, counts, clip transform) as a dense count made
+ * here from tt_flowpic_bin; the sizes straddle the switch (64 packets). */
+static void test_build_counted(void)
+{
+    const uint32_t sides[] = { 32, 64 };
+    const size_t ns[] = { 1, 10, 64, 65, 300, 5000, 20000 };
+    uint64_t st = 7;
+    for (guint a = 0; a < G_N_ELEMENTS(sides); a++)
+        for (guint b = 0; b < G_N_ELEMENTS(ns); b++) {
+            tt_spec s;
+            tt_spec_init_mini(&s, sides[a]);
+            size_t n = ns[b], area = (size_t)sides[a] * sides[a];
+            tt_pkt *pk = g_new(tt_pkt, n);
+            for (size_t i = 0; i < n; i++) {
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                pk[i].t = (float)((st >> 33) % 15000) / 1000.0f;
+                /* many packets in few sizes, some above the 1500-byte cap */
+                pk[i].size = 40 + (uint32_t)((st >> 13) % 8) * 230;
+            }
+            uint32_t *cnt = g_new0(uint32_t, area);
+            float t0 = pk[0].t, t1 = pk[0].t;
+            for (size_t i = 1; i < n; i++) {
+                t0 = MIN(t0, pk[i].t);
+                t1 = MAX(t1, pk[i].t);
+            }
+            for (size_t i = 0; i < n; i++) {
+                uint32_t row, col;
+                if (tt_flowpic_bin(&s, pk[i].t, pk[i].size, t0, t1 - t0, &row, &col))
+                    cnt[row * s.time_bins + col]++;
+            }
+            tt_pixel *px = g_new(tt_pixel, n);
+            size_t m = tt_flowpic_build(&s, pk, n, px), k = 0;
+            for (uint32_t idx = 0; idx < area; idx++) {
+                if (!cnt[idx])
+                    continue;
+                g_assert_cmpuint(k, <, m);
+                g_assert_cmpuint(px[k].idx, ==, idx);
+                float want = (cnt[idx] < s.count_clip ? (float)cnt[idx] : s.count_clip) / s.count_clip;
+                g_assert_cmpfloat(px[k].v, ==, want);
+                k++;
+            }
+            g_assert_cmpuint(k, ==, m);
+            g_free(cnt);
+            g_free(px);
+            g_free(pk);
+        }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -148,5 +197,6 @@ int main(int argc, char **argv)
     g_test_add_func("/flowpic/span-scaling", test_span_scaling);
     g_test_add_func("/flowpic/build/hand-computed", test_build);
     g_test_add_func("/flowpic/build/many", test_build_many);
+    g_test_add_func("/flowpic/build/counted", test_build_counted);
     return g_test_run();
 }
