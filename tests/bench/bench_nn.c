@@ -153,6 +153,20 @@ static double time_dense(const tt_net *net, tt_ws *ws, float *const *d, int coun
     return time_calls(call_dense, &c, count, min_calls);
 }
 
+/* The same pictures with the sparse/dense switches forced three ways: all
+ * sparse (*sparse), sparse conv1 + dense conv2 (*mixed), all dense (*dense,
+ * over the first n_dense pictures only: it is slow on big nets). */
+static void time_switches(const tt_net *net, tt_ws *ws, const picture *p, int count, int n_dense,
+                          double *sparse, double *mixed, double *dense)
+{
+    tt_ws_set_sparse_cost(ws, 0.0, 0.0);
+    *sparse = time_sparse(net, ws, p, count);
+    tt_ws_set_sparse_cost(ws, 0.0, INFINITY);
+    *mixed = time_sparse(net, ws, p, count);
+    tt_ws_set_sparse_cost(ws, INFINITY, INFINITY);
+    *dense = time_sparse(net, ws, p, n_dense);
+}
+
 static double time_train(const tt_net *net, tt_ws *ws, const picture *p, int count, float *grad)
 {
     net_call c = { .net = net, .ws = ws, .p = p, .grad = grad, .rng = 1 };
@@ -334,12 +348,8 @@ static void threshold_sweep(void)
         double frac = 0;
         for (int i = 0; i < 4; i++)
             frac += pooled_fraction(net, &p[i]) / 4;
-        tt_ws_set_sparse_cost(ws, 0.0, 0.0);
-        double td = time_sparse(net, ws, p, 4);
-        tt_ws_set_sparse_cost(ws, 0.0, INFINITY);
-        double tg = time_sparse(net, ws, p, 4);
-        tt_ws_set_sparse_cost(ws, INFINITY, INFINITY);
-        double tf = time_sparse(net, ws, p, 1);
+        double td, tg, tf;
+        time_switches(net, ws, p, 4, 1, &td, &tg, &tf);
         printf("| %zu | %.0f | %.1f%% | %.0f | %.0f | %.0f | %.1f |\n", sizes[s], avg, 100 * frac, td * 1e6,
                tg * 1e6, tf * 1e6, dense2 / (frac * 22500 * cell2));
         fflush(stdout);
@@ -358,12 +368,8 @@ static void threshold_sweep(void)
     for (size_t s = 0; s < G_N_ELEMENTS(sz2); s++) {
         double avg;
         picture *p = make_pictures(&spec, sz2[s], 16, 200 + s, &avg);
-        tt_ws_set_sparse_cost(ws, 0.0, 0.0);
-        double td = time_sparse(net, ws, p, 16);
-        tt_ws_set_sparse_cost(ws, 0.0, INFINITY);
-        double tg = time_sparse(net, ws, p, 16);
-        tt_ws_set_sparse_cost(ws, INFINITY, INFINITY);
-        double tf = time_sparse(net, ws, p, 16);
+        double td, tg, tf;
+        time_switches(net, ws, p, 16, 16, &td, &tg, &tf);
         printf("| %zu | %.0f | %.1f | %.1f | %.1f | %.1f |\n", sz2[s], avg, td * 1e6, tg * 1e6, tf * 1e6,
                (32.0 * 32 * 25) / (avg * 25));
         fflush(stdout);

@@ -181,6 +181,17 @@ assert_same_result(const triage_result *r, const triage_result *w)
     g_assert_cmpuint(r->truncated, ==, w->truncated);
 }
 
+/* The reference: every packet fed once, then the end-of-pass flush. */
+static triage_run *
+flushed_run(const char *model, triage_ref want[N_CONV][N_PKT])
+{
+    triage_run *run = triage_run_new();
+    triage_run_set_models(run, model, "", 1000);
+    feed(run, want, NULL);
+    triage_run_flush(run);
+    return run;
+}
+
 /* A redissection: capture state reset, every packet fed again, and no
  * end-of-pass flush. Looking a block up "now" gives every open block the
  * result a flush would give, without closing anything. */
@@ -188,11 +199,8 @@ static void
 test_on_demand(Fixture *f, gconstpointer data)
 {
     const char *model = data ? f->model_cap4 : f->model;
-    triage_run *ref_run = triage_run_new();
-    triage_run_set_models(ref_run, model, "", 1000);
     triage_ref want[N_CONV][N_PKT];
-    feed(ref_run, want, NULL);
-    triage_run_flush(ref_run);
+    triage_run *ref_run = flushed_run(model, want);
 
     triage_run *run = triage_run_new();
     triage_run_set_models(run, model, "", 1000);
@@ -221,11 +229,8 @@ static void
 test_on_demand_live(Fixture *f, gconstpointer data)
 {
     const char *model = data ? f->model_cap4 : f->model;
-    triage_run *ref_run = triage_run_new();
-    triage_run_set_models(ref_run, model, "", 1000);
     triage_ref want[N_CONV][N_PKT];
-    feed(ref_run, want, NULL);
-    triage_run_flush(ref_run);
+    triage_run *ref_run = flushed_run(model, want);
 
     triage_run *run = triage_run_new();
     triage_run_set_models(run, model, "", 1000);
