@@ -186,10 +186,13 @@ static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt,
                     }
                 }
                 tt_packet inner = *pkt;
+                inner.key.family = 0;
                 if (off < glen && parse_ip(g + off, glen - off, &inner, ft, depth + 1)) {
                     *pkt = inner;
                     return TRUE;
                 }
+                if (inner.key.family != 0)
+                    return FALSE;   /* inner IP packet, not TCP/UDP (or a fragment): no flow */
             }
             return TRUE;
         }
@@ -198,10 +201,13 @@ static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt,
             const guint8 *v = d + 8;
             if (v[0] & 0x08) {
                 tt_packet inner = *pkt;
+                inner.key.family = 0;
                 if (parse_ether(v + 8, len - 16, &inner, ft, depth + 1)) {
                     *pkt = inner;
                     return TRUE;
                 }
+                if (inner.key.family != 0)
+                    return FALSE;   /* as GTP-U above */
             }
         }
         return TRUE;
@@ -313,6 +319,15 @@ static gboolean parse_frame(int linktype, const guint8 *d, size_t len, tt_packet
     memset(&pkt->key, 0, sizeof pkt->key);
     pkt->ip_len = 0;
     switch (linktype) {
+    case 192: { /* PPI: version, flags, header length (LE, fields included), inner DLT (LE) */
+        if (len < 8 || d[0] != 0)
+            return FALSE;
+        size_t hlen = d[2] | ((size_t)d[3] << 8);
+        uint32_t dlt = le32(d + 4);
+        if (hlen < 8 || hlen > len || dlt == 192)
+            return FALSE;
+        return parse_frame((int)dlt, d + hlen, len - hlen, pkt, ft);
+    }
     case DLT_EN10MB:
         return parse_ether(d, len, pkt, ft, 0);
     case DLT_RAW:

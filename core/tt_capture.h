@@ -3,7 +3,7 @@
  * or IPv6 header's total length (IPv6: 40 + payload length, even when the
  * frame is truncated by the snap length), the innermost TCP/UDP ports, the
  * capture timestamp. Understood encapsulations: Ethernet (with 802.1Q/QinQ
- * tags, PPPoE, MPLS), Linux cooked (SLL, SLL2), BSD loopback, raw IP; IP-in-IP (4in4,
+ * tags, PPPoE, MPLS), Linux cooked (SLL, SLL2), PPI, BSD loopback, raw IP; IP-in-IP (4in4,
  * 6in4, 4in6, 6in6), GRE (IPv4/IPv6/transparent Ethernet), VXLAN on UDP 4789,
  * GTP-U on UDP 2152 (as Wireshark dissects them by default). An IPv4 total
  * length of 0 (TCP segmentation offload) counts as the captured length, as in

@@ -116,6 +116,10 @@ static void test_gtp_tso(void)
     g_assert_cmpuint(p.ip_len, ==, 28);
     g_assert_cmpuint(p.key.src[3], ==, 9);
     g_assert_cmpuint(p.key.sport, ==, 7777);
+    /* an inner fragment: counted as the inner datagram (at its last fragment), never as the tunnel */
+    f.d[14 + 20 + 8 + 12 + 6] = 0x20;   /* MF */
+    g_assert_false(tt_parse_frame(DLT_EN10MB, f.d, f.n, &p));
+    f.d[14 + 20 + 8 + 12 + 6] = 0;
     /* IPv4 total length 0 (segmentation offload): the captured length counts */
     frame t = { .n = 0 };
     ether(&t, 0x0800);
@@ -125,6 +129,45 @@ static void test_gtp_tso(void)
     put(&t, pad, sizeof pad);
     g_assert_true(tt_parse_frame(DLT_EN10MB, t.d, t.n, &p));
     g_assert_cmpuint(p.ip_len, ==, t.n - 14);
+
+    /* GTP-U carrying an IPv6 packet that is not TCP/UDP (ESP): the ports are
+     * the tunnel's, the addresses would be the inner ones: no flow (the
+     * plugin skips it too: no TCP/UDP layer after the innermost IP) */
+    frame e = { .n = 0 };
+    ether(&e, 0x0800);
+    ipv4(&e, 20 + 8 + 8 + 48, 17, 1, 2, 0);
+    udp(&e, 2152, 2152, 8 + 8 + 48);
+    guint8 gtp8[8] = { 0x30, 0xff, 0, 48, 0, 0, 0, 7 };
+    put(&e, gtp8, 8);
+    ipv6(&e, 8, 50);
+    guint8 esp[8] = { 0, 0, 1, 0, 0, 0, 0, 1 };
+    put(&e, esp, 8);
+    g_assert_false(tt_parse_frame(DLT_EN10MB, e.d, e.n, &p));
+    /* a GTP-U payload that is not IP at all stays the tunnel's UDP flow */
+    e.d[14 + 20 + 8 + 8] = 0x00;
+    g_assert_true(tt_parse_frame(DLT_EN10MB, e.d, e.n, &p));
+    g_assert_cmpuint(p.ip_len, ==, 20 + 8 + 8 + 48);
+    g_assert_cmpuint(p.key.sport, ==, 2152);
+}
+
+static void test_ppi(void)
+{
+    /* PPI (link type 192): 8-byte header (here with 4 bytes of fields), then Ethernet */
+    frame f = { .n = 0 };
+    guint8 ppi[12] = { 0, 0, 12, 0, 1, 0, 0, 0, 0xaa, 0xbb, 0xcc, 0xdd };
+    put(&f, ppi, 12);
+    ether(&f, 0x0800);
+    ipv4(&f, 84, 17, 1, 2, 0);
+    udp(&f, 30490, 30490, 64);
+    tt_packet p;
+    g_assert_true(tt_parse_frame(192, f.d, f.n, &p));
+    g_assert_cmpuint(p.ip_len, ==, 84);
+    g_assert_cmpuint(p.key.sport, ==, 30490);
+    f.d[2] = 200;                                    /* header longer than the frame */
+    g_assert_false(tt_parse_frame(192, f.d, f.n, &p));
+    f.d[2] = 12;
+    f.d[4] = 192;                                    /* PPI inside PPI */
+    g_assert_false(tt_parse_frame(192, f.d, f.n, &p));
 }
 
 static void test_ipv6_ext(void)
@@ -328,6 +371,7 @@ int main(int argc, char **argv)
     g_test_add_func("/capture/ipv6-extension-headers", test_ipv6_ext);
     g_test_add_func("/capture/pppoe-mpls", test_pppoe_mpls);
     g_test_add_func("/capture/gtp-u-and-tso", test_gtp_tso);
+    g_test_add_func("/capture/ppi", test_ppi);
     g_test_add_func("/capture/tunnels-fragments-non-ip", test_tunnels);
     g_test_add_func("/capture/link-types", test_other_links);
     g_test_add_func("/capture/read-file", test_read_file);
