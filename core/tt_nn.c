@@ -145,6 +145,47 @@ void tt_blas_single_thread(void)
 #endif
 }
 
+/* The plain-C product (builds without OpenBLAS, e.g. the Wireshark plugin's
+ * engine: tests/bench/FINDINGS.md F5). B not transposed, the common case of
+ * inference (im2col): C is done in column tiles that stay in L1 while every
+ * row of B streams past once per row of A, vectorised by axpy. */
+TT_CLONES
+static void gemm_c(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb,
+                   float beta, float *c, int ldc)
+{
+    for (int i = 0; i < m; i++) {
+        float *ci = c + (size_t)i * ldc;
+        if (beta == 0.0f)
+            memset(ci, 0, (size_t)n * sizeof(float));
+        else if (beta != 1.0f)
+            for (int j = 0; j < n; j++)
+                ci[j] *= beta;
+    }
+    if (!trans_b) {
+        enum { TILE = 512 };
+        for (int j0 = 0; j0 < n; j0 += TILE) {
+            const uint32_t w = (uint32_t)MIN(TILE, n - j0);
+            for (int i = 0; i < m; i++) {
+                float *ci = c + (size_t)i * ldc + j0;
+                for (int p = 0; p < k; p++) {
+                    float aip = alpha * (trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]);
+                    axpy(ci, b + (size_t)p * ldb + j0, aip, w);
+                }
+            }
+        }
+        return;
+    }
+    for (int i = 0; i < m; i++) {
+        float *ci = c + (size_t)i * ldc;
+        for (int p = 0; p < k; p++) {
+            float aip = alpha * (trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]);
+            for (int j = 0; j < n; j++)
+                ci[j] += aip * b[(size_t)j * ldb + p];
+        }
+    }
+}
+
 void tt_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb,
              float beta, float *c, int ldc)
@@ -159,28 +200,7 @@ void tt_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
         return;
     }
 #endif
-    for (int i = 0; i < m; i++) {
-        float *ci = c + (size_t)i * ldc;
-        if (beta == 0.0f)
-            memset(ci, 0, (size_t)n * sizeof(float));
-        else if (beta != 1.0f)
-            for (int j = 0; j < n; j++)
-                ci[j] *= beta;
-    }
-    for (int i = 0; i < m; i++) {
-        float *ci = c + (size_t)i * ldc;
-        for (int p = 0; p < k; p++) {
-            float aip = alpha * (trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]);
-            if (!trans_b) {
-                const float *bp = b + (size_t)p * ldb;
-                for (int j = 0; j < n; j++)
-                    ci[j] += aip * bp[j];
-            } else {
-                for (int j = 0; j < n; j++)
-                    ci[j] += aip * b[(size_t)j * ldb + p];
-            }
-        }
-    }
+    gemm_c(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* y = alpha * op(A) * x + beta * y, A is m x n (row-major, lda). */

@@ -56,6 +56,7 @@ static int hf_block = -1;
 static int hf_status = -1;
 static int hf_model = -1;
 static int hf_packets = -1;
+static int hf_ip_len = -1;
 static int hf_tunnel = -1;
 static int hf_tunnel_confidence = -1;
 static int hf_app = -1;
@@ -327,19 +328,14 @@ triage_init(void)
     triage_apply_prefs_load(active);
     triage_run_capture_reset(triage.run);
     frames_reset();
-    triage_extract_lookup_fields();
-    /* Ask for ip.len / ipv6.plen so that the first pass builds a tree that
-     * holds them (otherwise it is NULL or faked). */
-    /* Only when the dissector will run: a tree for every frame is not free
-     * (tests/bench/FINDINGS.md F1: a disabled protocol cost +17% CPU). */
-    if (active)
-        set_postdissector_wanted_hfids(triage.handle, triage_extract_wanted_hfids());
+    /* No wanted fields: the IP length is read from the header bytes, so the
+     * first pass needs no protocol tree (tests/bench/FINDINGS.md F6). */
+    triage_extract_lookup_prefs();
 }
 
 static void
 triage_cleanup(void)
 {
-    set_postdissector_wanted_hfids(triage.handle, NULL);
     triage_run_capture_reset(triage.run);
     frames_reset();
 }
@@ -350,11 +346,6 @@ static void
 triage_postseq(void)
 {
     triage_run_flush(triage.run);
-    /* Every frame now has its record: later passes never read ip.len again,
-     * so stop asking for a protocol tree of every frame (tshark -2's second
-     * pass, e.g. -q -z triage,tree, then dissects without one, like the GUI's
-     * taps). A redissection runs the init routine, which asks again. */
-    set_postdissector_wanted_hfids(triage.handle, NULL);
 }
 
 static void
@@ -557,6 +548,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         st = add_gen_string(t, hf_status, tvb, "pending");
     }
     add_gen_string(t, hf_model, tvb, s->label);
+    add_gen_uint(t, hf_ip_len, tvb, ip_len);
 
     for (guint si = 1; si < run->n_slots; si++)
         show_extra(t, tvb, pinfo, ti, fr, si);
@@ -592,10 +584,10 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
 
 /* First pass: feed the packet to the engines and keep its frame record. */
 static gboolean
-triage_take_frame(packet_info *pinfo, proto_tree *tree, triage_frame *fr)
+triage_take_frame(packet_info *pinfo, triage_frame *fr)
 {
     tt_packet pkt;
-    if (!triage_extract_packet(pinfo, tree, &pkt))
+    if (!triage_extract_packet(pinfo, &pkt))
         return FALSE;
     triage_ref refs[TRIAGE_MAX_MODELS];
     g_array_set_size(triage.scratch, 0);
@@ -633,7 +625,7 @@ dissect_triage(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _
     if (!frames_get(pinfo->num, &fr)) {
         if (PINFO_FD_VISITED(pinfo))
             return 0;               /* not TCP/UDP over IP (or arrived while disabled) */
-        if (!triage_take_frame(pinfo, tree, &fr))
+        if (!triage_take_frame(pinfo, &fr))
             return 0;
     }
     triage_display(tvb, pinfo, tree, &fr);
@@ -662,6 +654,8 @@ proto_register_triage(void)
           "Model name and the first 12 hex digits of its SHA-256", HFILL } },
         { &hf_packets, { "Packets in block", "triage.packets", FT_UINT32, BASE_DEC, NULL, 0x0,
           NULL, HFILL } },
+        { &hf_ip_len, { "IP length", "triage.ip_len", FT_UINT32, BASE_DEC, NULL, 0x0,
+          "Length of the innermost IP packet, header included: the size this packet has in the FlowPic", HFILL } },
         { &hf_tunnel, { "Tunnel", "triage.tunnel", FT_STRING, BASE_NONE, NULL, 0x0,
           "Result of the tunnel model (extra model, task \"tunnel\")", HFILL } },
         { &hf_tunnel_confidence, { "Tunnel confidence", "triage.tunnel_confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
@@ -738,7 +732,7 @@ proto_register_triage(void)
 static void
 proto_reg_handoff_triage(void)
 {
-    triage_extract_lookup_fields();
+    triage_extract_lookup_prefs();
 }
 
 #if TRIAGE_HAVE_PLUGIN_DESCRIBE

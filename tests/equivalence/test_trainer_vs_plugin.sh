@@ -3,7 +3,10 @@
 # sees. For each committed capture, `traffictriage classify` (core's capture
 # reader + engine + classifier, as used for training and evaluation) and
 # tshark with the plugin (Wireshark's dissectors + the same engine) must agree
-#   1. packet by packet: frame number, flow number, block index, IP length;
+#   1. packet by packet: frame number, flow number, block index, IP length
+#      (the length the plugin fed its engine, triage.ip_len, read from the
+#      header bytes without a protocol tree; and Wireshark's own ip.len /
+#      ipv6.plen of the innermost header, from the tree);
 #   2. block by block: class and confidence.
 # A fragmented datagram counts once, at its last fragment, on both sides
 # (Wireshark reassembles; the reader mirrors it, models/FLOWPIC.md).
@@ -32,7 +35,14 @@ for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
     tt_tshark -r "$src" -2 -o "triage.model:$MODEL" -o triage.threshold:0 \
         -Y '(tcp || udp) && triage.flow' \
         -T fields -E separator=/t -e frame.number -e triage.flow -e triage.block -e ip.len -e ipv6.plen \
-        > "$TT_OUT/ws.raw.$name" || fail "$name: tshark failed"
+        -e triage.ip_len > "$TT_OUT/ws.raw.$name" || fail "$name: tshark failed"
+    # the plugin's own length (what its engine got): equal to the trainer's on every packet
+    awk -F'\t' '{ print $1 "\t" $2 "\t" $3 "\t" $6 }' "$TT_OUT/ws.raw.$name" | sort -n > "$TT_OUT/ws.own.$name"
+    if ! diff -q "$TT_OUT/core.$name" "$TT_OUT/ws.own.$name" >/dev/null; then
+        diff "$TT_OUT/core.$name" "$TT_OUT/ws.own.$name" | head -20
+        fail_cap "$name: per-packet flow/block/length differ between trainer and the plugin's triage.ip_len"
+        continue
+    fi
     # innermost IP length: last ip.len, or 40 + last ipv6.plen when the innermost header is IPv6
     awk -F'\t' '{ n = split($4, a, ","); m = split($5, b, ",");
                   len = (m > 0 && $5 != "" && (n == 0 || $4 == "")) ? 40 + b[m] : a[n];
