@@ -951,11 +951,38 @@ static void relu_forward(const float *x, float *y, size_t n)
         y[k] = x[k] > 0.0f ? x[k] : 0.0f;
 }
 
+/* y[i] += A[i] . x for a row-major m x n A (row stride lda). Four 8-lane
+ * partial sums per row, added in a fixed order: the same arithmetic with or
+ * without OpenBLAS, so the trainer's CLI and the plugin's engine (built
+ * without it, FINDINGS F5) give bit-identical outputs on one machine. */
+TT_CLONES
+static void gemv_rows(int m, int n, const float *a, int lda, const float *x, float *y)
+{
+    for (int i = 0; i < m; i++) {
+        const float *ai = a + (size_t)i * lda;
+        tt_v8 s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+        int j = 0;
+        for (; j + 32 <= n; j += 32) {
+            s0 += *(const tt_v8 *)(ai + j) * *(const tt_v8 *)(x + j);
+            s1 += *(const tt_v8 *)(ai + j + 8) * *(const tt_v8 *)(x + j + 8);
+            s2 += *(const tt_v8 *)(ai + j + 16) * *(const tt_v8 *)(x + j + 16);
+            s3 += *(const tt_v8 *)(ai + j + 24) * *(const tt_v8 *)(x + j + 24);
+        }
+        for (; j + 8 <= n; j += 8)
+            s0 += *(const tt_v8 *)(ai + j) * *(const tt_v8 *)(x + j);
+        tt_v8 v = (s0 + s1) + (s2 + s3);
+        float t = ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+        for (; j < n; j++)
+            t += ai[j] * x[j];
+        y[i] += t;
+    }
+}
+
 static void dense_forward(const tt_net *net, const tt_layer *l, const float *x, float *y)
 {
     const int in = (int)layer_in_size(l), out = (int)l->out_c;
     memcpy(y, net->params + l->b_off, (size_t)out * sizeof(float));
-    tt_gemv(0, out, in, 1.0f, net->params + l->w_off, in, x, 1.0f, y);
+    gemv_rows(out, in, net->params + l->w_off, in, x, y);
 }
 
 /* g *= (y > 0) */

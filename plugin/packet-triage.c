@@ -98,10 +98,19 @@ static triage_prefs_t triage_prefs = {
 static struct {
     dissector_handle_t handle;
     int                tap;
+    int                expert_tap;  /* Wireshark's "expert" tap (0: not found) */
+    int                expert_hfs[5]; /* _ws.expert and its fields (-1: not found) */
     triage_run        *run;
     GArray            *scratch;     /* triage_closed, one packet's worth */
     char              *bad_threshold; /* last invalid threshold reported */
 } triage;
+
+/* The status and category words, interned once at registration: the tap's
+ * consumers compare them by pointer, and interning per packet cost a hash
+ * lookup each (tests/bench/FINDINGS.md F7). */
+static struct {
+    const char *unknown, *classified, *low_confidence, *too_few, *no_usable, *no_model, *pending;
+} str;
 
 /* ---- per-frame bookkeeping ------------------------------------------------
  * What the first pass keeps per frame, for the later (visited) passes: one
@@ -331,6 +340,12 @@ triage_init(void)
     /* No wanted fields: the IP length is read from the header bytes, so the
      * first pass needs no protocol tree (tests/bench/FINDINGS.md F6). */
     triage_extract_lookup_prefs();
+    triage.expert_tap = find_tap_id("expert");
+    static const char *const expert_fields[G_N_ELEMENTS(triage.expert_hfs)] = {
+        "_ws.expert", "_ws.expert.message", "_ws.expert.severity", "_ws.expert.group", "_ws.expert.groups",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(expert_fields); i++)
+        triage.expert_hfs[i] = proto_registrar_get_id_byname(expert_fields[i]);
 }
 
 static void
@@ -367,11 +382,11 @@ block_status(const triage_result *r, double thr)
 {
     switch (r->state) {
     case TRIAGE_BLOCK_CLASSIFIED:
-        return r->confidence < thr ? "low confidence" : "classified";
+        return r->confidence < thr ? str.low_confidence : str.classified;
     case TRIAGE_BLOCK_TOO_FEW:
-        return "too few packets";
+        return str.too_few;
     default:
-        return "no usable packets";
+        return str.no_usable;
     }
 }
 
@@ -380,8 +395,96 @@ static const char *
 block_class(const tt_model *m, const triage_result *r, double thr)
 {
     if (r->state != TRIAGE_BLOCK_CLASSIFIED || r->confidence < thr || r->top >= m->n_classes)
-        return "unknown";
+        return str.unknown;
     return m->classes[r->top];
+}
+
+/* The same as block_class, interned (the tap's strings are compared by
+ * pointer): each model's class names are interned once, not per packet. */
+static const char *
+block_class_interned(const triage_slot *s, const triage_result *r, double thr)
+{
+    const char *c = block_class(s->model, r, thr);
+    if (c == str.unknown)
+        return c;
+    static struct {
+        const tt_model *model;
+        const char **names;
+    } cache[TRIAGE_MAX_MODELS];
+    guint i = MIN(s->index, TRIAGE_MAX_MODELS - 1);
+    if (cache[i].model != s->model) {
+        g_free(cache[i].names);
+        cache[i].names = g_new(const char *, s->model->n_classes);
+        for (guint k = 0; k < s->model->n_classes; k++)
+            cache[i].names[k] = g_intern_string(s->model->classes[k]);
+        cache[i].model = s->model;
+    }
+    return cache[i].names[r->top];
+}
+
+/* Whether the protocol item's summary text ("voip (0.912), flow 3 block 0")
+ * can be seen: a visible tree (packet details, -V) or the protocol field
+ * referenced (a filter or -e triage). Otherwise formatting it would cost a
+ * printf per packet for nothing (tests/bench/FINDINGS.md F7). */
+static gboolean
+want_text(proto_tree *tree)
+{
+    return tree != NULL && (PTREE_DATA(tree)->visible ||
+                            proto_registrar_get_nth(proto_triage)->ref_type != HF_REF_TYPE_NONE);
+}
+
+/* Whether this dissection can use anything the plugin adds: a listener of
+ * its tap or of the expert infos, a visible tree, or one of its fields
+ * (the protocol, a field, an expert info) referenced by a filter, a
+ * coloring rule or a column. Otherwise the display is skipped: the GUI's
+ * loading pass builds an invisible tree for the coloring rules on every
+ * frame, and filling the plugin's part of it cost ~+30% of the load time
+ * (FINDINGS F7). The same test Wireshark applies to each item, for the
+ * whole subtree at once. */
+static gboolean
+display_needed(proto_tree *tree)
+{
+    if (have_tap_listener(triage.tap))
+        return TRUE;
+    if (triage.expert_tap <= 0 || have_tap_listener(triage.expert_tap))
+        return TRUE;
+    if (tree == NULL)
+        return FALSE;
+    if (PTREE_DATA(tree)->visible)
+        return TRUE;
+    static const int *const hfs[] = {
+        &proto_triage, &hf_category, &hf_confidence, &hf_flow, &hf_reverse_flow, &hf_block,
+        &hf_status, &hf_model, &hf_packets, &hf_ip_len, &hf_tunnel, &hf_tunnel_confidence,
+        &hf_app, &hf_app_confidence, &hf_closed, &hf_closed_category, &hf_closed_confidence,
+        &hf_closed_flow, &hf_closed_block, &hf_closed_status, &hf_closed_packets,
+        &ei_pending.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(hfs); i++)
+        if (*hfs[i] > 0 && proto_registrar_get_nth(*hfs[i])->ref_type != HF_REF_TYPE_NONE)
+            return TRUE;
+    /* Wireshark's generic expert fields (_ws.expert.message, ...) */
+    for (guint i = 0; i < G_N_ELEMENTS(triage.expert_hfs); i++)
+        if (triage.expert_hfs[i] > 0 &&
+            proto_registrar_get_nth(triage.expert_hfs[i])->ref_type != HF_REF_TYPE_NONE)
+            return TRUE;
+    return FALSE;
+}
+
+/* The "pending" chat-level expert info marks nearly every packet of the
+ * first pass. Worth its cost (an expert subtree per packet) only where it
+ * can be seen: a visible tree (single-pass tshark -V, live capture details),
+ * a listener of the expert tap (-z expert, the Expert Information dialog),
+ * or a filter on triage.pending. The GUI's loading pass (an invisible tree
+ * for the coloring rules) has none of them, and it re-dissects what it shows
+ * once the results are known (FINDINGS F7). */
+static gboolean
+want_pending_info(proto_tree *tree)
+{
+    if (tree != NULL && PTREE_DATA(tree)->visible)
+        return TRUE;
+    if (triage.expert_tap <= 0 || have_tap_listener(triage.expert_tap))
+        return TRUE;
+    return ei_pending.hf > 0 && proto_registrar_get_nth(ei_pending.hf)->ref_type != HF_REF_TYPE_NONE;
 }
 
 static proto_item *
@@ -417,8 +520,8 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 bloc
     tb->flow = flow;
     tb->block = block;
     tb->key = f ? &f->key : NULL;
-    tb->category = g_intern_string(block_class(s->model, r, triage_prefs.threshold_value));
-    tb->status = g_intern_string(block_status(r, triage_prefs.threshold_value));
+    tb->category = block_class_interned(s, r, triage_prefs.threshold_value);
+    tb->status = block_status(r, triage_prefs.threshold_value);
     tb->confidence = r->confidence;
     tb->counts_flow = r->first_of_class && r->state == TRIAGE_BLOCK_CLASSIFIED;
 }
@@ -449,8 +552,9 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
         const char *cls = block_class(s->model, r, triage_prefs.threshold_value);
         proto_item *ci = proto_tree_add_item(t, hf_closed, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(ci);
-        proto_item_append_text(ci, ": flow %u block %u -> %s (%.3f)", flow, block,
-                               cls, r->confidence);
+        if (want_text(t))
+            proto_item_append_text(ci, ": flow %u block %u -> %s (%.3f)", flow, block,
+                                   cls, r->confidence);
         proto_tree *ct = proto_item_add_subtree(ci, ett_triage_closed);
         add_gen_string(ct, hf_closed_category, tvb, cls);
         add_gen_double(ct, hf_closed_confidence, tvb, r->confidence);
@@ -494,7 +598,8 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
 {
     triage_run *run = triage.run;
     gboolean visited = PINFO_FD_VISITED(pinfo);
-    triage_tap_info *tap = wmem_new0(pinfo->pool, triage_tap_info);
+    /* tap records only for a listener (-z triage,..., Statistics dialogs) */
+    triage_tap_info *tap = have_tap_listener(triage.tap) ? wmem_new0(pinfo->pool, triage_tap_info) : NULL;
     guint32 ip_len = fr->status & FRAME_LEN_MASK;
 
     proto_item *ti = proto_tree_add_item(tree, proto_triage, tvb, 0, 0, ENC_NA);
@@ -503,20 +608,22 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
 
     const triage_slot *s = run->n_slots ? &run->slots[0] : NULL;
     if (s == NULL || s->model == NULL) {
-        add_gen_string(t, hf_category, tvb, "unknown");
-        add_gen_string(t, hf_status, tvb, "no model");
+        add_gen_string(t, hf_category, tvb, str.unknown);
+        add_gen_string(t, hf_status, tvb, str.no_model);
         add_gen_string(t, hf_model, tvb, s ? s->label : "none");
         expert_add_info_format(pinfo, ti, &ei_no_model, "%s",
                                s && s->error ? s->error : "TrafficTriage: no model configured");
         proto_item_append_text(ti, ": no model");
         for (guint si = 1; si < run->n_slots; si++)   /* the other models still answer */
             show_extra(t, tvb, pinfo, ti, fr, si);
-        tap->has_current = TRUE;
-        tap->current.category = g_intern_static_string("unknown");
-        tap->current.status = g_intern_static_string("no model");
-        tap->current.packets = 1;
-        tap->current.bytes = ip_len;
-        tap_queue_packet(triage.tap, pinfo, tap);
+        if (tap) {
+            tap->has_current = TRUE;
+            tap->current.category = str.unknown;
+            tap->current.status = str.no_model;
+            tap->current.packets = 1;
+            tap->current.bytes = ip_len;
+            tap_queue_packet(triage.tap, pinfo, tap);
+        }
         return;
     }
 
@@ -545,7 +652,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         st = add_gen_string(t, hf_status, tvb, block_status(r, triage_prefs.threshold_value));
         add_gen_uint(t, hf_packets, tvb, r->n_packets);
     } else {
-        st = add_gen_string(t, hf_status, tvb, "pending");
+        st = add_gen_string(t, hf_status, tvb, str.pending);
     }
     add_gen_string(t, hf_model, tvb, s->label);
     add_gen_uint(t, hf_ip_len, tvb, ip_len);
@@ -555,9 +662,11 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
 
     show_closed(t, tvb, pinfo, fr, visited ? NULL : tap, pinfo->pool);
 
+    gboolean text = want_text(tree);
     if (r) {
-        proto_item_append_text(ti, ": %s (%.3f), flow %u block %u", cls, r->confidence,
-                               flow, block);
+        if (text)
+            proto_item_append_text(ti, ": %s (%.3f), flow %u block %u", cls, r->confidence,
+                                   flow, block);
         if (r->state == TRIAGE_BLOCK_TOO_FEW && first)
             expert_add_info_format(pinfo, st, &ei_too_few,
                                    "Block has too few packets to classify (%u < %u)",
@@ -566,17 +675,21 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
             expert_add_info_format(pinfo, st, &ei_truncated,
                                    "Block truncated: %u packets, only the first %u are used",
                                    r->n_packets, r->n_stored);
-        tap->has_current = TRUE;
-        tap_block(&tap->current, s, flow, block, r);
-        tap->current.packets = 1;
-        tap->current.bytes = ip_len;
-        tap->current.first_in_block = first;
-        tap->current.counts_flow = tap->current.counts_flow && first;
+        if (tap) {
+            tap->has_current = TRUE;
+            tap_block(&tap->current, s, flow, block, r);
+            tap->current.packets = 1;
+            tap->current.bytes = ip_len;
+            tap->current.first_in_block = first;
+            tap->current.counts_flow = tap->current.counts_flow && first;
+        }
     } else {
-        proto_item_append_text(ti, ": pending, flow %u block %u", flow, block);
-        expert_add_info(pinfo, st, &ei_pending);
+        if (text)
+            proto_item_append_text(ti, ": pending, flow %u block %u", flow, block);
+        if (want_pending_info(tree))
+            expert_add_info(pinfo, st, &ei_pending);
     }
-    if (tap->has_current || tap->n_closed)
+    if (tap && (tap->has_current || tap->n_closed))
         tap_queue_packet(triage.tap, pinfo, tap);
 }
 
@@ -628,6 +741,10 @@ dissect_triage(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _
         if (!triage_take_frame(pinfo, &fr))
             return 0;
     }
+    /* Nobody to show anything to (tshark -2's first pass, the GUI's
+     * loading pass): skip the display work (FINDINGS F7). */
+    if (!display_needed(tree))
+        return 0;
     triage_display(tvb, pinfo, tree, &fr);
     return 0;
 }
@@ -637,6 +754,14 @@ dissect_triage(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _
 static void
 proto_register_triage(void)
 {
+    str.unknown = g_intern_static_string("unknown");
+    str.classified = g_intern_static_string("classified");
+    str.low_confidence = g_intern_static_string("low confidence");
+    str.too_few = g_intern_static_string("too few packets");
+    str.no_usable = g_intern_static_string("no usable packets");
+    str.no_model = g_intern_static_string("no model");
+    str.pending = g_intern_static_string("pending");
+
     static hf_register_info hf[] = {
         { &hf_category, { "Category", "triage.category", FT_STRING, BASE_NONE, NULL, 0x0,
           "Traffic category of this packet's flow block (\"unknown\" below the confidence threshold)", HFILL } },
@@ -718,6 +843,7 @@ proto_register_triage(void)
     triage.handle = create_dissector_handle(dissect_triage, proto_triage);
     register_postdissector(triage.handle);
     triage.tap = register_tap(TRIAGE_TAP_NAME);
+    triage.expert_tap = 0;          /* looked up per file (triage_init), once registered */
     triage_menu_register(proto_triage, triage.run);   /* Tools > TrafficTriage */
 
     register_init_routine(triage_init);

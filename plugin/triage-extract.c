@@ -17,6 +17,7 @@
 
 static pref_t *ip_tso_pref;      /* ip.tso_support: zero total length = TSO */
 static int proto_ip = -1, proto_ipv6 = -1, proto_tcp = -1, proto_udp = -1;
+static int proto_icmp = -1, proto_icmpv6 = -1;
 
 void
 triage_extract_lookup_prefs(void)
@@ -27,15 +28,21 @@ triage_extract_lookup_prefs(void)
     proto_ipv6 = proto_get_id_by_filter_name("ipv6");
     proto_tcp = proto_get_id_by_filter_name("tcp");
     proto_udp = proto_get_id_by_filter_name("udp");
+    proto_icmp = proto_get_id_by_filter_name("icmp");
+    proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
 }
 
-/* Whether the innermost IP packet is the TCP/UDP one: a TCP or UDP layer
- * after the last IP layer. Otherwise pinfo's ports belong to an outer
- * packet (e.g. GTP-U or VXLAN carrying ESP, or an inner IP fragment) while
- * its addresses are the inner ones: no flow of its own, like the trainer's
- * reader (core/tt_capture.c) decides. */
+/* One walk over the frame's layers (protocol ids, no name comparisons).
+ * The innermost IP packet must be the TCP/UDP one: a TCP or UDP layer after
+ * the last IP layer. Otherwise pinfo's ports belong to an outer packet (e.g.
+ * GTP-U or VXLAN carrying ESP, or an inner IP fragment) while its addresses
+ * are the inner ones: no flow of its own, as the trainer's reader
+ * (core/tt_capture.c) decides. And no ICMP anywhere: an ICMP error quotes
+ * the header of the packet that caused it, whose TCP/UDP header sets ports
+ * (and the quoted IP header the addresses) as if that packet were seen
+ * again. */
 static gboolean
-transport_after_last_ip(packet_info *pinfo)
+own_transport_layer(packet_info *pinfo)
 {
     gboolean ok = FALSE;
     for (wmem_list_frame_t *f = wmem_list_head(pinfo->layers); f != NULL; f = wmem_list_frame_next(f)) {
@@ -44,6 +51,8 @@ transport_after_last_ip(packet_info *pinfo)
             ok = FALSE;
         else if (id == proto_tcp || id == proto_udp)
             ok = TRUE;
+        else if (id == proto_icmp || id == proto_icmpv6)
+            return FALSE;
     }
     return ok;
 }
@@ -170,14 +179,7 @@ triage_extract_packet(packet_info *pinfo, tt_packet *pkt)
     else
         return FALSE;
 
-    /* An ICMP error quotes the header of the packet that caused it: the
-     * quoted TCP/UDP header sets ports (and the quoted IP header the
-     * addresses) as if the original packet had been seen again. */
-    if (proto_is_frame_protocol(pinfo->layers, "icmp") ||
-        proto_is_frame_protocol(pinfo->layers, "icmpv6"))
-        return FALSE;
-
-    if (!transport_after_last_ip(pinfo))
+    if (!own_transport_layer(pinfo))
         return FALSE;
 
     memset(pkt, 0, sizeof *pkt);   /* the key is hashed bytewise */
