@@ -278,6 +278,7 @@ bundled_model_path(void)
  * routine (Wireshark does not call apply callbacks for untouched modules). */
 static void
 triage_apply_prefs_load(gboolean load_models);
+static void class_names_reset(void);
 
 static void
 triage_apply_prefs(void)
@@ -315,6 +316,7 @@ triage_apply_prefs_load(gboolean load_models)
     if (!load_models)
         return;
     char *primary = (triage_prefs.model && *triage_prefs.model) ? g_strdup(triage_prefs.model) : bundled_model_path();
+    class_names_reset();
     if (triage_run_set_models(triage.run, primary, triage_prefs.extra_models,
                               triage_prefs.max_flows ? triage_prefs.max_flows : TRIAGE_DEFAULT_MAX_FLOWS)) {
         /* one log line per model that failed, each time the set of files changes */
@@ -368,6 +370,7 @@ triage_shutdown(void)
 {
     triage_run_free(triage.run);
     triage.run = NULL;
+    class_names_reset();
     if (triage.scratch)
         g_array_free(triage.scratch, TRUE);
     triage.scratch = NULL;
@@ -399,6 +402,23 @@ block_class(const tt_model *m, const triage_result *r, double thr)
     return m->classes[r->top];
 }
 
+/* Interned class names per model slot; emptied whenever the models are
+ * (re)loaded (a new model may reuse a freed one's address). */
+static struct {
+    const tt_model *model;
+    const char **names;
+} class_names[TRIAGE_MAX_MODELS];
+
+static void
+class_names_reset(void)
+{
+    for (guint i = 0; i < TRIAGE_MAX_MODELS; i++) {
+        g_free(class_names[i].names);
+        class_names[i].names = NULL;
+        class_names[i].model = NULL;
+    }
+}
+
 /* The same as block_class, interned (the tap's strings are compared by
  * pointer): each model's class names are interned once, not per packet. */
 static const char *
@@ -407,19 +427,15 @@ block_class_interned(const triage_slot *s, const triage_result *r, double thr)
     const char *c = block_class(s->model, r, thr);
     if (c == str.unknown)
         return c;
-    static struct {
-        const tt_model *model;
-        const char **names;
-    } cache[TRIAGE_MAX_MODELS];
     guint i = MIN(s->index, TRIAGE_MAX_MODELS - 1);
-    if (cache[i].model != s->model) {
-        g_free(cache[i].names);
-        cache[i].names = g_new(const char *, s->model->n_classes);
+    if (class_names[i].model != s->model) {
+        g_free(class_names[i].names);
+        class_names[i].names = g_new(const char *, s->model->n_classes);
         for (guint k = 0; k < s->model->n_classes; k++)
-            cache[i].names[k] = g_intern_string(s->model->classes[k]);
-        cache[i].model = s->model;
+            class_names[i].names[k] = g_intern_string(s->model->classes[k]);
+        class_names[i].model = s->model;
     }
-    return cache[i].names[r->top];
+    return class_names[i].names[r->top];
 }
 
 /* Whether the protocol item's summary text ("voip (0.912), flow 3 block 0")
