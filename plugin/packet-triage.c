@@ -438,6 +438,14 @@ block_class_interned(const triage_slot *s, const triage_result *r, double thr)
     return class_names[i].names[r->top];
 }
 
+/* Whether a filter, coloring rule, column or -e refers to this field
+ * (Wireshark's own per-item faking test). */
+static gboolean
+hf_referenced(int hf)
+{
+    return hf > 0 && proto_registrar_get_nth(hf)->ref_type != HF_REF_TYPE_NONE;
+}
+
 /* Whether the protocol item's summary text ("voip (0.912), flow 3 block 0")
  * can be seen: a visible tree (packet details, -V) or the protocol field
  * referenced (a filter or -e triage). Otherwise formatting it would cost a
@@ -445,8 +453,7 @@ block_class_interned(const triage_slot *s, const triage_result *r, double thr)
 static gboolean
 want_text(proto_tree *tree)
 {
-    return tree != NULL && (PTREE_DATA(tree)->visible ||
-                            proto_registrar_get_nth(proto_triage)->ref_type != HF_REF_TYPE_NONE);
+    return tree != NULL && (PTREE_DATA(tree)->visible || hf_referenced(proto_triage));
 }
 
 /* Whether this dissection can use anything the plugin adds: a listener of
@@ -476,12 +483,11 @@ display_needed(proto_tree *tree)
         &ei_pending.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
     };
     for (guint i = 0; i < G_N_ELEMENTS(hfs); i++)
-        if (*hfs[i] > 0 && proto_registrar_get_nth(*hfs[i])->ref_type != HF_REF_TYPE_NONE)
+        if (hf_referenced(*hfs[i]))
             return TRUE;
     /* Wireshark's generic expert fields (_ws.expert.message, ...) */
     for (guint i = 0; i < G_N_ELEMENTS(triage.expert_hfs); i++)
-        if (triage.expert_hfs[i] > 0 &&
-            proto_registrar_get_nth(triage.expert_hfs[i])->ref_type != HF_REF_TYPE_NONE)
+        if (hf_referenced(triage.expert_hfs[i]))
             return TRUE;
     return FALSE;
 }
@@ -500,7 +506,7 @@ want_pending_info(proto_tree *tree)
         return TRUE;
     if (triage.expert_tap <= 0 || have_tap_listener(triage.expert_tap))
         return TRUE;
-    return ei_pending.hf > 0 && proto_registrar_get_nth(ei_pending.hf)->ref_type != HF_REF_TYPE_NONE;
+    return hf_referenced(ei_pending.hf);
 }
 
 static proto_item *

@@ -64,12 +64,6 @@ ip_tso_supported(void)
     return ip_tso_pref == NULL || prefs_get_bool_value(ip_tso_pref, pref_current);
 }
 
-static guint32
-be16(const guint8 *p)
-{
-    return ((guint32)p[0] << 8) | p[1];
-}
-
 /* The data source that holds bytes [p, p + n), and p's offset in it. */
 static tvbuff_t *
 source_of(packet_info *pinfo, const guint8 *p, guint n, guint *off)
@@ -197,16 +191,15 @@ triage_extract_packet(packet_info *pinfo, tt_packet *pkt)
     tvbuff_t *t = find_header(pinfo, sh, &off);
     if (t == NULL)
         return FALSE;
-    const guint8 *h = tvb_get_ptr(t, off, sh->min_len);
     guint32 len;
     if (fs == 4) {
-        len = be16(h + 2);
+        len = tvb_get_ntohs(t, off + 2);
         if (len == 0 && ip_tso_supported()) {
             guint rep = tvb_reported_length(t);
             len = rep > off ? rep - off : 0;
         }
     } else {
-        len = 40 + be16(h + 4);
+        len = 40 + tvb_get_ntohs(t, off + 4);
     }
     if (len == 0)
         return FALSE;

@@ -8,7 +8,6 @@
  * other plugin file tests the Wireshark version.
  *
  * What differs, and where it is handled:
- *   field_info.value        a struct in 4.0, a pointer since 4.2  -> TRIAGE_FINFO_UINT
  *   plugin_describe()       new in 4.2 (WS_PLUGIN_DESC_* in wsutil/plugins.h)
  *                                                                  -> TRIAGE_HAVE_PLUGIN_DESCRIBE
  *   bool preferences        gboolean * in 4.0, C99 bool * in 4.4 (4.2 presumed) -> triage_pref_bool
@@ -46,13 +45,6 @@
 
 #if !TRIAGE_WS_AT_LEAST(4, 0)
 #error "TrafficTriage needs Wireshark 4.0 or later"
-#endif
-
-/* Unsigned integer value of a field_info (ip.len, ipv6.plen). */
-#if TRIAGE_WS_AT_LEAST(4, 2)
-#define TRIAGE_FINFO_UINT(fi) fvalue_get_uinteger((fi)->value)
-#else
-#define TRIAGE_FINFO_UINT(fi) fvalue_get_uinteger(&(fi)->value)
 #endif
 
 /* Plugin description (4.2+): Wireshark calls plugin_describe() to list the
