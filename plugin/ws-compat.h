@@ -19,8 +19,9 @@
  * plugin_register symbols, proto_register_plugin / tap_register_plugin,
  * stats_tree_register_plugin (returns a stats_tree_cfg * since 4.2; ignored
  * here), the stat_tap_table_ui layout, tap packet
- * callbacks (tap_flags_t), set_postdissector_wanted_hfids and the other
- * prefs_register_*_preference calls used here. The WIRESHARK_PLUGIN_REGISTER_*
+ * callbacks (tap_flags_t), have_tap_listener / find_tap_id, pinfo->data_src
+ * with get_data_source_tvb, PTREE_DATA and header_field_info.ref_type,
+ * prefs_get_bool_value, and the prefs_register_*_preference calls used here. The WIRESHARK_PLUGIN_REGISTER_*
  * macros of later Wireshark development versions are not in any of these
  * three releases' headers, so the plugin defines the symbols itself.
  */
