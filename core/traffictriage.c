@@ -267,8 +267,12 @@ static gboolean read_split(const tt_dataset *ds, const char *path, uint8_t *spli
         g_hash_table_insert(h, g_strdup(*l), GINT_TO_POINTER(v + 1));
     }
     g_strfreev(lines);
+    /* A line for the group "*" gives the side of every group not listed. */
+    gpointer dflt = g_hash_table_lookup(h, "*");
     for (guint g = 0; g < ds->groups->len; g++) {
         gpointer v = g_hash_table_lookup(h, g_ptr_array_index(ds->groups, g));
+        if (!v)
+            v = dflt;
         split[g] = v ? (uint8_t)(GPOINTER_TO_INT(v) - 1) : TT_SPLIT_NONE;
     }
     g_hash_table_destroy(h);
@@ -282,7 +286,7 @@ static int cmd_train(int argc, char **argv)
     GError *e = NULL;
     double val = 0.15, test = 0.15;
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
-    double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0;
+    double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0, aug_trunc = 0.0;
     char *split_unit = NULL, *label_attr = NULL;
     char **where = NULL, **balance_attrs = NULL;
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
@@ -295,7 +299,7 @@ static int cmd_train(int argc, char **argv)
         { "where", 0, 0, G_OPTION_ARG_STRING_ARRAY, &where, "Use only flows whose attributes match (repeatable), e.g. tunnel=none or source!=ndpi", "KEY=VALUE" },
         { "split-unit", 0, 0, G_OPTION_ARG_STRING, &split_unit, "Keep groups whose names give the same first capture of REGEX on one side (e.g. one website)", "REGEX" },
         { "balance-attr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &balance_attrs, "Within each class, weigh every value of this attribute equally (repeatable), e.g. tunnel", "KEY" },
-        { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test)", "FILE" },
+        { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test; a group * gives every group not listed)", "FILE" },
         { "split-out", 0, 0, G_OPTION_ARG_FILENAME, &split_out, "Write the split used", "FILE" },
         { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "Maximum epochs (default 30)", "N" },
         { "patience", 0, 0, G_OPTION_ARG_INT, &patience, "Early stopping patience in epochs (default 6)", "N" },
@@ -307,6 +311,7 @@ static int cmd_train(int argc, char **argv)
         { "aug-rtt", 0, 0, G_OPTION_ARG_DOUBLE, &aug_rtt, "Scale block times by 1 +- U(F) (e.g. 0.5)", "F" },
         { "aug-shift", 0, 0, G_OPTION_ARG_DOUBLE, &aug_shift, "Shift block times by +- U(S) seconds", "S" },
         { "aug-loss", 0, 0, G_OPTION_ARG_DOUBLE, &aug_loss, "Drop packets with probability U(0, P)", "P" },
+        { "aug-truncate", 0, 0, G_OPTION_ARG_DOUBLE, &aug_trunc, "With probability P, keep a random 1 s..block window of a block (short flows)", "P" },
         { "init", 0, 0, G_OPTION_ARG_FILENAME, &init, "Start from this model's weights, spec and classes", "MODEL" },
         { "note", 0, 0, G_OPTION_ARG_STRING, &note, "Free text stored in the model (e.g. data sources)", "TEXT" },
         { "eval-json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the test-split evaluation as JSON", "FILE" },
@@ -397,6 +402,7 @@ static int cmd_train(int argc, char **argv)
     o.aug_rtt = (float)aug_rtt;
     o.aug_shift = (float)aug_shift;
     o.aug_loss = (float)aug_loss;
+    o.aug_truncate = (float)aug_trunc;
     o.max_per_class = (uint32_t)MAX(0, per_class);
     o.balance_attrs = (const char *const *)balance_attrs;
     o.log = quiet ? NULL : stderr;
@@ -441,10 +447,42 @@ static int cmd_train(int argc, char **argv)
 
 /* ---- eval --------------------------------------------------------------------------------- */
 
+/* One row per labelled one-way flow: what it is, how much of it there was, and its answer
+ * (mean calibrated probability per class over its classified blocks; all 0 = none). */
+static gboolean write_flow_table(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
+                                 int which, const char *path, GError **error)
+{
+    uint32_t k = m->n_classes;
+    float *probs = g_new(float, (size_t)ds->flows->len * k + 1);
+    tt_flow_probs(m, ds, split, which, probs);
+    GString *out = g_string_new("source\tflow\tgroup\tlabel\tpackets\tblocks\tblocks_ok\tduration\tattrs");
+    for (uint32_t c = 0; c < k; c++)
+        g_string_append_printf(out, "\tp_%s", m->classes[c]);
+    g_string_append_c(out, '\n');
+    for (guint f = 0; f < ds->flows->len; f++) {
+        const tt_flow_rec *r = &g_array_index(ds->flows, tt_flow_rec, f);
+        if (which != TT_SPLIT_NONE && split[r->group] != which)
+            continue;
+        g_string_append_printf(out, "%s\t%" G_GUINT64_FORMAT "\t%s\t%s\t%" G_GUINT64_FORMAT "\t%u\t%u\t%.3f\t%s",
+                               (const char *)g_ptr_array_index(ds->sources, r->source), r->flow_id,
+                               (const char *)g_ptr_array_index(ds->groups, r->group),
+                               (const char *)g_ptr_array_index(ds->classes, r->label), r->packets,
+                               r->blocks, r->blocks_ok, r->last_ts - r->first_ts,
+                               (const char *)g_ptr_array_index(ds->attrs, r->attrs));
+        for (uint32_t c = 0; c < k; c++)
+            g_string_append_printf(out, "\t%.4f", probs[(size_t)f * k + c]);
+        g_string_append_c(out, '\n');
+    }
+    gboolean ok = g_file_set_contents(path, out->str, (gssize)out->len, error);
+    g_string_free(out, TRUE);
+    g_free(probs);
+    return ok;
+}
+
 static int cmd_eval(int argc, char **argv)
 {
     GError *e = NULL;
-    char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL, *label_attr = NULL;
+    char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL, *label_attr = NULL, *flows_out = NULL;
     char **where = NULL;
     double temperature = 0.0;
     GOptionEntry entries[] = {
@@ -455,6 +493,7 @@ static int cmd_eval(int argc, char **argv)
         { "on", 0, 0, G_OPTION_ARG_STRING, &on, "Evaluate on train, val or test groups of the split (default: all data)", "SPLIT" },
         { "by", 0, 0, G_OPTION_ARG_STRING, &by, "Also break results down by this attribute (e.g. tunnel, app)", "KEY" },
         { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the results as JSON", "FILE" },
+        { "flows", 0, 0, G_OPTION_ARG_FILENAME, &flows_out, "Write one row per labelled one-way flow with its mean block probabilities (TSV)", "FILE" },
         { NULL }
     };
     if (!parse_opts(entries, "MODEL DATA...", "Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.", &argc, &argv, &e))
@@ -482,6 +521,8 @@ static int cmd_eval(int argc, char **argv)
         which = !on ? TT_SPLIT_NONE : strcmp(on, "train") == 0 ? TT_SPLIT_TRAIN
               : strcmp(on, "val") == 0 ? TT_SPLIT_VAL : TT_SPLIT_TEST;
     }
+    if (flows_out && !write_flow_table(m, ds, split, which, flows_out, &e))
+        return fail(e);
     tt_eval ev;
     tt_evaluate(m, ds, split, which, NULL, NULL, &ev);
     printf("model %s (%.12s) on %s\n", m->name, m->sha256, which == TT_SPLIT_NONE ? "all blocks" : on);

@@ -32,6 +32,7 @@ tt_dataset *tt_dataset_new(const tt_spec *spec, const char *const *classes, uint
     ds->sources = g_ptr_array_new_with_free_func(g_free);
     ds->samples = g_array_new(FALSE, FALSE, sizeof(tt_sample));
     ds->pkts = g_array_new(FALSE, FALSE, sizeof(tt_pkt));
+    ds->flows = g_array_new(FALSE, FALSE, sizeof(tt_flow_rec));
     ds->group_ix = g_hash_table_new(g_str_hash, g_str_equal);
     ds->attrs_ix = g_hash_table_new(g_str_hash, g_str_equal);
     ds->class_ix = g_hash_table_new(g_str_hash, g_str_equal);
@@ -90,6 +91,7 @@ void tt_dataset_free(tt_dataset *ds)
     g_ptr_array_free(ds->sources, TRUE);
     g_array_free(ds->samples, TRUE);
     g_array_free(ds->pkts, TRUE);
+    g_array_free(ds->flows, TRUE);
     g_array_free(ds->too_few, TRUE);
     g_free(ds);
 }
@@ -135,6 +137,7 @@ static int label_index(tt_dataset *ds, const char *label)
 typedef struct {
     int      label;
     uint32_t group, attrs;
+    uint32_t rec;          /* 1 + index into ds->flows once a block arrived, else 0 */
 } flow_label;
 
 typedef struct {
@@ -156,6 +159,17 @@ static void on_block(const tt_block *b, void *user)
         ds->unknown_label_blocks++;
         return;
     }
+    if (!fl->rec) {
+        tt_flow_rec r = { .label = (uint32_t)fl->label, .group = fl->group, .attrs = fl->attrs,
+                          .source = cx->source, .flow_id = b->flow_id, .first_ts = b->first_ts };
+        g_array_append_val(ds->flows, r);
+        fl->rec = ds->flows->len;
+    }
+    tt_flow_rec *rec = &g_array_index(ds->flows, tt_flow_rec, fl->rec - 1);
+    rec->packets += b->n_packets;
+    rec->blocks++;
+    rec->blocks_ok += b->status == TT_BLOCK_OK;
+    rec->last_ts = b->last_ts;
     if (b->status != TT_BLOCK_OK) {
         g_array_index(ds->too_few, uint64_t, fl->label)++;
         return;
@@ -170,6 +184,7 @@ static void on_block(const tt_block *b, void *user)
     s.flow_id = b->flow_id;
     s.block_index = b->block_index;
     s.source = cx->source;
+    s.flow = fl->rec - 1;
     g_array_append_vals(ds->pkts, b->pkts, b->n_stored);
     g_array_append_val(ds->samples, s);
 }
@@ -190,6 +205,7 @@ static void ctx_label(collect_ctx *cx, uint64_t flow_id, int label, uint32_t gro
     fl->label = label;
     fl->group = group;
     fl->attrs = attrs;
+    fl->rec = 0;
     g_hash_table_replace(cx->flows, k, fl);
 }
 
@@ -687,6 +703,10 @@ void tt_dataset_finish(tt_dataset *ds)
     for (guint i = 0; i < ds->samples->len; i++) {
         tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
         s->label = remap[s->label];
+    }
+    for (guint i = 0; i < ds->flows->len; i++) {
+        tt_flow_rec *r = &g_array_index(ds->flows, tt_flow_rec, i);
+        r->label = remap[r->label];
     }
     g_hash_table_remove_all(ds->class_ix);
     g_ptr_array_free(ds->classes, TRUE);

@@ -25,7 +25,19 @@ typedef struct {
     uint64_t flow_id;      /* as numbered by the engine within its source */
     uint32_t block_index;
     uint32_t source;       /* index into ds->sources (file it came from) */
+    uint32_t flow;         /* index into ds->flows */
 } tt_sample;
+
+/* One labelled one-way flow as the engine cut it, whatever its blocks'
+ * status: a flow whose blocks all had too few packets has no sample but is
+ * still here, so a per-flow evaluation counts it (as unanswered). */
+typedef struct {
+    uint32_t label, group, attrs, source;
+    uint64_t flow_id;      /* as numbered by the engine within its source */
+    uint64_t packets;      /* in all its blocks */
+    uint32_t blocks, blocks_ok;
+    double   first_ts, last_ts;
+} tt_flow_rec;
 
 typedef struct {
     tt_spec    spec;
@@ -36,6 +48,7 @@ typedef struct {
     GPtrArray *sources;    /* char* */
     GArray    *samples;    /* tt_sample */
     GArray    *pkts;       /* tt_pkt, all samples' packets */
+    GArray    *flows;      /* tt_flow_rec, every labelled flow kept */
     GHashTable *group_ix, *attrs_ix, *class_ix;
     /* counts of blocks not kept, per class: too few packets / unknown label */
     GArray    *too_few;    /* uint64 per class */

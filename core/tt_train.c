@@ -192,11 +192,23 @@ size_t tt_augment(const tt_spec *spec, const tt_pkt *in, size_t n, tt_pkt *out,
         shift = (2.0 * tt_rng_uniform(rng) - 1.0) * o->aug_shift;
     if (o->aug_loss > 0.0f)
         loss = tt_rng_uniform(rng) * o->aug_loss;
+    /* Truncation: a window [w0, w0 + len) of the block, moved to the block's start. */
+    double w0 = 0.0, w1 = INFINITY;
+    if (o->aug_truncate > 0.0f && n > 0 && tt_rng_uniform(rng) < o->aug_truncate) {
+        double first = in[0].t, last = in[n - 1].t;
+        double len = 1.0 + tt_rng_uniform(rng) * (spec->block_seconds - 1.0);
+        if (last - first > len) {
+            w0 = first + tt_rng_uniform(rng) * (last - first - len);
+            w1 = w0 + len;
+        }
+    }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
+        if (in[i].t < w0 || in[i].t >= w1)
+            continue;
         if (loss > 0.0 && tt_rng_uniform(rng) < loss)
             continue;
-        double t = in[i].t * scale + shift;
+        double t = (in[i].t - w0) * scale + shift;
         if (t < 0.0 || t >= spec->block_seconds)
             continue;
         out[m].t = (float)t;
@@ -260,7 +272,7 @@ static size_t sample_pixels(runner *r, const tt_sample *s, const tt_train_opts *
         r->buf = g_renew(tt_pkt, r->buf, n);
     }
     const tt_pkt *p = sample_pkts(r->ds, s);
-    if (aug && (aug->aug_rtt > 0 || aug->aug_shift > 0 || aug->aug_loss > 0)) {
+    if (aug && (aug->aug_rtt > 0 || aug->aug_shift > 0 || aug->aug_loss > 0 || aug->aug_truncate > 0)) {
         n = tt_augment(&r->m->spec, p, n, r->buf, aug, rng);
         p = r->buf;
     }
@@ -483,11 +495,11 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
     GString *meta = g_string_new(m->meta);
     g_string_append_printf(meta, "train.seed=%" G_GUINT64_FORMAT "\ntrain.epochs_run=%u\ntrain.best_epoch=%u\n"
                            "train.batch=%u\ntrain.lr=%g\ntrain.weight_decay=%g\ntrain.balance=%d\n"
-                           "train.aug=rtt %g, shift %g s, loss %g\ntrain.blocks=%u\n"
+                           "train.aug=rtt %g, shift %g s, loss %g, truncate %g\ntrain.blocks=%u\n"
                            "train.val_balanced_accuracy=%.4f\ntrain.temperature=%.4f\n",
                            o->seed, MIN(epoch, o->max_epochs), best_epoch, o->batch, (double)o->lr,
                            (double)o->weight_decay, o->balance, (double)o->aug_rtt, (double)o->aug_shift,
-                           (double)o->aug_loss, train->len, best_score, (double)temp);
+                           (double)o->aug_loss, (double)o->aug_truncate, train->len, best_score, (double)temp);
     if (cell_w) {
         char *keys = g_strjoinv(",", (char **)o->balance_attrs);
         g_string_append_printf(meta, "train.balance_attrs=%s (%u cells)\n", keys, n_cells);
@@ -511,6 +523,15 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
 
 /* ---- evaluation ------------------------------------------------------------------ */
 
+/* Calibrated class probabilities of one sample (no augmentation); returns the top class. */
+static uint32_t sample_probs(runner *r, const tt_sample *s, float *probs)
+{
+    float logits[TT_MAX_CLASSES];
+    size_t np = sample_pixels(r, s, NULL, NULL);
+    tt_net_forward_sparse(r->m->net, r->ws, r->px, np, logits);
+    return tt_softmax(logits, r->m->n_classes, r->m->temperature, probs);
+}
+
 void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
                  int which, const char *attr_key, const char *attr_value, tt_eval *ev)
 {
@@ -519,7 +540,7 @@ void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
     ev->k = k;
     runner r;
     runner_init(&r, m, ds);
-    float logits[TT_MAX_CLASSES], probs[TT_MAX_CLASSES];
+    float probs[TT_MAX_CLASSES];
     for (guint i = 0; i < ds->samples->len; i++) {
         const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
         if (which != TT_SPLIT_NONE && split[s->group] != which)
@@ -536,9 +557,7 @@ void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
             ev->skipped++;
             continue;
         }
-        size_t np = sample_pixels(&r, s, NULL, NULL);
-        tt_net_forward_sparse(m->net, r.ws, r.px, np, logits);
-        uint32_t top = tt_softmax(logits, k, m->temperature, probs);
+        uint32_t top = sample_probs(&r, s, probs);
         ev->confusion[(uint32_t)c * k + top]++;
         ev->n++;
         ev->correct += top == (uint32_t)c;
@@ -559,6 +578,31 @@ void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
                 ev->bin_acc[b] /= (double)ev->bin_n[b];
             }
     }
+    runner_clear(&r);
+}
+
+void tt_flow_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
+                   int which, float *out)
+{
+    uint32_t k = m->n_classes;
+    memset(out, 0, (size_t)ds->flows->len * k * sizeof *out);
+    uint32_t *n = g_new0(uint32_t, ds->flows->len + 1);
+    runner r;
+    runner_init(&r, m, ds);
+    float probs[TT_MAX_CLASSES];
+    for (guint i = 0; i < ds->samples->len; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        if (which == TT_SPLIT_NONE || split[s->group] == which) {
+            sample_probs(&r, s, probs);
+            for (uint32_t c = 0; c < k; c++)
+                out[(size_t)s->flow * k + c] += probs[c];
+            n[s->flow]++;
+        }
+    }
+    for (guint f = 0; f < ds->flows->len; f++)
+        for (uint32_t c = 0; n[f] && c < k; c++)
+            out[(size_t)f * k + c] /= (float)n[f];
+    g_free(n);
     runner_clear(&r);
 }
 

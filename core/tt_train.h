@@ -38,6 +38,8 @@ typedef struct {
     float    aug_rtt;        /* times scaled by 1 + U(-aug_rtt, aug_rtt); 0 = off */
     float    aug_shift;      /* times shifted by U(-aug_shift, aug_shift) s; 0 = off */
     float    aug_loss;       /* packets dropped with probability U(0, aug_loss); 0 = off */
+    float    aug_truncate;   /* with this probability, keep only a random window of
+                              * U(1 s, block) of the block, as a short flow shows it */
     uint32_t max_per_class;  /* cap training blocks per class per epoch (0 = all) */
     const char *const *balance_attrs;  /* NULL or NULL-terminated attribute keys: within a
                                         * class, every combination of their values (a "cell",
@@ -76,6 +78,13 @@ typedef struct {
  * Dataset labels are matched to model classes by name. */
 void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
                  int which, const char *attr_key, const char *attr_value, tt_eval *ev);
+
+/* Per-flow answer: out[f * m->n_classes + c] = the mean over flow f's
+ * classified blocks (ds->flows order) of the calibrated probability of class c;
+ * all zero for a flow without one. Only flows in split `which` (TT_SPLIT_NONE =
+ * all) are filled; others are left zero. */
+void tt_flow_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
+                   int which, float *out);
 
 double tt_eval_accuracy(const tt_eval *ev);
 double tt_eval_balanced_accuracy(const tt_eval *ev);

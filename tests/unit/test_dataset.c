@@ -101,6 +101,19 @@ static void test_series(void)
     g_assert_cmpfloat_with_epsilon(pk[0].t, 1.0f, 1e-5);    /* relative to the block window at 10 s */
     g_assert_cmpuint(pk[0].size, ==, 200);
     g_assert_cmpuint(ds->groups->len, ==, 2);
+    /* every labelled flow has a record, also f3 whose only block had too few packets */
+    g_assert_cmpuint(ds->flows->len, ==, 3);
+    const tt_flow_rec *f1 = &g_array_index(ds->flows, tt_flow_rec, a->flow);
+    g_assert_true(b->flow == a->flow);
+    g_assert_cmpuint(f1->label, ==, 1);
+    g_assert_cmpuint(f1->packets, ==, 8);
+    g_assert_cmpuint(f1->blocks, ==, 2);
+    g_assert_cmpuint(f1->blocks_ok, ==, 2);
+    g_assert_cmpfloat_with_epsilon(f1->last_ts - f1->first_ts, 11.2, 1e-9);
+    const tt_flow_rec *f3 = &g_array_index(ds->flows, tt_flow_rec, 2);
+    g_assert_cmpuint(f3->label, ==, 0);
+    g_assert_cmpuint(f3->packets, ==, 2);
+    g_assert_cmpuint(f3->blocks_ok, ==, 0);
     char *app = tt_attr_get(g_ptr_array_index(ds->attrs, a->attrs), "app");
     g_assert_cmpstr(app, ==, "a");
     g_free(app);

@@ -199,11 +199,46 @@ static void test_augment(void)
     g_assert_true(changed);
 }
 
+/* Truncation keeps one contiguous run of the block's packets, no longer than the
+ * block, moved to start near 0, and sometimes much shorter than the block. */
+static void test_augment_truncate(void)
+{
+    tt_spec spec;
+    tt_spec_init_mini(&spec, 32);
+    spec.min_packets = 2;
+    tt_pkt in[150], out[150];
+    for (int i = 0; i < 150; i++) {
+        in[i].t = (float)i * 0.1f;               /* 0 .. 14.9 s */
+        in[i].size = 100 + i;
+    }
+    tt_train_opts o;
+    tt_train_opts_default(&o);
+    o.aug_truncate = 1.0f;
+    uint64_t rng = 7;
+    gboolean short_seen = FALSE;
+    for (int trial = 0; trial < 100; trial++) {
+        size_t n = tt_augment(&spec, in, 150, out, &o, &rng);
+        g_assert_cmpuint(n, >=, 2);
+        g_assert_cmpuint(n, <=, 150);
+        uint32_t first = out[0].size - 100;
+        for (size_t i = 0; i < n; i++) {
+            g_assert_cmpuint(out[i].size, ==, 100 + first + i);          /* contiguous, in order */
+            g_assert_cmpfloat_with_epsilon(out[i].t, in[first + i].t - in[first].t + (out[0].t), 1e-4);
+        }
+        g_assert_cmpfloat(out[0].t, >=, 0.0f);
+        g_assert_cmpfloat(out[0].t, <, 0.11f);                             /* starts at the window */
+        g_assert_cmpfloat(out[n - 1].t - out[0].t, <=, (float)spec.block_seconds);
+        short_seen |= out[n - 1].t - out[0].t < 5.0f;
+    }
+    g_assert_true(short_seen);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/train/separable-and-reproducible", test_separable);
     g_test_add_func("/train/augment", test_augment);
+    g_test_add_func("/train/augment-truncate", test_augment_truncate);
     g_test_add_func("/train/cell-weights", test_cell_weights);
     return g_test_run();
 }
