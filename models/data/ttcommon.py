@@ -5,6 +5,7 @@ Run the converters with Debian's interpreter: /usr/bin/python3.
 
 import os
 import re
+import shutil
 import sys
 
 TTSERIES_MAGIC = "#ttseries v1"
@@ -138,6 +139,14 @@ def sort_by_time(times_us, sizes):
         return times_us, sizes, False
     order = sorted(range(len(times_us)), key=lambda i: times_us[i])
     return [times_us[i] for i in order], [sizes[i] for i in order], True
+
+
+def remove_path(path):
+    """Delete a file, link or folder tree (before writing it anew); no error if absent."""
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+        os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
 
 
 def log(*args):
