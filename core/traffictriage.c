@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tt_capture.h"
+#include "tt_corpus.h"
 #include "tt_dataset.h"
 #include "tt_flow.h"
 #include "tt_flowpic.h"
@@ -723,6 +724,96 @@ static int cmd_render(int argc, char **argv)
     return 0;
 }
 
+/* ---- series: the training corpus ------------------------------------------------------- */
+
+static int cmd_series(int argc, char **argv)
+{
+    GError *e = NULL;
+    char *out = NULL, *check = NULL, *counts = NULL, *counts_by = NULL, *add_attr_joined = NULL;
+    char **meta = NULL, **section_meta = NULL, **add_attrs = NULL;
+    gboolean append = FALSE;
+    int tick_ns = 1000, max_block_packets = 0, preset = 9;
+    GOptionEntry entries[] = {
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Corpus to write (.xz: compressed, one stream per section; else plain text)", "FILE" },
+        { "append", 0, 0, G_OPTION_ARG_NONE, &append, "Add a section to an existing .xz corpus; its sessions (groups) are skipped", NULL },
+        { "meta", 0, 0, G_OPTION_ARG_STRING_ARRAY, &meta, "File-level key=value for the header (repeatable; must be the same to append)", "KEY=VALUE" },
+        { "section-meta", 0, 0, G_OPTION_ARG_STRING_ARRAY, &section_meta, "key=value recorded for this section (repeatable)", "KEY=VALUE" },
+        { "add-attr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &add_attrs, "key=value added to every flow's attrs (repeatable), e.g. source=lab", "KEY=VALUE" },
+        { "tick-ns", 0, 0, G_OPTION_ARG_INT, &tick_ns, "Time unit in nanoseconds (default 1000 = microseconds; 1 = exact)", "N" },
+        { "max-block-packets", 0, 0, G_OPTION_ARG_INT, &max_block_packets, "Keep the first N and the last packet of every 15 s and 60 s block (default 0: all)", "N" },
+        { "xz-preset", 0, 0, G_OPTION_ARG_INT, &preset, "xz preset 0-9 (default 9)", "N" },
+        { "check", 0, 0, G_OPTION_ARG_FILENAME, &check, "Read a corpus whole and print its counts (or compare them with --counts)", "FILE" },
+        { "counts", 0, 0, G_OPTION_ARG_FILENAME, &counts, "Counts file: written with -o, compared with --check", "FILE" },
+        { "counts-by", 0, 0, G_OPTION_ARG_STRING, &counts_by, "Attribute that splits the counts of each label (default tunnel)", "KEY" },
+        { NULL }
+    };
+    if (!parse_opts(entries, "[MANIFEST...]", "Write labelled one-way flows of manifests' captures as a packet-series corpus\n"
+                    "(#ttseries v2, models/TRAINING-DATA.md), or check one.", &argc, &argv, &e))
+        return fail(e);
+    const char *by = counts_by ? counts_by : "tunnel";
+    if (check) {
+        char *got = tt_corpus_counts(check, by, &e);
+        if (!got)
+            return fail(e);
+        int rc = 0;
+        if (!counts) {
+            fputs(got, stdout);
+        } else {
+            char *want = NULL;
+            if (!g_file_get_contents(counts, &want, NULL, &e))
+                return fail(e);
+            char **g = g_strsplit(got, "\n", -1), **w = g_strsplit(want, "\n", -1);
+            for (guint i = 0; g[i] || w[i]; i++)
+                if (!g[i] || !w[i] || strcmp(g[i], w[i]) != 0) {
+                    fprintf(stderr, "traffictriage series: %s does not match %s at line %u:\n  counted: %s\n  recorded: %s\n",
+                            check, counts, i + 1, g[i] ? g[i] : "(end)", w[i] ? w[i] : "(end)");
+                    rc = 1;
+                    break;
+                }
+            if (!rc)
+                printf("%s: checksum and counts match %s\n", check, counts);
+            g_strfreev(g);
+            g_strfreev(w);
+            g_free(want);
+        }
+        g_free(got);
+        return rc;
+    }
+    if (!out || argc < 2) {
+        fprintf(stderr, "usage: traffictriage series -o CORPUS [OPTIONS] MANIFEST...\n"
+                        "       traffictriage series --check CORPUS [--counts FILE]\n");
+        return 2;
+    }
+    if (tick_ns < 1 || max_block_packets < 0 || preset < 0 || preset > 9) {
+        fprintf(stderr, "traffictriage series: --tick-ns >= 1, --max-block-packets >= 0, --xz-preset 0..9\n");
+        return 2;
+    }
+    if (add_attrs)
+        add_attr_joined = g_strjoinv(";", add_attrs);
+    tt_corpus_write_opts o = {
+        .manifests = (const char *const *)argv + 1,
+        .meta = (const char *const *)meta,
+        .section_meta = (const char *const *)section_meta,
+        .append = append,
+        .xz_preset = preset,
+        .extract = { .tick_ns = (uint32_t)tick_ns, .max_block_packets = (uint32_t)max_block_packets,
+                     .add_attrs = add_attr_joined },
+        .log = stderr,
+    };
+    uint64_t added;
+    if (!tt_corpus_write(out, &o, &added, &e))
+        return fail(e);
+    printf("%s: %" G_GUINT64_FORMAT " flows added\n", out, added);
+    if (counts) {
+        char *text = tt_corpus_counts(out, by, &e);
+        if (!text || !g_file_set_contents(counts, text, -1, &e))
+            return fail(e);
+        g_free(text);
+    }
+    g_free(add_attr_joined);
+    return 0;
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static const struct {
@@ -736,6 +827,7 @@ static const struct {
     { "classify", cmd_classify, "classify the flows of a capture outside Wireshark (same engine as the plugin)" },
     { "render", cmd_render, "write FlowPics of blocks as PNG files" },
     { "init-model", cmd_init_model, "write an untrained model (random weights) for tests" },
+    { "series", cmd_series, "write labelled captures as a packet-series corpus (.ttseries.xz), append to or check one" },
 };
 
 int main(int argc, char **argv)

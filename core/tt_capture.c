@@ -96,6 +96,8 @@ struct tt_capture {
     uint64_t   frame;
     char      *path;
     frag_table frags;
+    int64_t    sec;        /* timestamp of the packet last returned */
+    int32_t    nsec;
 };
 
 static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft, int depth);
@@ -410,9 +412,17 @@ int tt_capture_next(tt_capture *c, tt_packet *pkt, uint64_t *frame, GError **err
         c->frame++;
         /* pcapng files may mix link types per interface; libpcap reports one. */
         if (parse_frame(c->linktype, data, h->caplen, pkt, &c->frags)) {
-            pkt->ts = tt_time((int64_t)h->ts.tv_sec, (int32_t)h->ts.tv_usec);   /* nanoseconds */
+            c->sec = (int64_t)h->ts.tv_sec;
+            c->nsec = (int32_t)h->ts.tv_usec;                                    /* nanoseconds */
+            pkt->ts = tt_time(c->sec, c->nsec);
             *frame = c->frame;
             return 1;
         }
     }
+}
+
+void tt_capture_time(const tt_capture *c, int64_t *sec, int32_t *nsec)
+{
+    *sec = c->sec;
+    *nsec = c->nsec;
 }

@@ -28,6 +28,9 @@ void tt_capture_close(tt_capture *c);
  * number of the file, 0 at the end, -1 on a read error (error set). Frames
  * without a TCP/UDP packet are skipped. */
 int tt_capture_next(tt_capture *c, tt_packet *pkt, uint64_t *frame, GError **error);
+/* The capture timestamp of the packet tt_capture_next returned last, as
+ * stored (pkt->ts == tt_time(*sec, *nsec)): for writers that keep it exactly. */
+void tt_capture_time(const tt_capture *c, int64_t *sec, int32_t *nsec);
 
 /* Parse one frame of the given DLT link type. Returns TRUE for TCP/UDP. */
 gboolean tt_parse_frame(int linktype, const guint8 *data, size_t caplen,

@@ -1,6 +1,7 @@
 /* TrafficTriage core: labelled training data (tt_dataset.h). */
 #include "tt_dataset.h"
 #include "tt_capture.h"
+#include "tt_corpus.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -378,11 +379,8 @@ static gboolean add_capture(tt_dataset *ds, const char *path, GPtrArray *rules, 
     gboolean ok = TRUE;
     while ((rc = tt_capture_next(cap, &p, &frame, &e)) == 1) {
         ds->packets_read++;
-        guint i;
-        for (i = 0; i < rules->len; i++)
-            if (tt_manifest_rule_match(g_ptr_array_index(rules, i), &p))
-                break;
-        if (i == rules->len)
+        int i = tt_manifest_first_match(rules, &p);
+        if (i < 0)
             continue;
         ds->packets_labelled++;
         tt_pkt_ref ref;
@@ -421,16 +419,22 @@ gboolean tt_dataset_add_capture(tt_dataset *ds, const char *path, const char *la
     return ok;
 }
 
-gboolean tt_dataset_add_manifest(tt_dataset *ds, const char *path, GError **error)
+static void manifest_capture_free(gpointer p)
+{
+    tt_manifest_capture *mc = p;
+    g_free(mc->capture);
+    g_ptr_array_unref(mc->rules);
+    g_free(mc);
+}
+
+GPtrArray *tt_manifest_read(const char *path, GError **error)
 {
     char **lines;
     if (!read_lines(path, &lines, error))
-        return FALSE;
+        return NULL;
     char *dir = g_path_get_dirname(path);
-    /* capture path -> rules, in file order */
-    GHashTable *by_cap = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
-    GPtrArray *order = g_ptr_array_new_with_free_func(g_free);   /* owns the capture paths */
-    gboolean ok = TRUE;
+    GPtrArray *caps = g_ptr_array_new_with_free_func(manifest_capture_free);
+    GHashTable *by_cap = g_hash_table_new(g_str_hash, g_str_equal);   /* capture -> its entry in caps */
     for (guint ln = 0; lines[ln]; ln++) {
         char *line = g_strchomp(lines[ln]);
         if (!*line || line[0] == '#')
@@ -441,27 +445,48 @@ gboolean tt_dataset_add_manifest(tt_dataset *ds, const char *path, GError **erro
             g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%s:%u: %s", path, ln + 1, e->message);
             g_error_free(e);
             g_free(r);
-            ok = FALSE;
+            g_ptr_array_unref(caps);
+            caps = NULL;
             break;
         }
         char *cap = g_path_is_absolute(r->capture) ? g_strdup(r->capture) : g_build_filename(dir, r->capture, NULL);
-        GPtrArray *rules = g_hash_table_lookup(by_cap, cap);
-        if (!rules) {
-            rules = g_ptr_array_new_with_free_func(rule_free);
-            g_hash_table_insert(by_cap, g_strdup(cap), rules);
-            g_ptr_array_add(order, g_strdup(cap));
+        tt_manifest_capture *mc = g_hash_table_lookup(by_cap, cap);
+        if (!mc) {
+            mc = g_new0(tt_manifest_capture, 1);
+            mc->capture = cap;
+            mc->rules = g_ptr_array_new_with_free_func(rule_free);
+            g_ptr_array_add(caps, mc);
+            g_hash_table_insert(by_cap, mc->capture, mc);
+        } else {
+            g_free(cap);
         }
-        g_ptr_array_add(rules, r);
-        g_free(cap);
+        g_ptr_array_add(mc->rules, r);
     }
-    for (guint i = 0; ok && i < order->len; i++) {
-        const char *cap = g_ptr_array_index(order, i);
-        ok = add_capture(ds, cap, g_hash_table_lookup(by_cap, cap), error);
-    }
-    g_ptr_array_free(order, TRUE);
     g_hash_table_destroy(by_cap);
     g_strfreev(lines);
     g_free(dir);
+    return caps;
+}
+
+int tt_manifest_first_match(const GPtrArray *rules, const tt_packet *p)
+{
+    for (guint i = 0; i < rules->len; i++)
+        if (tt_manifest_rule_match(g_ptr_array_index(rules, i), p))
+            return (int)i;
+    return -1;
+}
+
+gboolean tt_dataset_add_manifest(tt_dataset *ds, const char *path, GError **error)
+{
+    GPtrArray *caps = tt_manifest_read(path, error);
+    if (!caps)
+        return FALSE;
+    gboolean ok = TRUE;
+    for (guint i = 0; ok && i < caps->len; i++) {
+        tt_manifest_capture *mc = g_ptr_array_index(caps, i);
+        ok = add_capture(ds, mc->capture, mc->rules, error);
+    }
+    g_ptr_array_unref(caps);
     return ok;
 }
 
@@ -487,48 +512,23 @@ static void add_flow_series(tt_dataset *ds, collect_ctx *cx, tt_engine *eng, uin
     tt_engine_flush(eng);
 }
 
-static gboolean parse_numbers(const char *s, GArray *times, GArray *sizes, gboolean is_time, GError **error)
+/* One labelled flow of a series or CSV line into the dataset. */
+static void add_flow(tt_dataset *ds, collect_ctx *cx, tt_engine *eng, uint64_t n_line, const char *group,
+                     const char *label_name, const char *attrs_text, GArray *times, GArray *sizes)
 {
-    const char *p = s;
-    while (*p) {
-        while (*p == ' ' || *p == ',' || *p == '[' || *p == ']')
-            p++;
-        if (!*p)
-            break;
-        char *end;
-        if (is_time) {
-            double t = g_ascii_strtod(p, &end);
-            if (end == p || !isfinite(t)) {
-                g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "bad time near \"%.12s\"", p);
-                return FALSE;
-            }
-            g_array_append_val(times, t);
-        } else {
-            errno = 0;
-            unsigned long v = strtoul(p, &end, 10);
-            if (end == p || errno || v == 0 || v > 65535) {
-                g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "bad size near \"%.12s\" (1..65535)", p);
-                return FALSE;
-            }
-            uint32_t u = (uint32_t)v;
-            g_array_append_val(sizes, u);
-        }
-        if ((is_time ? times->len : sizes->len) > MAX_LINE_PACKETS) {
-            g_set_error(error, TT_ERROR, TT_ERROR_LIMIT, "more than %u packets in one flow", MAX_LINE_PACKETS);
-            return FALSE;
-        }
-        p = end;
-        if (*p && *p != ' ' && *p != ',' && *p != ']') {
-            g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "unexpected character '%c'", *p);
-            return FALSE;
-        }
-    }
-    return TRUE;
+    int label = label_of(ds, label_name, attrs_text);
+    uint32_t g = intern(ds->groups, ds->group_ix, group);
+    uint32_t attrs = intern(ds->attrs, ds->attrs_ix, attrs_text);
+    ds->packets_read += times->len;
+    if (label >= 0)
+        ds->packets_labelled += times->len;
+    add_flow_series(ds, cx, eng, n_line, (double *)times->data, (uint32_t *)sizes->data, times->len,
+                    label, g, attrs);
 }
 
 /* One flow per text line: parse_fn fills the packet series and the flow's
  * group, label and attrs (pointers into fields it keeps in *owned, freed
- * after the line), or sets an error; the rest is shared by both formats. */
+ * after the line), or sets an error. */
 typedef gboolean (*line_parser)(char *line, GArray *times, GArray *sizes, const char **group,
                                 const char **label, const char **attrs, char ***owned,
                                 void *user, GError **error);
@@ -536,22 +536,18 @@ typedef gboolean (*line_parser)(char *line, GArray *times, GArray *sizes, const 
 static gboolean add_flow_lines(tt_dataset *ds, const char *path, line_parser parse, void *user,
                                GError **error)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        g_set_error(error, TT_ERROR, TT_ERROR_IO, "cannot open %s: %s", path, g_strerror(errno));
+    tt_textin *in = tt_textin_open(path, error);
+    if (!in)
         return FALSE;
-    }
     collect_ctx cx;
     ctx_init(&cx, ds, path);
     tt_engine *eng = tt_engine_new(&ds->spec, 0, on_block, &cx);
     GArray *times = g_array_new(FALSE, FALSE, sizeof(double));
     GArray *sizes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    char *line = NULL;
-    size_t cap = 0;
-    uint64_t ln = 0;
-    gboolean ok = TRUE;
-    while (getline(&line, &cap, fp) >= 0) {
-        ln++;
+    char *line;
+    int rc;
+    while ((rc = tt_textin_next(in, &line, error)) == 1) {
+        uint64_t ln = tt_textin_line(in);
         g_strchomp(line);
         if (!*line || line[0] == '#')
             continue;
@@ -564,55 +560,37 @@ static gboolean add_flow_lines(tt_dataset *ds, const char *path, line_parser par
             g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%s:%" G_GUINT64_FORMAT ": %s", path, ln, e->message);
             g_error_free(e);
             g_strfreev(owned);
-            ok = FALSE;
+            rc = -1;
             break;
         }
-        int label = label_of(ds, label_name, attrs_text);
-        uint32_t g = intern(ds->groups, ds->group_ix, group);
-        uint32_t attrs = intern(ds->attrs, ds->attrs_ix, attrs_text);
-        ds->packets_read += times->len;
-        if (label >= 0)
-            ds->packets_labelled += times->len;
-        add_flow_series(ds, &cx, eng, ln, (double *)times->data, (uint32_t *)sizes->data, times->len,
-                        label, g, attrs);
+        add_flow(ds, &cx, eng, ln, group, label_name, attrs_text, times, sizes);
         g_strfreev(owned);
     }
-    free(line);
-    fclose(fp);
+    tt_textin_close(in);
     g_array_free(times, TRUE);
     g_array_free(sizes, TRUE);
     tt_engine_free(eng);
     g_hash_table_destroy(cx.flows);
-    return ok;
+    return rc == 0;
 }
 
-/* ---- packet series: group, label, flow, attrs, times, sizes ----------------------- */
-
-static gboolean parse_series_line(char *line, GArray *times, GArray *sizes, const char **group,
-                                  const char **label, const char **attrs, char ***owned,
-                                  void *user, GError **error)
-{
-    char **f = g_strsplit(line, "\t", 7);
-    *owned = f;
-    if (g_strv_length(f) != 6) {
-        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%u fields, expected 6 (group label flow attrs times sizes)", g_strv_length(f));
-        return FALSE;
-    }
-    if (!parse_numbers(f[4], times, sizes, TRUE, error) || !parse_numbers(f[5], times, sizes, FALSE, error))
-        return FALSE;
-    if (times->len != sizes->len) {
-        g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%u times but %u sizes", times->len, sizes->len);
-        return FALSE;
-    }
-    *group = f[0];
-    *label = f[1];
-    *attrs = *f[3] ? f[3] : "-";
-    return TRUE;
-}
-
+/* #ttseries v1 / v2, plain or xz (tt_corpus.h reads and checks them). */
 gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
 {
-    return add_flow_lines(ds, path, parse_series_line, NULL, error);
+    tt_series_reader *r = tt_series_open(path, error);
+    if (!r)
+        return FALSE;
+    collect_ctx cx;
+    ctx_init(&cx, ds, path);
+    tt_engine *eng = tt_engine_new(&ds->spec, 0, on_block, &cx);
+    tt_series_flow f;
+    int rc;
+    while ((rc = tt_series_next(r, &f, error)) == 1)
+        add_flow(ds, &cx, eng, f.line, f.group, f.label, f.attrs, f.times, f.sizes);
+    tt_series_close(r);
+    tt_engine_free(eng);
+    g_hash_table_destroy(cx.flows);
+    return rc == 0;
 }
 
 /* ---- FlowPic CSV ------------------------------------------------------------- */
@@ -635,10 +613,10 @@ static gboolean parse_flowpic_csv_line(char *line, GArray *times, GArray *sizes,
     }
     guint size_at = nf == 9 + 2 * n ? 9 + (guint)n : 8 + (guint)n;
     for (guint i = 0; i < n; i++)
-        if (!parse_numbers(f[8 + i], times, sizes, TRUE, error))
+        if (!tt_parse_numbers(f[8 + i], times, sizes, TRUE, error))
             return FALSE;
     for (guint i = 0; i < n; i++)
-        if (!parse_numbers(f[size_at + i], times, sizes, FALSE, error))
+        if (!tt_parse_numbers(f[size_at + i], times, sizes, FALSE, error))
             return FALSE;
     if (times->len != n || sizes->len != n) {
         g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "expected %lu times and sizes", n);
@@ -661,18 +639,20 @@ gboolean tt_dataset_add_flowpic_csv(tt_dataset *ds, const char *path, const char
 
 gboolean tt_dataset_add_file(tt_dataset *ds, const char *path, const char *label, GError **error)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        g_set_error(error, TT_ERROR, TT_ERROR_IO, "cannot open %s: %s", path, g_strerror(errno));
+    /* the first line, decompressed if the file is xz */
+    tt_textin *in = tt_textin_open(path, error);
+    if (!in)
         return FALSE;
-    }
-    char head[32] = "";
-    size_t n = fread(head, 1, sizeof head - 1, fp);
-    head[n] = 0;
-    fclose(fp);
-    if (g_str_has_prefix(head, "#ttmanifest"))
+    char *first = NULL;
+    int rc = tt_textin_next(in, &first, error);
+    gboolean manifest = rc == 1 && g_str_has_prefix(first, "#ttmanifest");
+    gboolean series = rc == 1 && g_str_has_prefix(first, "#ttseries");
+    tt_textin_close(in);
+    if (rc < 0)
+        return FALSE;
+    if (manifest)
         return tt_dataset_add_manifest(ds, path, error);
-    if (g_str_has_prefix(head, "#ttseries"))
+    if (series)
         return tt_dataset_add_series(ds, path, error);
     return tt_dataset_add_flowpic_csv(ds, path, label, error);
 }

@@ -97,6 +97,20 @@ typedef struct {
 gboolean tt_manifest_parse_line(const char *line, tt_manifest_rule *rule, GError **error);
 void tt_manifest_rule_clear(tt_manifest_rule *rule);
 gboolean tt_manifest_rule_match(const tt_manifest_rule *r, const tt_packet *p);
+/* Index of the first rule that matches p, or -1 (unlabelled): a packet takes
+ * that rule's label, group and attrs. */
+int tt_manifest_first_match(const GPtrArray *rules, const tt_packet *p);
+
+/* A manifest's rules grouped by capture: captures in the order they first
+ * appear (paths absolute or joined to the manifest's folder), each with its
+ * rules in file order. */
+typedef struct {
+    char      *capture;
+    GPtrArray *rules;      /* tt_manifest_rule* */
+} tt_manifest_capture;
+/* Read and parse a whole manifest: a GPtrArray of tt_manifest_capture*
+ * (free with g_ptr_array_unref), or NULL with "FILE:LINE: ..." set. */
+GPtrArray *tt_manifest_read(const char *path, GError **error);
 
 G_END_DECLS
 

@@ -7,7 +7,7 @@
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-BUILD="gcc make cmake pkg-config libglib2.0-dev libopenblas-dev libpng-dev libpcap-dev
+BUILD="gcc make cmake pkg-config libglib2.0-dev libopenblas-dev libpng-dev libpcap-dev liblzma-dev
        wireshark-dev libwireshark-dev tshark wireshark-common file"
 TEST="wireshark-qt xvfb xauth x11-utils xdotool imagemagick clang libclang-rt-14-dev llvm
       valgrind debootstrap util-linux procps time dpkg-dev fonts-dejavu-core python3"

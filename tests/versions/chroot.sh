@@ -57,11 +57,11 @@ case $ROOT/ in
     /) die "refusing to use / as the root" ;;
 esac
 
-# Packages: build (CMakeLists.txt: pkg-config glib png pcap openblas, Wireshark
+# Packages: build (CMakeLists.txt: pkg-config glib png pcap lzma openblas, Wireshark
 # CMake config), plugin tests (tshark, text2pcap/editcap in wireshark-common,
 # setpriv in util-linux, file, python3 for the capture generator).
 # The dev package name is looked up inside the root (WS_DEV below).
-PKGS_BASE="gcc make cmake pkg-config libglib2.0-dev libopenblas-dev libpng-dev
+PKGS_BASE="gcc make cmake pkg-config libglib2.0-dev libopenblas-dev libpng-dev liblzma-dev
            libpcap-dev tshark wireshark-common util-linux file python3 gzip
            ca-certificates"
 
