@@ -2,12 +2,15 @@
 """Check and summarise the converter outputs in OUT_DIR (*.ttseries, *.ttm).
 
 usage: /usr/bin/python3 summarize.py OUT_DIR [EXTRA_NOTES_FILE]
-Prints per output and label: groups, flows, packets and packets-per-flow percentiles;
+Prints per output and label: groups, flows, packets and packets-per-flow percentiles
+(manifests: rows = bidirectional flows, packets as the labels count them, and rows per fold);
 writes the same text to OUT_DIR/SUMMARY.txt (followed by EXTRA_NOTES_FILE, if given).
 Exit status 1 if a file breaks its format.
 """
 
+import ipaddress
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -128,12 +131,41 @@ def check_ttseries(path, errors):
     return accs, extra
 
 
+def valid_addr(a):
+    if a == "*":
+        return True
+    try:
+        ipaddress.ip_address(a)
+    except ValueError:
+        return False
+    return True
+
+
+def valid_port(p):
+    return p == "*" or (p.isdigit() and int(p) <= 65535)
+
+
+def valid_time(t):
+    if t == "*":
+        return True
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return True
+
+
 def check_ttm(path, errors):
+    """Rows = bidirectional flows; packets from pkts= or pkts_ab + pkts_ba (the labels' counts)."""
     accs = defaultdict(Acc)
     base = os.path.dirname(os.path.abspath(path))
     rows = 0
     encrypted = defaultdict(int)
+    tunnel = defaultdict(int)
+    dirs20 = defaultdict(int)
+    folds = defaultdict(lambda: defaultdict(int))
     missing = set()
+    seen = {}
     with open(path, "r", encoding="utf-8") as fh:
         first = fh.readline().rstrip("\n")
         if first != TTMANIFEST_MAGIC:
@@ -142,34 +174,85 @@ def check_ttm(path, errors):
             line = line.rstrip("\n")
             if line.startswith("#") or not line:
                 continue
+
+            def bad(msg):
+                errors.append("%s:%d: %s" % (os.path.basename(path), lineno, msg))
+
             f = line.split("\t")
             if len(f) != 11:
-                errors.append("%s:%d: %d fields" % (os.path.basename(path), lineno, len(f)))
+                bad("%d fields" % len(f))
                 continue
             cap, label, group, proto, aa, pa, ab, pb, t0, t1, attrs = f
-            if proto not in ("tcp", "udp") or not (pa.isdigit() and pb.isdigit()):
-                errors.append("%s:%d: bad proto/ports" % (os.path.basename(path), lineno))
+            if any(not x or re.search(r"\s", x) for x in (label, group)) or not cap:
+                bad("empty field or blank in label/group")
+            if proto not in ("tcp", "udp", "*") or not (valid_port(pa) and valid_port(pb)):
+                bad("bad proto/ports")
+            if not (valid_addr(aa) and valid_addr(ab)):
+                bad("bad address")
+            if not (valid_time(t0) and valid_time(t1)):
+                bad("bad t_start/t_end")
             if not os.path.isfile(os.path.join(base, cap)):
                 missing.add(cap)
-            kv = dict(x.split("=", 1) for x in attrs.split(";") if "=" in x)
+            kv = {}
+            if attrs != "-":
+                items = attrs.split(";")
+                if any(x.count("=") != 1 or re.search(r"\s", x) for x in items):
+                    bad("attrs not key=value")
+                kv = dict(x.split("=", 1) for x in items if "=" in x)
+            if "fold" in kv and kv["fold"] != group:
+                bad("fold=%s differs from group %s" % (kv["fold"], group))
+            if "l4" in kv and kv["l4"] != proto:
+                bad("l4=%s differs from proto %s" % (kv["l4"], proto))
+            key = (cap, proto) + tuple(sorted([(aa, pa), (ab, pb)]))
+            if key in seen:
+                bad("same flow as line %d (the trainer takes the first line's label)" % seen[key])
+            seen[key] = lineno
             rows += 1
-            encrypted[(label, kv.get("encrypted", "?"))] += 1
+            if "encrypted" in kv:
+                encrypted[(label, kv["encrypted"])] += 1
+            if "tunnel" in kv:
+                tunnel[(label, kv["tunnel"])] += 1
+            folds[group][label] += 1
             a = accs[label]
             a.groups.add(group)
-            for k in ("pkts_ab", "pkts_ba"):
+            a.flows += 1
+            try:
+                if "pkts" in kv:
+                    n = int(kv["pkts"])
+                else:
+                    ab_ba = [int(kv[k]) for k in ("pkts_ab", "pkts_ba") if k in kv]
+                    dirs20[label] += sum(1 for x in ab_ba if x >= 20)
+                    n = sum(ab_ba) if ab_ba else None
+            except ValueError:
+                n = None
+            if n is not None:
+                a.packets += n
+                a.per_flow.append(n)
+            if "dur_s" in kv or "duration_s" in kv:
                 try:
-                    n = int(kv.get(k, ""))
+                    a.durations.append(float(kv.get("dur_s", kv.get("duration_s"))))
                 except ValueError:
-                    continue
-                if n > 0:
-                    a.flows += 1
-                    a.packets += n
-                    a.per_flow.append(n)
+                    pass
     if missing:
         errors.append("%s: %d captures missing, e.g. %s" % (path, len(missing), sorted(missing)[0]))
-    extra = ["bidirectional rows: %d (flows/packets above: non-empty unidirectional flows,"
-             " packet counts from nDPI)" % rows,
-             "encrypted per label: " + ", ".join("%s/%s=%d" % (k[0], k[1], v) for k, v in sorted(encrypted.items()))]
+    extra = ["rows: %d bidirectional flows; groups = folds: %d; packets = the labels' counts"
+             " (pkts=, or nDPI's pkts_ab + pkts_ba)" % (rows, len(folds))]
+    if dirs20:
+        extra.append("directions with >=20 packets: " + ", ".join(
+            "%s=%d" % (k, dirs20[k]) for k in sorted(accs)))
+    if encrypted:
+        extra.append("encrypted per label: " + ", ".join("%s/%s=%d" % (k[0], k[1], v)
+                                                         for k, v in sorted(encrypted.items())))
+    if tunnel:
+        extra.append("tunnel per label: " + ", ".join("%s/%s=%d" % (k[0], k[1], v)
+                                                      for k, v in sorted(tunnel.items())))
+    sizes = sorted(sum(c.values()) for c in folds.values())
+    extra.append("rows per fold: " + pct_str(sizes))
+    extra.append("folds (rows per label):")
+    for g in sorted(folds, key=lambda g: (-sum(folds[g].values()), g)):
+        c = folds[g]
+        extra.append("  %-44s %4d  %s" % (g, sum(c.values()), " ".join(
+            "%s=%d" % kv for kv in sorted(c.items()))))
     return accs, extra
 
 
@@ -188,7 +271,7 @@ def main(argv):
             lines += table(name + " (ttseries, unidirectional flows)", accs, "flows", extra) + [""]
         elif name.endswith(".ttm"):
             accs, extra = check_ttm(path, errors)
-            lines += table(name + " (ttmanifest)", accs, "uniflows", extra) + [""]
+            lines += table(name + " (ttmanifest, bidirectional flows)", accs, "rows", extra) + [""]
     if errors:
         lines.append("FORMAT ERRORS (%d):" % len(errors))
         lines += ["  " + e for e in errors[:MAX_ERRORS_SHOWN]]
