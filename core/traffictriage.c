@@ -43,7 +43,7 @@ static int o_side = 32;
 static double o_block = 0.0;
 static int o_min_packets = -1;
 static gint64 o_seed = 1;
-static char *o_time_scale = NULL;
+static char *o_time_scale = NULL, *o_counts = NULL;
 
 static GOptionEntry model_entries[] = {
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &o_arch, "Net: lenet (mini-FlowPic, default) or flowpic (the paper's net)", "ARCH" },
@@ -51,6 +51,7 @@ static GOptionEntry model_entries[] = {
     { "block-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &o_block, "Block length in seconds (default 15 for lenet, 60 for flowpic)", "S" },
     { "min-packets", 0, 0, G_OPTION_ARG_INT, &o_min_packets, "Packets a block needs to be classified (default 10)", "N" },
     { "time-scale", 0, 0, G_OPTION_ARG_STRING, &o_time_scale, "fixed (block length maps to the width, default) or span", "MODE" },
+    { "counts", 0, 0, G_OPTION_ARG_STRING, &o_counts, "Pixel value from a cell's packet count: clip (min(n, 255) / 255, default), log (log(1 + n)) or raw", "MODE" },
     { "classes", 'c', 0, G_OPTION_ARG_STRING, &o_classes, "Comma-separated class names (default: the labels met in the data, sorted)", "A,B,..." },
     { "task", 0, 0, G_OPTION_ARG_STRING, &o_task, "Task name: category (default), tunnel, platform, ...", "TASK" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &o_name, "Model name (default: TASK-ARCHSIDE-BLOCKs)", "NAME" },
@@ -85,8 +86,27 @@ static gboolean build_spec(tt_spec *spec, gboolean *paper, GError **error)
     }
     if (o_min_packets >= 0)
         spec->min_packets = (uint32_t)o_min_packets;
-    if (o_time_scale)
+    if (o_time_scale) {
+        if (strcmp(o_time_scale, "span") != 0 && strcmp(o_time_scale, "fixed") != 0) {
+            g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "unknown --time-scale %s (fixed or span)", o_time_scale);
+            return FALSE;
+        }
         spec->time_scale = strcmp(o_time_scale, "span") == 0 ? TT_TIME_SPAN : TT_TIME_FIXED;
+    }
+    if (o_counts) {
+        static const char *const names[] = { [TT_COUNT_RAW] = "raw", [TT_COUNT_CLIP_SCALE] = "clip",
+                                             [TT_COUNT_LOG1P] = "log" };
+        guint i = 0;
+        while (i < G_N_ELEMENTS(names) && strcmp(o_counts, names[i]) != 0)
+            i++;
+        if (i == G_N_ELEMENTS(names)) {
+            g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "unknown --counts %s (clip, log or raw)", o_counts);
+            return FALSE;
+        }
+        spec->count_transform = (uint8_t)i;
+        if (i == TT_COUNT_CLIP_SCALE && spec->count_clip <= 0.0f)
+            spec->count_clip = 255.0f;
+    }
     return tt_spec_validate(spec, error);
 }
 
@@ -729,22 +749,24 @@ static int cmd_render(int argc, char **argv)
 static int cmd_series(int argc, char **argv)
 {
     GError *e = NULL;
-    char *out = NULL, *check = NULL, *counts = NULL, *counts_by = NULL, *add_attr_joined = NULL;
+    char *out = NULL, *check = NULL, *counts = NULL, *counts_by = NULL, *add_attr_joined = NULL, *slice = NULL;
     char **meta = NULL, **section_meta = NULL, **add_attrs = NULL;
     gboolean append = FALSE;
-    int tick_ns = 1000, max_block_packets = 0, preset = 9;
+    int tick_ns = 0, max_block_packets = 0, preset = 9, slice_sessions = 15;
     GOptionEntry entries[] = {
         { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Corpus to write (.xz: compressed, one stream per section; else plain text)", "FILE" },
         { "append", 0, 0, G_OPTION_ARG_NONE, &append, "Add a section to an existing .xz corpus; its sessions (groups) are skipped", NULL },
         { "meta", 0, 0, G_OPTION_ARG_STRING_ARRAY, &meta, "File-level key=value for the header (repeatable; must be the same to append)", "KEY=VALUE" },
         { "section-meta", 0, 0, G_OPTION_ARG_STRING_ARRAY, &section_meta, "key=value recorded for this section (repeatable)", "KEY=VALUE" },
         { "add-attr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &add_attrs, "key=value added to every flow's attrs (repeatable), e.g. source=lab", "KEY=VALUE" },
-        { "tick-ns", 0, 0, G_OPTION_ARG_INT, &tick_ns, "Time unit in nanoseconds (default 1000 = microseconds; 1 = exact)", "N" },
+        { "tick-ns", 0, 0, G_OPTION_ARG_INT, &tick_ns, "Time unit in nanoseconds (default: 2^-22 s, exact for epoch times)", "N" },
         { "max-block-packets", 0, 0, G_OPTION_ARG_INT, &max_block_packets, "Keep the first N and the last packet of every 15 s and 60 s block (default 0: all)", "N" },
         { "xz-preset", 0, 0, G_OPTION_ARG_INT, &preset, "xz preset 0-9 (default 9)", "N" },
         { "check", 0, 0, G_OPTION_ARG_FILENAME, &check, "Read a corpus whole and print its counts (or compare them with --counts)", "FILE" },
         { "counts", 0, 0, G_OPTION_ARG_FILENAME, &counts, "Counts file: written with -o, compared with --check", "FILE" },
         { "counts-by", 0, 0, G_OPTION_ARG_STRING, &counts_by, "Attribute that splits the counts of each label (default tunnel)", "KEY" },
+        { "slice", 0, 0, G_OPTION_ARG_FILENAME, &slice, "Write the flows of a corpus's first sessions to -o as plain text", "CORPUS" },
+        { "slice-sessions", 0, 0, G_OPTION_ARG_INT, &slice_sessions, "Sessions in a --slice (default 15)", "N" },
         { NULL }
     };
     if (!parse_opts(entries, "[MANIFEST...]", "Write labelled one-way flows of manifests' captures as a packet-series corpus\n"
@@ -779,12 +801,18 @@ static int cmd_series(int argc, char **argv)
         g_free(got);
         return rc;
     }
+    if (slice && out) {
+        if (!tt_corpus_slice(slice, out, (uint32_t)MAX(1, slice_sessions), &e))
+            return fail(e);
+        return 0;
+    }
     if (!out || argc < 2) {
         fprintf(stderr, "usage: traffictriage series -o CORPUS [OPTIONS] MANIFEST...\n"
-                        "       traffictriage series --check CORPUS [--counts FILE]\n");
+                        "       traffictriage series --check CORPUS [--counts FILE]\n"
+                        "       traffictriage series --slice CORPUS [--slice-sessions N] -o FILE\n");
         return 2;
     }
-    if (tick_ns < 1 || max_block_packets < 0 || preset < 0 || preset > 9) {
+    if (tick_ns < 0 || max_block_packets < 0 || preset < 0 || preset > 9) {
         fprintf(stderr, "traffictriage series: --tick-ns >= 1, --max-block-packets >= 0, --xz-preset 0..9\n");
         return 2;
     }
@@ -796,9 +824,9 @@ static int cmd_series(int argc, char **argv)
         .section_meta = (const char *const *)section_meta,
         .append = append,
         .xz_preset = preset,
-        .extract = { .tick_ns = (uint32_t)tick_ns, .max_block_packets = (uint32_t)max_block_packets,
+        .extract = { .tick = tick_ns ? (tt_tick){ (uint32_t)tick_ns, 0 } : TT_TICK_DEFAULT, .max_block_packets = (uint32_t)max_block_packets,
                      .add_attrs = add_attr_joined },
-        .log = stderr,
+        .log = NULL,
     };
     uint64_t added;
     if (!tt_corpus_write(out, &o, &added, &e))

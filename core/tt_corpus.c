@@ -306,7 +306,7 @@ gboolean tt_parse_numbers(const char *s, GArray *times, GArray *sizes, gboolean 
 struct tt_series_reader {
     tt_textin *in;
     int        version;
-    uint32_t   tick_ns;
+    tt_tick    tick;
     int64_t    sections_declared;     /* -1: no #sections line */
     uint64_t   sections_seen;
     uint64_t   sec_flows, sec_packets;  /* since the last #end */
@@ -323,7 +323,7 @@ tt_series_reader *tt_series_open(const char *path, GError **error)
     tt_series_reader *r = g_new0(tt_series_reader, 1);
     r->in = in;
     r->version = 1;
-    r->tick_ns = 1000;
+    r->tick = (tt_tick){ 1000, 0 };
     r->sections_declared = -1;
     r->times = g_array_new(FALSE, FALSE, sizeof(double));
     r->sizes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
@@ -374,12 +374,9 @@ static gboolean v2_header(tt_series_reader *r, const char *line, GError **error)
     char **tok = g_strsplit(line, " ", -1);
     gboolean ok = TRUE;
     for (char **t = tok + 2; *t && ok; t++) {
-        uint64_t v;
         if (!**t)
             continue;
-        if (g_str_has_prefix(*t, "tick_ns=") && parse_u64(*t + 8, 1000000000, &v) && v > 0) {
-            r->tick_ns = (uint32_t)v;
-        } else {
+        if (!tt_tick_parse(*t, &r->tick)) {
             g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "unknown or bad header option \"%s\"", *t);
             ok = FALSE;
         }
@@ -455,26 +452,60 @@ static gboolean too_many(const GArray *a, GError **error)
     return TRUE;
 }
 
-/* v2 times: the first in ticks, then signed differences; as tt_time() of the
- * (seconds, nanoseconds) they stand for. */
-static gboolean v2_times(const char *s, uint32_t tick_ns, GArray *times, GError **error)
+gboolean tt_tick_parse(const char *tok, tt_tick *t)
+{
+    uint64_t v;
+    if (g_str_has_prefix(tok, "tick_ns=") && parse_u64(tok + 8, 1000000000, &v) && v > 0) {
+        *t = (tt_tick){ (uint32_t)v, 0 };
+        return TRUE;
+    }
+    if (g_str_has_prefix(tok, "tick_pow2=-") && parse_u64(tok + 11, 40, &v)) {
+        *t = (tt_tick){ 0, -(int32_t)v };
+        return TRUE;
+    }
+    return FALSE;
+}
+
+char *tt_tick_format(tt_tick t)
+{
+    return t.ns ? g_strdup_printf("tick_ns=%u", t.ns) : g_strdup_printf("tick_pow2=%d", t.pow2);
+}
+
+/* Seconds of T ticks, as tt_time() computes them from (seconds, nanoseconds). */
+static gboolean tick_seconds(tt_tick tick, int64_t t, double *ts)
+{
+    if (!tick.ns) {
+        if (t > (1LL << 53) || t < -(1LL << 53))
+            return FALSE;
+        *ts = ldexp((double)t, tick.pow2);       /* exact */
+        return TRUE;
+    }
+    int64_t ns;
+    if (__builtin_mul_overflow(t, (int64_t)tick.ns, &ns))
+        return FALSE;
+    int64_t sec = ns / NS_PER_S, nsec = ns % NS_PER_S;
+    if (nsec < 0) {
+        nsec += NS_PER_S;
+        sec--;
+    }
+    *ts = tt_time(sec, (int32_t)nsec);
+    return TRUE;
+}
+
+/* v2 times: the first in ticks, then signed differences. */
+static gboolean v2_times(const char *s, tt_tick tick, GArray *times, GError **error)
 {
     const char *p = s;
-    int64_t t = 0, ns;
+    int64_t t = 0;
     long long d;
+    double ts;
     int rc;
     while ((rc = next_integer(&p, &d, "time", error)) == 1) {
         if ((times->len == 0 ? (t = d, FALSE) : __builtin_add_overflow(t, (int64_t)d, &t)) ||
-            __builtin_mul_overflow(t, (int64_t)tick_ns, &ns)) {
+            !tick_seconds(tick, t, &ts)) {
             g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "time out of range after %u times", times->len);
             return FALSE;
         }
-        int64_t sec = ns / NS_PER_S, nsec = ns % NS_PER_S;
-        if (nsec < 0) {
-            nsec += NS_PER_S;
-            sec--;
-        }
-        double ts = tt_time(sec, (int32_t)nsec);
         g_array_append_val(times, ts);
         if (too_many(times, error))
             return FALSE;
@@ -502,7 +533,7 @@ static gboolean v2_sizes(const char *s, GArray *sizes, GError **error)
 
 static gboolean parse_flow(tt_series_reader *r, char *line, tt_series_flow *f, GError **error)
 {
-    g_strfreev(r->fields);
+    g_strfreev(r->fields);            /* split copies: line stays whole */
     char **fl = r->fields = g_strsplit(line, "\t", 7);
     if (g_strv_length(fl) != 6) {
         g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "%u fields, expected 6 (group label flow attrs times sizes)",
@@ -515,7 +546,7 @@ static gboolean parse_flow(tt_series_reader *r, char *line, tt_series_flow *f, G
     }
     g_array_set_size(r->times, 0);
     g_array_set_size(r->sizes, 0);
-    if (r->version == 2 ? !v2_times(fl[4], r->tick_ns, r->times, error) || !v2_sizes(fl[5], r->sizes, error)
+    if (r->version == 2 ? !v2_times(fl[4], r->tick, r->times, error) || !v2_sizes(fl[5], r->sizes, error)
                         : !tt_parse_numbers(fl[4], r->times, r->sizes, TRUE, error) ||
                           !tt_parse_numbers(fl[5], r->times, r->sizes, FALSE, error))
         return FALSE;
@@ -534,6 +565,7 @@ static gboolean parse_flow(tt_series_reader *r, char *line, tt_series_flow *f, G
     f->times = r->times;
     f->sizes = r->sizes;
     f->line = tt_textin_line(r->in);
+    f->text = line;
     r->sec_flows++;
     r->sec_packets += r->times->len;
     return TRUE;
@@ -687,14 +719,10 @@ static gboolean emit_series(const series_acc *sa, const tt_manifest_rule *rule, 
     double *ts = g_new(double, n);
     uint8_t *keep = g_new(uint8_t, n);
     for (size_t i = 0; i < n; i++) {
-        ticks[i] = round_div(g_array_index(sa->ns, int64_t, i), o->tick_ns);
-        int64_t ns = ticks[i] * o->tick_ns;
-        int64_t sec = ns / NS_PER_S, nsec = ns % NS_PER_S;
-        if (nsec < 0) {
-            nsec += NS_PER_S;
-            sec--;
-        }
-        ts[i] = tt_time(sec, (int32_t)nsec);      /* what a reader will compute */
+        int64_t ns = g_array_index(sa->ns, int64_t, i);
+        ticks[i] = o->tick.ns ? round_div(ns, o->tick.ns)
+                              : llround(ldexp(tt_time(ns / NS_PER_S, (int32_t)(ns % NS_PER_S)), -o->tick.pow2));
+        tick_seconds(o->tick, ticks[i], &ts[i]);  /* what a reader will compute */
     }
     if (o->max_block_packets)
         cut_mask(ts, n, o->max_block_packets, keep);
@@ -803,8 +831,8 @@ static gboolean extract_capture(const tt_manifest_capture *mc, const tt_extract_
 gboolean tt_extract_manifest(const char *manifest, const tt_extract_opts *o,
                              tt_extract_fn fn, void *user, GError **error)
 {
-    if (o->tick_ns == 0 || o->tick_ns > 1000000000u) {
-        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "time unit %u ns out of range 1..1e9", o->tick_ns);
+    if (o->tick.ns > 1000000000u || (!o->tick.ns && (o->tick.pow2 > 0 || o->tick.pow2 < -40))) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "time unit out of range (1..1e9 ns, 2^-40..1 s)");
         return FALSE;
     }
     GPtrArray *caps = tt_manifest_read(manifest, error);
@@ -821,7 +849,7 @@ gboolean tt_extract_manifest(const char *manifest, const tt_extract_opts *o,
 
 void tt_corpus_header_init(tt_corpus_header *h)
 {
-    h->tick_ns = 1000;
+    h->tick = TT_TICK_DEFAULT;
     h->meta = g_ptr_array_new_with_free_func(g_free);
     h->sections = g_ptr_array_new_with_free_func(g_free);
     h->sessions = g_ptr_array_new_with_free_func(g_free);
@@ -841,7 +869,9 @@ void tt_corpus_header_clear(tt_corpus_header *h)
 char *tt_corpus_header_format(const tt_corpus_header *h)
 {
     GString *s = g_string_new(NULL);
-    g_string_append_printf(s, "#ttseries v2 tick_ns=%u\n", h->tick_ns);
+    char *tick = tt_tick_format(h->tick);
+    g_string_append_printf(s, "#ttseries v2 %s\n", tick);
+    g_free(tick);
     for (guint i = 0; i < h->meta->len; i++)
         g_string_append_printf(s, "#meta %s\n", (char *)g_ptr_array_index(h->meta, i));
     g_string_append_printf(s, "#sections %u\n", h->sections->len);
@@ -859,12 +889,9 @@ static gboolean parse_header_text(const char *path, char *text, tt_corpus_header
     gboolean ok = TRUE;
     for (guint i = 0; lines[i] && ok; i++) {
         const char *l = lines[i];
-        uint64_t v;
         if (i == 0) {
-            char *t = strstr(l, " tick_ns=");
-            ok = g_str_has_prefix(l, "#ttseries v2") && t && parse_u64(t + 9, 1000000000, &v) && v > 0;
-            if (ok)
-                h->tick_ns = (uint32_t)v;
+            const char *t = strchr(l + 10, ' ');
+            ok = g_str_has_prefix(l, "#ttseries v2 ") && t && tt_tick_parse(t + 1, &h->tick);
         } else if (g_str_has_prefix(l, "#meta ")) {
             g_ptr_array_add(h->meta, g_strdup(l + 6));
         } else if (g_str_has_prefix(l, "#section ")) {
@@ -1020,7 +1047,7 @@ gboolean tt_corpus_write(const char *path, const tt_corpus_write_opts *o, uint64
     }
     tt_corpus_header h;
     tt_corpus_header_init(&h);
-    h.tick_ns = o->extract.tick_ns;
+    h.tick = o->extract.tick;
     uint64_t old_header = 0;
     gboolean appending = o->append && g_file_test(path, G_FILE_TEST_EXISTS);
     char *cut = g_strdup_printf("cut=%u", o->extract.max_block_packets);
@@ -1036,9 +1063,8 @@ gboolean tt_corpus_write(const char *path, const tt_corpus_write_opts *o, uint64
     if (appending) {
         if (!tt_corpus_header_read(path, &h, &old_header, error))
             goto out;
-        if (h.tick_ns != o->extract.tick_ns) {
-            g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "%s has times in units of %u ns, not %u: cannot append",
-                        path, h.tick_ns, o->extract.tick_ns);
+        if (h.tick.ns != o->extract.tick.ns || h.tick.pow2 != o->extract.tick.pow2) {
+            g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "%s has times in another unit: cannot append", path);
             goto out;
         }
         if (!same_meta(h.meta, (const char *const *)want->pdata, &diff)) {
@@ -1260,4 +1286,42 @@ char *tt_corpus_counts(const char *path, const char *by_key, GError **error)
     tt_series_close(r);
     g_free(sha);
     return s ? g_string_free(s, FALSE) : NULL;
+}
+
+gboolean tt_corpus_slice(const char *path, const char *out, uint32_t n_groups, GError **error)
+{
+    tt_series_reader *r = tt_series_open(path, error);
+    if (!r)
+        return FALSE;
+    GString *s = g_string_new(NULL);
+    GHashTable *groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    uint64_t flows = 0, packets = 0;
+    tt_series_flow f;
+    int rc;
+    while ((rc = tt_series_next(r, &f, error)) == 1) {
+        if (!g_hash_table_contains(groups, f.group)) {
+            if (g_hash_table_size(groups) == n_groups)
+                break;                               /* a corpus keeps a session's flows together */
+            g_hash_table_add(groups, g_strdup(f.group));
+        }
+        g_string_append_printf(s, "%s\n", f.text);
+        flows++;
+        packets += f.times->len;
+    }
+    char *tick = tt_tick_format(r->tick);
+    char *head = g_strdup_printf("#ttseries v2 %s\n#meta slice_of=%s groups=%u\n#sections 1\n", tick, path,
+                                 g_hash_table_size(groups));
+    g_string_prepend(s, head);
+    g_string_append_printf(s, "#end section=1 flows=%" G_GUINT64_FORMAT " packets=%" G_GUINT64_FORMAT "\n", flows, packets);
+    gboolean ok = rc >= 0 && r->version == 2;
+    if (rc >= 0 && !ok)
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "%s: only v2 series can be sliced", path);
+    if (ok)
+        ok = g_file_set_contents(out, s->str, (gssize)s->len, error);
+    g_free(tick);
+    g_free(head);
+    g_string_free(s, TRUE);
+    g_hash_table_destroy(groups);
+    tt_series_close(r);
+    return ok;
 }

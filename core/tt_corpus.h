@@ -54,6 +54,7 @@ typedef struct {
     GArray     *times;    /* double, seconds, as tt_time() computes them */
     GArray     *sizes;    /* uint32_t IP lengths */
     uint64_t    line;
+    const char *text;     /* the whole line as read */
 } tt_series_flow;
 
 typedef struct tt_series_reader tt_series_reader;
@@ -69,6 +70,20 @@ void tt_series_close(tt_series_reader *r);
  * (doubles, finite) or sizes (1..65535); used for v1 series and FlowPic CSV. */
 gboolean tt_parse_numbers(const char *s, GArray *times, GArray *sizes, gboolean is_time, GError **error);
 
+/* The unit of v2 times: ns > 0: ns nanoseconds ("tick_ns=N"); ns = 0: 2^pow2
+ * seconds ("tick_pow2=E"). 2^-22 s is the resolution of a double holding an
+ * epoch time of 2004-2038, so those capture times are kept bit for bit. */
+typedef struct {
+    uint32_t ns;
+    int32_t  pow2;
+} tt_tick;
+
+#define TT_TICK_DEFAULT ((tt_tick){ 0, -22 })
+
+/* "tick_ns=N" / "tick_pow2=E" (E in -40..0) */
+gboolean tt_tick_parse(const char *token, tt_tick *t);
+char *tt_tick_format(tt_tick t);
+
 /* ---- extraction from labelled captures ---------------------------------------------------- */
 
 /* The block lengths (and idle timeouts) whose pictures the packet cut keeps
@@ -76,7 +91,7 @@ gboolean tt_parse_numbers(const char *s, GArray *times, GArray *sizes, gboolean 
 #define TT_CUT_SPECS "15 s blocks / 60 s idle, 60 s blocks / 120 s idle"
 
 typedef struct {
-    uint32_t    tick_ns;            /* unit of the written times; 1 = exact nanoseconds */
+    tt_tick     tick;               /* unit of the written times */
     uint32_t    max_block_packets;  /* 0 = every packet; else the cut (see TRAINING-DATA.md) */
     const char *add_attrs;          /* "k=v;..." appended to every flow's attrs, or NULL */
     GHashTable *skip_groups;        /* char* set: groups not extracted, or NULL */
@@ -100,7 +115,7 @@ gboolean tt_extract_manifest(const char *manifest, const tt_extract_opts *o,
 /* ---- corpus files ------------------------------------------------------------------------ */
 
 typedef struct {
-    uint32_t   tick_ns;
+    tt_tick    tick;
     GPtrArray *meta;        /* char* "key=value": file-level, equal across appends */
     GPtrArray *sections;    /* char* "key=value ...": one per section, in order */
     GPtrArray *sessions;    /* char* "GROUP SECTION" */
@@ -131,6 +146,10 @@ gboolean tt_corpus_write(const char *path, const tt_corpus_write_opts *o, uint64
 /* The counts file of a corpus: SHA-256, sizes, and sessions / flows / packets
  * per label x value of attribute by_key, computed by reading it all. */
 char *tt_corpus_counts(const char *path, const char *by_key, GError **error);
+
+/* A plain v2 file (one section) with the flows of the first n_groups groups
+ * (sessions) of a series file: a small training set read by the same reader. */
+gboolean tt_corpus_slice(const char *path, const char *out, uint32_t n_groups, GError **error);
 
 G_END_DECLS
 

@@ -41,7 +41,7 @@ static uint64_t write_corpus(const char *out, const char *const *manifests, gboo
         .section_meta = section_meta,
         .append = append,
         .xz_preset = 6,
-        .extract = { .tick_ns = tick_ns, .max_block_packets = cut, .add_attrs = NULL },
+        .extract = { .tick = tick_ns ? (tt_tick){ tick_ns, 0 } : TT_TICK_DEFAULT, .max_block_packets = cut },
     };
     uint64_t added = 0;
     if (!tt_corpus_write(out, &o, &added, error))
@@ -132,12 +132,15 @@ static void assert_same_blocks(const tt_dataset *a, const tt_dataset *b, gboolea
     g_ptr_array_unref(kb);
 }
 
-/* Corpus blocks = capture blocks, for the 15 s mini-FlowPic and the paper's 60 s input. */
+/* Corpus blocks = capture blocks, for the 15 s mini-FlowPic and the paper's 60 s input:
+ * bit for bit in units of 2^-22 s (the default) or 1 ns, within rounding in microseconds. */
 static void test_equal(gconstpointer data)
 {
     uint32_t tick = GPOINTER_TO_UINT(data);
     static const char *const manifests[] = { FIXTURES, NULL };
-    char *out = tmp_path(tick == 1 ? "eq-ns.ttseries.xz" : "eq-us.ttseries.xz");
+    char *name = g_strdup_printf("eq-%u.ttseries.xz", tick);
+    char *out = tmp_path(name);
+    g_free(name);
     GError *e = NULL;
     uint64_t flows = write_corpus(out, manifests, FALSE, tick, 0, NULL, &e);
     g_assert_no_error(e);
@@ -147,7 +150,7 @@ static void test_equal(gconstpointer data)
         tt_dataset *from_caps = load(&spec, FIXTURES), *from_corpus = load(&spec, out);
         g_assert_cmpuint(from_caps->samples->len, >, 20);
         g_assert_cmpuint(from_corpus->flows->len, ==, from_caps->flows->len);
-        assert_same_blocks(from_caps, from_corpus, tick == 1);
+        assert_same_blocks(from_caps, from_corpus, tick != 1000);
         tt_dataset_free(from_caps);
         tt_dataset_free(from_corpus);
     }
@@ -161,7 +164,7 @@ static void test_cut(void)
     static const char *const manifests[] = { FIXTURES, NULL };
     char *out = tmp_path("cut.ttseries.xz");
     GError *e = NULL;
-    write_corpus(out, manifests, FALSE, 1, 40, NULL, &e);
+    write_corpus(out, manifests, FALSE, 0, 40, NULL, &e);
     g_assert_no_error(e);
     char *counts = tt_corpus_counts(out, "tunnel", &e);
     g_assert_no_error(e);
@@ -222,14 +225,14 @@ static void test_append(void)
     const char *first[] = { part, NULL }, *both[] = { all, NULL };
     static const char *const meta[] = { "source=lab", "seed=42", NULL };
     GError *e = NULL;
-    uint64_t n1 = write_corpus(two, first, TRUE, 1000, 0, meta, &e);   /* --append on no file: a new one */
+    uint64_t n1 = write_corpus(two, first, TRUE, 0, 0, meta, &e);   /* --append on no file: a new one */
     g_assert_no_error(e);
-    uint64_t n2 = write_corpus(two, both, TRUE, 1000, 0, meta, &e);
+    uint64_t n2 = write_corpus(two, both, TRUE, 0, 0, meta, &e);
     g_assert_no_error(e);
     g_assert_cmpuint(n1, >, 0);
     g_assert_cmpuint(n1 + n2, ==, 46);
     char *sha = file_sha(two);
-    g_assert_cmpuint(write_corpus(two, both, TRUE, 1000, 0, meta, &e), ==, 0);   /* nothing new */
+    g_assert_cmpuint(write_corpus(two, both, TRUE, 0, 0, meta, &e), ==, 0);   /* nothing new */
     g_assert_no_error(e);
     char *sha_again = file_sha(two);
     g_assert_cmpstr(sha, ==, sha_again);
@@ -240,21 +243,22 @@ static void test_append(void)
     g_assert_true(tt_corpus_header_read(two, &h, &hb, &e));
     g_assert_cmpuint(h.sections->len, ==, 2);
     g_assert_cmpuint(h.sessions->len, ==, 15);
-    g_assert_cmpuint(h.tick_ns, ==, 1000);
+    g_assert_cmpuint(h.tick.ns, ==, 0);
+    g_assert_cmpint(h.tick.pow2, ==, -22);
     g_assert_nonnull(strstr(g_ptr_array_index(h.sections, 0), "lab_commit=0123abc"));
     tt_corpus_header_clear(&h);
 
     /* other file-level settings: refused */
     static const char *const seed2[] = { "source=lab", "seed=2", NULL };
-    g_assert_cmpuint(write_corpus(two, both, TRUE, 1000, 0, seed2, &e), ==, G_MAXUINT64);
+    g_assert_cmpuint(write_corpus(two, both, TRUE, 0, 0, seed2, &e), ==, G_MAXUINT64);
     g_assert_error(e, TT_ERROR, TT_ERROR_INVALID);
     g_clear_error(&e);
-    g_assert_cmpuint(write_corpus(two, both, TRUE, 1000, 100, meta, &e), ==, G_MAXUINT64);
+    g_assert_cmpuint(write_corpus(two, both, TRUE, 0, 100, meta, &e), ==, G_MAXUINT64);
     g_assert_error(e, TT_ERROR, TT_ERROR_INVALID);
     g_clear_error(&e);
 
     /* appended = written at once */
-    write_corpus(one, both, FALSE, 1000, 0, meta, &e);
+    write_corpus(one, both, FALSE, 0, 0, meta, &e);
     g_assert_no_error(e);
     tt_spec spec = spec_of(0);
     tt_dataset *a = load(&spec, one), *b = load(&spec, two);
@@ -311,12 +315,12 @@ static void make_good(void)
     char *p = tmp_path("good.ttseries.xz"), *half = part_manifest("half.ttm", 17);
     const char *first[] = { half, NULL };
     GError *e = NULL;
-    write_corpus(p, first, TRUE, 1000, 0, NULL, &e);
-    write_corpus(p, manifests, TRUE, 1000, 0, NULL, &e);
+    write_corpus(p, first, TRUE, 0, 0, NULL, &e);
+    write_corpus(p, manifests, TRUE, 0, 0, NULL, &e);
     g_assert_no_error(e);
     g_assert_true(g_file_get_contents(p, &g_good, &g_good_len, NULL));
     char *t = tmp_path("good.ttseries");
-    write_corpus(t, manifests, FALSE, 1000, 0, NULL, &e);
+    write_corpus(t, manifests, FALSE, 0, 0, NULL, &e);
     g_assert_no_error(e);
     g_assert_true(g_file_get_contents(t, &g_good_text, &g_good_text_len, NULL));
     g_unlink(t);
@@ -452,6 +456,8 @@ static void test_bad_lines(void)
         "#ttseries v2 tick_ns=1000\ng\tvoip\tf\t-\t1 -99999999999999999999\t100 100\n#end flows=1 packets=2\n",
         "#ttseries v2 tick_ns=1000\ng\tvoip\tf\t-\t1 2\t100 65576\n#end flows=1 packets=2\n",
         "#ttseries v2 tick_ns=0\n",
+        "#ttseries v2 tick_pow2=-41\n",
+        "#ttseries v2 tick_pow2=-22\ng\tvoip\tf\t-\t9007199254740993 1\t100 100\n#end flows=1 packets=2\n",
         "#ttseries v2 zip=1\n",
         "#ttseries v3\n",
         "#ttseries v2\n#sections 1\ng\tvoip\tf\t-\t1 2\t100 100\n#end section=2 flows=1 packets=2\n",
@@ -483,6 +489,16 @@ static void test_bad_lines(void)
     g_assert_cmpint(tt_series_next(r, &f, &e), ==, 0);
     g_assert_no_error(e);
     tt_series_close(r);
+    const char *pow2 = "#ttseries v2 tick_pow2=-22\ng\tvoip\tf\t-\t12582912 1 -2\t100 100 100\n#end flows=1 packets=3\n";
+    write_bytes(p, pow2, strlen(pow2));
+    r = tt_series_open(p, &e);
+    g_assert_cmpint(tt_series_next(r, &f, &e), ==, 1);
+    g_assert_cmpfloat(g_array_index(f.times, double, 0), ==, 3.0);
+    g_assert_cmpfloat(g_array_index(f.times, double, 1), ==, 3.0 + 1.0 / 4194304.0);
+    g_assert_cmpfloat(g_array_index(f.times, double, 2), ==, 3.0 - 1.0 / 4194304.0);
+    g_assert_cmpint(tt_series_next(r, &f, &e), ==, 0);
+    g_assert_no_error(e);
+    tt_series_close(r);
     g_unlink(p);
     g_free(p);
 }
@@ -492,6 +508,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     char tmpl[] = "/tmp/tt-test-corpus.XXXXXX";
     g_dir = g_strdup(g_mkdtemp(tmpl));
+    g_test_add_data_func("/corpus/equal/pow2", GUINT_TO_POINTER(0), test_equal);
     g_test_add_data_func("/corpus/equal/nanoseconds", GUINT_TO_POINTER(1), test_equal);
     g_test_add_data_func("/corpus/equal/microseconds", GUINT_TO_POINTER(1000), test_equal);
     g_test_add_func("/corpus/cut", test_cut);

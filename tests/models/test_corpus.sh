@@ -1,0 +1,47 @@
+#!/bin/sh
+# ctest corpus_check (label models): the committed lab corpus models/corpus/lab-seed1.ttseries.xz
+#  1. reads whole, and its SHA-256, sizes and sessions / flows / packets per category x tunnel
+#     equal the committed counts file (traffictriage series --check);
+#  2. the same corpus cut in half is an error (never a smaller training set);
+#  3. a tiny model trains on a slice of it (its first 15 sessions, one per category x tunnel).
+# Skipped (exit 77) only when the corpus file is absent.
+#   tests/models/test_corpus.sh TRAFFICTRIAGE CORPUS_DIR
+set -u
+TT=$1
+DIR=$2
+C=$DIR/lab-seed1.ttseries.xz
+N=$DIR/lab-seed1.counts
+if [ ! -f "$C" ]; then
+    echo "SKIP: no $C (models/corpus/build writes it from a lab run)"
+    exit 77
+fi
+[ -f "$N" ] || { echo "FAIL: $C has no counts file $N"; exit 1; }
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT INT TERM
+pass=0
+fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
+
+if "$TT" series --check "$C" --counts "$N"; then ok "checksum and counts of $C"; else bad "checksum and counts of $C"; fi
+
+size=$(wc -c < "$C")
+head -c $((size / 2)) "$C" > "$TMP/half.ttseries.xz"
+if "$TT" series --check "$TMP/half.ttseries.xz" > "$TMP/half.out" 2>&1; then
+    bad "a corpus cut in half was read without an error"
+elif grep -q "half.ttseries.xz.*byte" "$TMP/half.out"; then
+    ok "a corpus cut in half: $(cat "$TMP/half.out")"
+else
+    bad "a corpus cut in half: the error does not name the file and byte: $(cat "$TMP/half.out")"
+fi
+
+if "$TT" series --slice "$C" --slice-sessions 15 -o "$TMP/slice.ttseries" &&
+   "$TT" train --side 16 --epochs 2 --max-per-class 50 --val 0.2 --test 0.2 -q -o "$TMP/tiny.ttm" \
+       "$TMP/slice.ttseries" > "$TMP/train.out" 2>&1 &&
+   "$TT" info "$TMP/tiny.ttm" | grep -q "^classes .*voip"; then
+    ok "a tiny model trained on the first 15 sessions ($(grep -c . "$TMP/slice.ttseries") lines)"
+else
+    bad "training on a slice: $(cat "$TMP/train.out" 2>/dev/null)"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
