@@ -6,7 +6,8 @@
  *              (tt_manifest_rule_match) against a few fixed packets and the
  *              rule's own endpoints, forward and reversed.
  *   1, 2, 3    a file given to tt_dataset_add_file (it dispatches on the first
- *              line: #ttmanifest, #ttseries, otherwise FlowPic CSV) with a
+ *              line, of the decompressed text when the file is xz: #ttmanifest,
+ *              #ttseries v1/v2, otherwise FlowPic CSV) with a
  *              learned class list (1), a fixed one (2), or a FlowPic-CSV label
  *              that is not in the fixed list (3).
  * The file is written into a private temporary directory that also holds a

@@ -6,7 +6,8 @@
 corpus/model        small models from `traffictriage init-model` (LeNet side
                     16, 2-3 classes, fixed, span time scale) and truncations
 corpus/model_fixed  the same models (the harness rewrites size and checksum)
-corpus/dataset      manifest lines, manifests naming c.pcap, packet series,
+corpus/dataset      manifest lines, manifests naming c.pcap, packet series (v1, v2 plain
+                    and xz, whole, cut, a section short),
                     FlowPic CSV rows (first byte = mode, see fuzz_dataset.c)
 corpus/engine       packet sequences (see fuzz_engine.c for the layout)
 corpus/frame        frames from tests/captures/*.pcap, one file per distinct
@@ -107,6 +108,18 @@ def models(cli):
         put(dfix, data)
 
 
+def xz_without_slash(text):
+    """text as one xz stream that holds no '/' byte: trailing newlines added until so."""
+    import lzma
+    for extra in range(50):
+        for preset in range(10):
+            data = lzma.compress(text + b"\n" * extra, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
+                                 preset=preset)
+            if b"/" not in data:
+                return data
+    raise SystemExit("no xz encoding without '/' found")
+
+
 def dataset():
     d = reset("dataset")
     lines = [
@@ -134,6 +147,20 @@ def dataset():
     put(d, b"\1" + csv)
     put(d, b"\2" + csv)
     put(d, b"\3" + csv)
+    # v2 (models/TRAINING-DATA.md): integer time differences, sections, plain and xz-compressed
+    # as the corpus writer lays it out (a header stream, then one stream per section); the
+    # harness turns '/' into '_', so the xz seeds are made without that byte.
+    head = b"#ttseries v2 tick_pow2=-22\n#meta seed=1\n#sections 2\n#session g1 1\n#session g2 2\n"
+    sec1 = (b"g1\tvideo\tudp 10.0.0.1:1 -> 10.0.0.2:2\ttunnel=none\t7532324577050624 83886 -1 4194304 5\t"
+            b"1500 40 40 1200 65575\n#end section=1 flows=1 packets=5\n")
+    sec2 = (b"g2\tvoip\tf\t-\t0 83886 83886 83886 83886 83886 83886 83886 83886 83886 83886 83886\t"
+            b"200 200 200 200 200 200 200 200 200 200 200 200\n#end section=2 flows=1 packets=12\n")
+    put(d, b"\1" + head + sec1 + sec2)
+    put(d, b"\2" + head.replace(b"tick_pow2=-22", b"tick_ns=1000") + sec1 + sec2)
+    put(d, b"\1" + head + sec1)                          # a section short
+    xz = xz_without_slash(head) + xz_without_slash(sec1) + xz_without_slash(sec2)
+    put(d, b"\1" + xz)
+    put(d, b"\1" + xz[:len(xz) * 2 // 3])                 # cut inside the last stream
 
 
 def engine():
