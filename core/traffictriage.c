@@ -476,7 +476,7 @@ static gboolean write_flow_table(const tt_model *m, const tt_dataset *ds, const 
     uint32_t k = m->n_classes;
     float *probs = g_new(float, (size_t)ds->flows->len * k + 1);
     tt_flow_probs(m, ds, split, which, probs);
-    GString *out = g_string_new("source\tflow\tgroup\tlabel\tpackets\tblocks\tblocks_ok\tduration\tattrs");
+    GString *out = g_string_new("source\tflow\tgroup\tlabel\tpackets\tblocks\tblocks_ok\tduration\tattrs\tkey");
     for (uint32_t c = 0; c < k; c++)
         g_string_append_printf(out, "\tp_%s", m->classes[c]);
     g_string_append_c(out, '\n');
@@ -484,12 +484,14 @@ static gboolean write_flow_table(const tt_model *m, const tt_dataset *ds, const 
         const tt_flow_rec *r = &g_array_index(ds->flows, tt_flow_rec, f);
         if (which != TT_SPLIT_NONE && split[r->group] != which)
             continue;
-        g_string_append_printf(out, "%s\t%" G_GUINT64_FORMAT "\t%s\t%s\t%" G_GUINT64_FORMAT "\t%u\t%u\t%.3f\t%s",
+        char key[160];
+        g_string_append_printf(out, "%s\t%" G_GUINT64_FORMAT "\t%s\t%s\t%" G_GUINT64_FORMAT "\t%u\t%u\t%.3f\t%s\t%s",
                                (const char *)g_ptr_array_index(ds->sources, r->source), r->flow_id,
                                (const char *)g_ptr_array_index(ds->groups, r->group),
                                (const char *)g_ptr_array_index(ds->classes, r->label), r->packets,
                                r->blocks, r->blocks_ok, r->last_ts - r->first_ts,
-                               (const char *)g_ptr_array_index(ds->attrs, r->attrs));
+                               (const char *)g_ptr_array_index(ds->attrs, r->attrs),
+                               tt_key_format(&r->key, key, sizeof key));
         for (uint32_t c = 0; c < k; c++)
             g_string_append_printf(out, "\t%.4f", probs[(size_t)f * k + c]);
         g_string_append_c(out, '\n');
@@ -746,10 +748,55 @@ static int cmd_render(int argc, char **argv)
 
 /* ---- series: the training corpus ------------------------------------------------------- */
 
+/* Compare a corpus's counts with a counts file (or print them): 0 when equal. */
+static int series_check(const char *corpus, const char *counts, const char *by)
+{
+    GError *e = NULL;
+    char *got = tt_corpus_counts(corpus, by, &e), *want = NULL;
+    if (!got || (counts && !g_file_get_contents(counts, &want, NULL, &e))) {
+        g_free(got);
+        return fail(e);
+    }
+    int rc = 0;
+    if (!counts) {
+        fputs(got, stdout);
+    } else {
+        char **g = g_strsplit(got, "\n", -1), **w = g_strsplit(want, "\n", -1);
+        for (guint i = 0; !rc && (g[i] || w[i]); i++)
+            if (!g[i] || !w[i] || strcmp(g[i], w[i]) != 0) {
+                fprintf(stderr, "traffictriage series: %s does not match %s at line %u:\n  counted: %s\n  recorded: %s\n",
+                        corpus, counts, i + 1, g[i] ? g[i] : "(end)", w[i] ? w[i] : "(end)");
+                rc = 1;
+            }
+        if (!rc)
+            printf("%s: checksum and counts match %s\n", corpus, counts);
+        g_strfreev(g);
+        g_strfreev(w);
+    }
+    g_free(want);
+    g_free(got);
+    return rc;
+}
+
+static int series_write(const char *out, const char *counts, const char *by, const tt_corpus_write_opts *o)
+{
+    GError *e = NULL;
+    uint64_t added;
+    if (!tt_corpus_write(out, o, &added, &e))
+        return fail(e);
+    printf("%s: %" G_GUINT64_FORMAT " flows added\n", out, added);
+    if (!counts)
+        return 0;
+    char *text = tt_corpus_counts(out, by, &e);
+    gboolean ok = text && g_file_set_contents(counts, text, -1, &e);
+    g_free(text);
+    return ok ? 0 : fail(e);
+}
+
 static int cmd_series(int argc, char **argv)
 {
     GError *e = NULL;
-    char *out = NULL, *check = NULL, *counts = NULL, *counts_by = NULL, *add_attr_joined = NULL, *slice = NULL;
+    char *out = NULL, *check = NULL, *counts = NULL, *counts_by = NULL, *slice = NULL;
     char **meta = NULL, **section_meta = NULL, **add_attrs = NULL;
     gboolean append = FALSE;
     int tick_ns = 0, max_block_packets = 0, preset = 9, slice_sessions = 15;
@@ -773,73 +820,42 @@ static int cmd_series(int argc, char **argv)
                     "(#ttseries v2, models/TRAINING-DATA.md), or check one.", &argc, &argv, &e))
         return fail(e);
     const char *by = counts_by ? counts_by : "tunnel";
+    int rc;
     if (check) {
-        char *got = tt_corpus_counts(check, by, &e);
-        if (!got)
-            return fail(e);
-        int rc = 0;
-        if (!counts) {
-            fputs(got, stdout);
-        } else {
-            char *want = NULL;
-            if (!g_file_get_contents(counts, &want, NULL, &e))
-                return fail(e);
-            char **g = g_strsplit(got, "\n", -1), **w = g_strsplit(want, "\n", -1);
-            for (guint i = 0; g[i] || w[i]; i++)
-                if (!g[i] || !w[i] || strcmp(g[i], w[i]) != 0) {
-                    fprintf(stderr, "traffictriage series: %s does not match %s at line %u:\n  counted: %s\n  recorded: %s\n",
-                            check, counts, i + 1, g[i] ? g[i] : "(end)", w[i] ? w[i] : "(end)");
-                    rc = 1;
-                    break;
-                }
-            if (!rc)
-                printf("%s: checksum and counts match %s\n", check, counts);
-            g_strfreev(g);
-            g_strfreev(w);
-            g_free(want);
-        }
-        g_free(got);
-        return rc;
-    }
-    if (slice && out) {
-        if (!tt_corpus_slice(slice, out, (uint32_t)MAX(1, slice_sessions), &e))
-            return fail(e);
-        return 0;
-    }
-    if (!out || argc < 2) {
+        rc = series_check(check, counts, by);
+    } else if (slice && out) {
+        rc = tt_corpus_slice(slice, out, (uint32_t)MAX(1, slice_sessions), &e) ? 0 : fail(e);
+    } else if (!out || argc < 2) {
         fprintf(stderr, "usage: traffictriage series -o CORPUS [OPTIONS] MANIFEST...\n"
                         "       traffictriage series --check CORPUS [--counts FILE]\n"
                         "       traffictriage series --slice CORPUS [--slice-sessions N] -o FILE\n");
-        return 2;
-    }
-    if (tick_ns < 0 || max_block_packets < 0 || preset < 0 || preset > 9) {
+        rc = 2;
+    } else if (tick_ns < 0 || max_block_packets < 0 || preset < 0 || preset > 9) {
         fprintf(stderr, "traffictriage series: --tick-ns >= 1, --max-block-packets >= 0, --xz-preset 0..9\n");
-        return 2;
+        rc = 2;
+    } else {
+        char *joined = add_attrs ? g_strjoinv(";", add_attrs) : NULL;
+        tt_corpus_write_opts o = {
+            .manifests = (const char *const *)argv + 1,
+            .meta = (const char *const *)meta,
+            .section_meta = (const char *const *)section_meta,
+            .append = append,
+            .xz_preset = preset,
+            .extract = { .tick = tick_ns ? (tt_tick){ (uint32_t)tick_ns, 0 } : TT_TICK_DEFAULT,
+                         .max_block_packets = (uint32_t)max_block_packets, .add_attrs = joined },
+        };
+        rc = series_write(out, counts, by, &o);
+        g_free(joined);
     }
-    if (add_attrs)
-        add_attr_joined = g_strjoinv(";", add_attrs);
-    tt_corpus_write_opts o = {
-        .manifests = (const char *const *)argv + 1,
-        .meta = (const char *const *)meta,
-        .section_meta = (const char *const *)section_meta,
-        .append = append,
-        .xz_preset = preset,
-        .extract = { .tick = tick_ns ? (tt_tick){ (uint32_t)tick_ns, 0 } : TT_TICK_DEFAULT, .max_block_packets = (uint32_t)max_block_packets,
-                     .add_attrs = add_attr_joined },
-        .log = NULL,
-    };
-    uint64_t added;
-    if (!tt_corpus_write(out, &o, &added, &e))
-        return fail(e);
-    printf("%s: %" G_GUINT64_FORMAT " flows added\n", out, added);
-    if (counts) {
-        char *text = tt_corpus_counts(out, by, &e);
-        if (!text || !g_file_set_contents(counts, text, -1, &e))
-            return fail(e);
-        g_free(text);
-    }
-    g_free(add_attr_joined);
-    return 0;
+    g_free(out);
+    g_free(check);
+    g_free(counts);
+    g_free(counts_by);
+    g_free(slice);
+    g_strfreev(meta);
+    g_strfreev(section_meta);
+    g_strfreev(add_attrs);
+    return rc;
 }
 
 /* ---- main ----------------------------------------------------------------------------------- */

@@ -953,20 +953,28 @@ gboolean tt_corpus_header_read(const char *path, tt_corpus_header *h, uint64_t *
     return ok;
 }
 
-/* key of "key=value" equal in both lists, both ways. */
+/* The same "key=value" entries in both lists (any order); else *diff says how they differ. */
 static gboolean same_meta(GPtrArray *have, const char *const *want, char **diff)
 {
     guint n = want ? g_strv_length((char **)want) : 0;
-    gboolean same = n == have->len;
-    for (guint i = 0; i < n && same; i++) {
+    const char *missing = NULL;
+    for (guint i = 0; i < n && !missing; i++) {
         gboolean found = FALSE;
         for (guint j = 0; j < have->len && !found; j++)
             found = strcmp(want[i], g_ptr_array_index(have, j)) == 0;
         if (!found)
-            *diff = g_strdup(want[i]);
-        same = found;
+            missing = want[i];
     }
-    return same;
+    if (!missing && n == have->len)
+        return TRUE;
+    GString *s = g_string_new(NULL);
+    if (missing)
+        g_string_append_printf(s, "%s; ", missing);
+    g_string_append(s, "the corpus has");
+    for (guint j = 0; j < have->len; j++)
+        g_string_append_printf(s, " %s", (char *)g_ptr_array_index(have, j));
+    *diff = g_string_free(s, FALSE);
+    return FALSE;
 }
 
 typedef struct {
@@ -1068,9 +1076,8 @@ gboolean tt_corpus_write(const char *path, const tt_corpus_write_opts *o, uint64
             goto out;
         }
         if (!same_meta(h.meta, (const char *const *)want->pdata, &diff)) {
-            g_set_error(error, TT_ERROR, TT_ERROR_INVALID,
-                        "%s: cannot append with other file-level settings (%s is not among the corpus's #meta lines)",
-                        path, diff ? diff : "their number differs");
+            g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "%s: cannot append with other file-level settings (%s)",
+                        path, diff);
             goto out;
         }
         for (guint i = 0; i < h.sessions->len; i++) {
