@@ -1,0 +1,29 @@
+#!/bin/sh
+# K-fold cross-validation of one training recipe on real traffic (models/realcv.py).
+#
+#   models/cv.sh TT FOLDS OUT NAME REAL -- TRAIN-ARGS... DATA...
+#
+#   TT      the traffictriage binary
+#   FOLDS   unit -> fold file (realcv.py folds)
+#   OUT     output folder: NAME.fold<i>.{split,ttm,flows,train.txt}, NAME.cv.{txt,json}
+#   REAL    space-separated real manifests evaluated per fold (their groups are the units)
+#
+# Fold i trains on every group but folds i and i+1 (lab and other real sets included),
+# picks its epoch and temperature on fold i+1 and answers for the flows of fold i.
+set -eu
+[ $# -ge 6 ] && [ "$6" = "--" ] || { sed -n 2,12p "$0" >&2; exit 2; }
+TT=$1 FOLDS=$2 OUT=$3 NAME=$4 REAL=$5
+shift 6
+HERE=$(dirname "$0")
+K=$(awk -F'\t' '!/^#/ && NF >= 2 && $2 + 1 > k { k = $2 + 1 } END { print k + 0 }' "$FOLDS")
+[ "$K" -ge 3 ] || { echo "cv.sh: $FOLDS has $K folds (need 3 or more)" >&2; exit 1; }
+i=0
+while [ "$i" -lt "$K" ]; do
+    base=$OUT/$NAME.fold$i
+    /usr/bin/python3 "$HERE/realcv.py" split "$FOLDS" "$i" "$base.split"
+    "$TT" train --quiet --split "$base.split" -o "$base.ttm" "$@" > "$base.train.txt"
+    # shellcheck disable=SC2086 # REAL is a list of paths
+    "$TT" eval --split "$base.split" --on test --flows "$base.flows" "$base.ttm" $REAL > "$base.eval.txt" 2>/dev/null
+    i=$((i + 1))
+done
+/usr/bin/python3 "$HERE/realcv.py" score --json "$OUT/$NAME.cv.json" "$OUT/$NAME".fold*.flows | tee "$OUT/$NAME.cv.txt"

@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""Cross-validation on real traffic, by recording group: folds, split files and scores.
+
+The real sets (models/data/prepare.sh: ndpi.ttm, real-extra.ttm, real-apps.ttm) name their
+validation unit in the group column (an nDPI capture family, a repository or recording
+group). Every unit lands in exactly one of K folds; for fold i, the trainer gets a split
+file with fold i as test, fold i+1 as validation (model selection and calibration on real
+data the model never trained on) and everything else, lab and other real sets included,
+as training. `traffictriage eval --split S --on test --flows F` writes one row per one-way
+flow of the test fold; the rows of all folds together answer for every real flow once.
+
+  realcv.py folds K SEED OUT.tsv MANIFEST...     unit -> fold (stratified by majority class)
+  realcv.py split FOLDS.tsv I OUT.split          the split file of fold I
+  realcv.py score [--unit flow|conv] [--min-packets N] [--threshold T] [--json OUT] FLOWS.tsv...
+
+Scoring (models/README.md states it): one-way flows with >= N packets (default 20), or with
+--unit conv conversations (both directions of a 5-tuple, >= N packets together); a
+flow's answer is the class with the highest mean probability over its classified blocks,
+`unknown` when that probability is below T (default 0.5) or when no block of the flow had
+enough packets to classify; `unknown` counts as wrong. Balanced accuracy = mean recall over
+the classes present. Reported overall, per source, per class, per duration bucket
+(< 5 s, 5-15 s, >= 15 s), with argmax (T = 0) beside it and the rule "UDP -> voip,
+TCP -> browsing" (attribute l4) on the same flows.
+"""
+import json
+import random
+import sys
+from collections import Counter, defaultdict
+
+CLASSES = ["browsing", "chat", "file_transfer", "video", "voip"]
+
+
+def read_manifest_units(path):
+    """group -> Counter of labels, from a #ttmanifest v1 file."""
+    units = defaultdict(Counter)
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            cols = line.rstrip("\n").split("\t")
+            units[cols[2]][cols[1]] += 1
+    return units
+
+
+def cmd_folds(k, seed, out, manifests):
+    units = defaultdict(Counter)
+    for m in manifests:
+        for g, c in read_manifest_units(m).items():
+            units[g].update(c)
+    rng = random.Random(seed)
+    by_major = defaultdict(list)
+    for g in sorted(units):
+        by_major[units[g].most_common(1)[0][0]].append(g)
+    fold_of = {}
+    # Per majority class, units in a seeded order, each to the fold with the fewest
+    # rows of that class so far (the folds stay comparable in class mix and size).
+    load = [Counter() for _ in range(k)]
+    for cls in sorted(by_major):
+        gs = by_major[cls]
+        rng.shuffle(gs)
+        gs.sort(key=lambda g: -sum(units[g].values()))
+        for g in gs:
+            i = min(range(k), key=lambda j: (load[j][cls], sum(load[j].values()), j))
+            fold_of[g] = i
+            load[i].update(units[g])
+    with open(out, "w") as f:
+        f.write("# unit\tfold\trows per label (realcv.py folds %d %d)\n" % (k, seed))
+        for g in sorted(fold_of):
+            f.write("%s\t%d\t%s\n" % (g, fold_of[g], ",".join("%s=%d" % kv for kv in sorted(units[g].items()))))
+    for i in range(k):
+        print("fold %d: %d units, %s" % (i, sum(1 for g in fold_of if fold_of[g] == i),
+                                         " ".join("%s=%d" % kv for kv in sorted(load[i].items()))))
+
+
+def read_folds(path):
+    folds = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            g, i = line.rstrip("\n").split("\t")[:2]
+            folds[g] = int(i)
+    return folds
+
+
+def cmd_split(folds_path, i, out):
+    folds = read_folds(folds_path)
+    k = max(folds.values()) + 1
+    with open(out, "w") as f:
+        f.write("# fold %d of %d: test = fold %d, val = fold %d, every other group trains\n"
+                % (i, k, i, (i + 1) % k))
+        for g in sorted(folds):
+            side = "test" if folds[g] == i else "val" if folds[g] == (i + 1) % k else "train"
+            f.write("%s\t%s\n" % (g, side))
+        f.write("*\ttrain\n")
+
+
+def attr(attrs, key):
+    for kv in attrs.split(";"):
+        if kv.startswith(key + "="):
+            return kv[len(key) + 1:]
+    return ""
+
+
+def conversation(source, key):
+    """Both directions of a 5-tuple give the same conversation id."""
+    proto, a, _, b = key.split(" ", 3)
+    return (source, proto) + tuple(sorted((a, b)))
+
+
+def read_flows(paths, min_packets, unit="flow"):
+    """Rows of `eval --flows` files; unit "conv" merges the two directions of a
+    conversation (probabilities weighted by classified blocks)."""
+    rows = []
+    for p in paths:
+        with open(p) as f:
+            head = f.readline().rstrip("\n").split("\t")
+            pcols = [(i, h[2:]) for i, h in enumerate(head) if h.startswith("p_")]
+            kcol = head.index("key")
+            for line in f:
+                c = line.rstrip("\n").split("\t")
+                probs = {name: float(c[i]) for i, name in pcols}
+                rows.append({"label": c[3], "packets": int(c[4]), "duration": float(c[7]),
+                             "attrs": c[8], "probs": probs, "blocks_ok": int(c[6]),
+                             "conv": conversation(c[0], c[kcol])})
+    if unit == "conv":
+        convs = {}
+        for r in rows:
+            m = convs.get(r["conv"])
+            if m is None:
+                convs[r["conv"]] = dict(r, probs={c: v * r["blocks_ok"] for c, v in r["probs"].items()})
+                continue
+            m["packets"] += r["packets"]
+            m["duration"] = max(m["duration"], r["duration"])
+            m["blocks_ok"] += r["blocks_ok"]
+            for c, v in r["probs"].items():
+                m["probs"][c] += v * r["blocks_ok"]
+        rows = list(convs.values())
+        for r in rows:
+            r["probs"] = {c: v / r["blocks_ok"] if r["blocks_ok"] else 0.0 for c, v in r["probs"].items()}
+    return [r for r in rows if r["packets"] >= min_packets]
+
+
+def answer(row, threshold):
+    if row["blocks_ok"] == 0:
+        return "unknown"
+    top = max(row["probs"], key=lambda c: row["probs"][c])
+    return top if row["probs"][top] >= threshold else "unknown"
+
+
+def rule(row):
+    return {"udp": "voip", "tcp": "browsing"}.get(attr(row["attrs"], "l4"), "unknown")
+
+
+def summary(rows, predict):
+    per = defaultdict(Counter)
+    for r in rows:
+        per[r["label"]][predict(r)] += 1
+    recall = {c: per[c][c] / sum(per[c].values()) for c in sorted(per)}
+    n = len(rows)
+    return {"flows": n,
+            "balanced_accuracy": sum(recall.values()) / len(recall) if recall else 0.0,
+            "accuracy": sum(per[c][c] for c in per) / n if n else 0.0,
+            "unknown_share": sum(per[c]["unknown"] for c in per) / n if n else 0.0,
+            "recall": recall, "support": {c: sum(per[c].values()) for c in sorted(per)},
+            "confusion": {c: dict(per[c]) for c in sorted(per)}}
+
+
+def bucket(r):
+    d = r["duration"]
+    return "<5s" if d < 5 else "5-15s" if d < 15 else ">=15s"
+
+
+def cmd_score(args):
+    min_packets, threshold, json_out, unit, paths = 20, 0.5, None, "flow", []
+    while args:
+        a = args.pop(0)
+        if a == "--unit":
+            unit = args.pop(0)
+        elif a == "--min-packets":
+            min_packets = int(args.pop(0))
+        elif a == "--threshold":
+            threshold = float(args.pop(0))
+        elif a == "--json":
+            json_out = args.pop(0)
+        else:
+            paths.append(a)
+    rows = read_flows(paths, min_packets, unit)
+    if not rows:
+        sys.exit("realcv.py score: no flow with >= %d packets in %s" % (min_packets, " ".join(paths)))
+    at_t = lambda r: answer(r, threshold)
+    arg = lambda r: answer(r, 0.0)
+    views = [("all", rows)]
+    for src in sorted({attr(r["attrs"], "source") for r in rows}):
+        views.append(("source=" + src, [r for r in rows if attr(r["attrs"], "source") == src]))
+    for b in ("<5s", "5-15s", ">=15s"):
+        views.append(("duration" + b, [r for r in rows if bucket(r) == b]))
+    result = {"min_packets": min_packets, "threshold": threshold, "unit": unit, "views": {}}
+    print("%-26s %6s %9s %9s %9s %8s   recall per class at the threshold"
+          % ("%ss (>= %d packets)" % (unit, min_packets), "n", "balanced", "argmax", "UDP/TCP", "unknown"))
+    for name, rs in views:
+        s, a, u = summary(rs, at_t), summary(rs, arg), summary(rs, rule)
+        result["views"][name] = {"threshold": s, "argmax": a, "rule": u}
+        print("%-26s %6d %9.3f %9.3f %9.3f %8.3f   %s" % (
+            name, s["flows"], s["balanced_accuracy"], a["balanced_accuracy"], u["balanced_accuracy"],
+            s["unknown_share"], " ".join("%s %.2f/%d" % (c, s["recall"][c], s["support"][c]) for c in s["recall"])))
+    # Precision of the answers given at the threshold (how far a confident answer can be trusted).
+    given = [r for r in rows if at_t(r) != "unknown"]
+    prec = sum(at_t(r) == r["label"] for r in given) / len(given) if given else 0.0
+    result["precision_when_answered"] = prec
+    print("answered at threshold %.2f: %d of %d flows, precision %.3f" % (threshold, len(given), len(rows), prec))
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+
+
+def main(argv):
+    if len(argv) >= 5 and argv[1] == "folds":
+        cmd_folds(int(argv[2]), int(argv[3]), argv[4], argv[5:])
+    elif len(argv) == 5 and argv[1] == "split":
+        cmd_split(argv[2], int(argv[3]), argv[4])
+    elif len(argv) >= 3 and argv[1] == "score":
+        cmd_score(argv[2:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
