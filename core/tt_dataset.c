@@ -574,7 +574,78 @@ static gboolean add_flow_lines(tt_dataset *ds, const char *path, line_parser par
     return rc == 0;
 }
 
-/* #ttseries v1 / v2, plain or xz (tt_corpus.h reads and checks them). */
+/* A v2 session's flows, fed to one engine in time order as its capture was. */
+typedef struct {
+    uint64_t line;
+    int      label;
+    uint32_t group, attrs;
+    uint32_t first, n;     /* its packets in the batch arrays */
+} batch_flow;
+
+typedef struct {
+    GArray *flows;         /* batch_flow */
+    GArray *times, *sizes; /* all packets of the batch, flow after flow */
+    char   *group;         /* NULL: empty */
+} series_batch;
+
+typedef struct {
+    double   t;            /* time, clamped to the flow's last (the engine's view) */
+    uint32_t flow, i;      /* flow in the batch, packet index in the batch arrays */
+} batch_pkt;
+
+static int cmp_batch_pkt(const void *a, const void *b)
+{
+    const batch_pkt *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    if (x->flow != y->flow)
+        return x->flow < y->flow ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void batch_feed(series_batch *b, collect_ctx *cx)
+{
+    /* an engine of its own, as each capture has: its clock starts with the session */
+    tt_engine *eng = tt_engine_new(&cx->ds->spec, 0, on_block, cx);
+    guint n = b->times->len;
+    batch_pkt *order = g_new(batch_pkt, n ? n : 1);
+    for (guint f = 0; f < b->flows->len; f++) {
+        const batch_flow *bf = &g_array_index(b->flows, batch_flow, f);
+        double last = -INFINITY;
+        for (uint32_t i = bf->first; i < bf->first + bf->n; i++) {
+            double t = g_array_index(b->times, double, i);
+            last = t > last ? t : last;
+            order[i] = (batch_pkt){ last, f, i };
+        }
+    }
+    qsort(order, n, sizeof *order, cmp_batch_pkt);
+    tt_packet p;
+    memset(&p, 0, sizeof p);
+    p.key.family = 4;
+    p.key.proto = 17;
+    for (guint k = 0; k < n; k++) {
+        const batch_flow *bf = &g_array_index(b->flows, batch_flow, order[k].flow);
+        memcpy(p.key.src, &bf->line, 4);
+        p.ts = g_array_index(b->times, double, order[k].i);
+        p.ip_len = g_array_index(b->sizes, uint32_t, order[k].i);
+        tt_pkt_ref ref;
+        if (tt_engine_add(eng, &p, &ref) && ref.new_flow)
+            ctx_label(cx, ref.flow_id, bf->label, bf->group, bf->attrs);
+    }
+    tt_engine_flush(eng);
+    tt_engine_free(eng);
+    g_free(order);
+    g_array_set_size(b->flows, 0);
+    g_array_set_size(b->times, 0);
+    g_array_set_size(b->sizes, 0);
+    g_clear_pointer(&b->group, g_free);
+}
+
+/* #ttseries v1 / v2, plain or xz (tt_corpus.h reads and checks them). A v1
+ * line is a flow of its own; v2 lines of one session (consecutive lines of
+ * one group, as the corpus writer keeps them) go through one engine in time
+ * order by an engine of their own, so blocks come in the order, and flows
+ * get the numbers, that the session's capture gives them. */
 gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
 {
     tt_series_reader *r = tt_series_open(path, error);
@@ -583,10 +654,34 @@ gboolean tt_dataset_add_series(tt_dataset *ds, const char *path, GError **error)
     collect_ctx cx;
     ctx_init(&cx, ds, path);
     tt_engine *eng = tt_engine_new(&ds->spec, 0, on_block, &cx);
+    series_batch b = { g_array_new(FALSE, FALSE, sizeof(batch_flow)), g_array_new(FALSE, FALSE, sizeof(double)),
+                       g_array_new(FALSE, FALSE, sizeof(uint32_t)), NULL };
     tt_series_flow f;
     int rc;
-    while ((rc = tt_series_next(r, &f, error)) == 1)
-        add_flow(ds, &cx, eng, f.line, f.group, f.label, f.attrs, f.times, f.sizes);
+    while ((rc = tt_series_next(r, &f, error)) == 1) {
+        if (tt_series_version(r) == 1) {
+            add_flow(ds, &cx, eng, f.line, f.group, f.label, f.attrs, f.times, f.sizes);
+            continue;
+        }
+        if (b.group && strcmp(b.group, f.group) != 0)
+            batch_feed(&b, &cx);
+        if (!b.group)
+            b.group = g_strdup(f.group);
+        batch_flow bf = { f.line, label_of(ds, f.label, f.attrs), intern(ds->groups, ds->group_ix, f.group),
+                          intern(ds->attrs, ds->attrs_ix, f.attrs), b.times->len, f.times->len };
+        ds->packets_read += f.times->len;
+        if (bf.label >= 0)
+            ds->packets_labelled += f.times->len;
+        g_array_append_val(b.flows, bf);
+        g_array_append_vals(b.times, f.times->data, f.times->len);
+        g_array_append_vals(b.sizes, f.sizes->data, f.sizes->len);
+    }
+    if (rc == 0 && b.group)
+        batch_feed(&b, &cx);
+    g_array_free(b.flows, TRUE);
+    g_array_free(b.times, TRUE);
+    g_array_free(b.sizes, TRUE);
+    g_free(b.group);
     tt_series_close(r);
     tt_engine_free(eng);
     g_hash_table_destroy(cx.flows);

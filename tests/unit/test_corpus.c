@@ -151,6 +151,18 @@ static void test_equal(gconstpointer data)
         g_assert_cmpuint(from_caps->samples->len, >, 20);
         g_assert_cmpuint(from_corpus->flows->len, ==, from_caps->flows->len);
         assert_same_blocks(from_caps, from_corpus, tick != 1000);
+        /* and in the same order, with the same flow numbers: training on either is the same run */
+        for (guint i = 0; i < from_caps->samples->len; i++) {
+            const tt_sample *a = &g_array_index(from_caps->samples, tt_sample, i);
+            const tt_sample *b = &g_array_index(from_corpus->samples, tt_sample, i);
+            g_assert_cmpuint(a->flow_id, ==, b->flow_id);
+            g_assert_cmpuint(a->block_index, ==, b->block_index);
+            g_assert_cmpuint(a->n, ==, b->n);
+            g_assert_cmpstr(g_ptr_array_index(from_caps->groups, a->group), ==, g_ptr_array_index(from_corpus->groups, b->group));
+            if (tick != 1000)
+                g_assert_cmpmem(&g_array_index(from_caps->pkts, tt_pkt, a->off), a->n * sizeof(tt_pkt),
+                                &g_array_index(from_corpus->pkts, tt_pkt, b->off), b->n * sizeof(tt_pkt));
+        }
         tt_dataset_free(from_caps);
         tt_dataset_free(from_corpus);
     }
