@@ -540,7 +540,7 @@ static gboolean parse_flow(tt_series_reader *r, char *line, tt_series_flow *f, G
                     g_strv_length(fl));
         return FALSE;
     }
-    if (!*fl[0] || !*fl[1]) {
+    if (r->version == 2 && (!*fl[0] || !*fl[1])) {
         g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "empty group or label");
         return FALSE;
     }
@@ -1108,26 +1108,31 @@ gboolean tt_corpus_write(const char *path, const tt_corpus_write_opts *o, uint64
         if (o->log)
             fprintf(o->log, "%s: %" G_GUINT64_FORMAT " flows\n", *m, sc.flows - before);
     }
-    if (sc.flows == 0) {
+    if (sc.flows == 0 && appending) {
         tt_textout_end(sc.out, NULL);
         ok = TRUE;                               /* nothing new: the corpus stays as it is */
         goto out;
     }
-    uint32_t n = h.sections->len + 1;
-    char *end = g_strdup_printf("#end section=%u flows=%" G_GUINT64_FORMAT " packets=%" G_GUINT64_FORMAT "\n",
-                                n, sc.flows, sc.packets);
-    gboolean wrote = tt_textout_write(sc.out, end, strlen(end), error);
-    g_free(end);
-    if (!tt_textout_end(sc.out, wrote ? error : NULL) || !wrote)
-        goto out;
-    GString *sm = g_string_new(NULL);
-    g_string_append_printf(sm, "flows=%" G_GUINT64_FORMAT " packets=%" G_GUINT64_FORMAT " packets_cut=%" G_GUINT64_FORMAT
-                           " sessions=%u", sc.flows, sc.packets, sc.cut, sc.order->len);
-    for (const char *const *m = o->section_meta; m && *m; m++)
-        g_string_append_printf(sm, " %s", *m);
-    g_ptr_array_add(h.sections, g_string_free(sm, FALSE));
-    for (guint i = 0; i < sc.order->len; i++)
-        g_ptr_array_add(h.sessions, g_strdup_printf("%s %u", (char *)g_ptr_array_index(sc.order, i), n));
+    gboolean wrote = TRUE;
+    if (sc.flows == 0) {                         /* a new corpus without any flow: its header only */
+        tt_textout_end(sc.out, NULL);
+    } else {
+        uint32_t n = h.sections->len + 1;
+        char *end = g_strdup_printf("#end section=%u flows=%" G_GUINT64_FORMAT " packets=%" G_GUINT64_FORMAT "\n",
+                                    n, sc.flows, sc.packets);
+        wrote = tt_textout_write(sc.out, end, strlen(end), error);
+        g_free(end);
+        if (!tt_textout_end(sc.out, wrote ? error : NULL) || !wrote)
+            goto out;
+        GString *sm = g_string_new(NULL);
+        g_string_append_printf(sm, "flows=%" G_GUINT64_FORMAT " packets=%" G_GUINT64_FORMAT " packets_cut=%"
+                               G_GUINT64_FORMAT " sessions=%u", sc.flows, sc.packets, sc.cut, sc.order->len);
+        for (const char *const *m = o->section_meta; m && *m; m++)
+            g_string_append_printf(sm, " %s", *m);
+        g_ptr_array_add(h.sections, g_string_free(sm, FALSE));
+        for (guint i = 0; i < sc.order->len; i++)
+            g_ptr_array_add(h.sessions, g_strdup_printf("%s %u", (char *)g_ptr_array_index(sc.order, i), n));
+    }
 
     /* header stream, the old sections as they are, the new one */
     fp = temp_beside(path, &tmp, error);
@@ -1149,7 +1154,7 @@ gboolean tt_corpus_write(const char *path, const tt_corpus_write_opts *o, uint64
         if (!copied)
             goto out;
     }
-    if (!copy_bytes(sec, 0, fp, sectmp, error))
+    if (sc.flows && !copy_bytes(sec, 0, fp, sectmp, error))
         goto out;
     if (fflush(fp) != 0 || fsync(fileno(fp)) != 0 || fclose(fp) != 0) {
         fp = NULL;
