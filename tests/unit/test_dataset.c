@@ -73,6 +73,35 @@ static void test_manifest_line(void)
     }
 }
 
+/* A file that loads without an error, its class list sorted. */
+static tt_dataset *load_ok(const char *path)
+{
+    tt_spec s = small_spec();
+    tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
+    GError *e = NULL;
+    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
+    g_assert_no_error(e);
+    tt_dataset_finish(ds);
+    return ds;
+}
+
+/* Each text written to path fails to load with a format error naming the file and a line. */
+static void expect_format_errors(const char *path, const char *const *bad, size_t n)
+{
+    tt_spec s = small_spec();
+    for (size_t i = 0; i < n; i++) {
+        g_assert_true(g_file_set_contents(path, bad[i], -1, NULL));
+        tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
+        GError *e = NULL;
+        g_assert_false(tt_dataset_add_file(ds, path, NULL, &e));
+        g_assert_error(e, TT_ERROR, TT_ERROR_FORMAT);
+        g_assert_nonnull(strstr(e->message, path));
+        g_assert_true(g_regex_match_simple(":[0-9]+:", e->message, 0, 0));
+        g_error_free(e);
+        tt_dataset_free(ds);
+    }
+}
+
 static void test_series(void)
 {
     char *path = tmp_file("tt-test.tts",
@@ -81,12 +110,7 @@ static void test_series(void)
         "s1\tvoip\tf1\tapp=a\t0 0.1 0.2 0.3 0.4 11 11.1 11.2\t100 100 100 100 100 200 200 200\n"
         "s2\tvideo\tf2\t-\t5 5.5 6\t1500 1500 1500\n"
         "s2\tvideo\tf3\t-\t5 6\t1500 1500\n");
-    tt_spec s = small_spec();
-    tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
-    GError *e = NULL;
-    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
-    g_assert_no_error(e);
-    tt_dataset_finish(ds);
+    tt_dataset *ds = load_ok(path);
     /* classes sorted: video, voip; s1 gives 2 blocks (5 + 3 packets), s2 one ok + one too short */
     g_assert_cmpstr(g_ptr_array_index(ds->classes, 0), ==, "video");
     g_assert_cmpuint(ds->samples->len, ==, 3);
@@ -119,21 +143,44 @@ static void test_series(void)
     g_free(app);
     tt_dataset_free(ds);
 
-    const char *bad[] = {
+    static const char *const bad[] = {
         "#ttseries v1\ns\tl\tf\t-\t1 2 3\t10 20\n",          /* counts differ */
         "#ttseries v1\ns\tl\tf\t-\t1 x 3\t10 20 30\n",        /* bad time */
         "#ttseries v1\ns\tl\tf\t-\t1 2 3\t10 0 30\n",         /* size 0 */
         "#ttseries v1\ns\tl\tf\t1 2 3\t10 20 30\n",           /* 5 fields */
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_assert_true(g_file_set_contents(path, bad[i], -1, NULL));
-        ds = tt_dataset_new(&s, NULL, 0);
-        g_assert_false(tt_dataset_add_file(ds, path, NULL, &e));
-        g_assert_error(e, TT_ERROR, TT_ERROR_FORMAT);
-        g_assert_nonnull(strstr(e->message, ":2:"));              /* file and line */
-        g_clear_error(&e);
-        tt_dataset_free(ds);
-    }
+    expect_format_errors(path, bad, G_N_ELEMENTS(bad));
+    g_remove(path);
+    g_free(path);
+}
+
+/* The same flows as test_series in v2 (integer milliseconds): the same samples;
+ * a v2 file whose section is cut short is an error naming the file and line. */
+static void test_series_v2(void)
+{
+    char *path = tmp_file("tt-test-v2.tts",
+        "#ttseries v2 tick_ns=1000000\n"
+        "#sections 1\n"
+        "s1\tvoip\tf1\tapp=a\t0 100 100 100 100 10600 100 100\t100 100 100 100 100 200 200 200\n"
+        "s2\tvideo\tf2\t-\t5000 500 500\t1500 1500 1500\n"
+        "s2\tvideo\tf3\t-\t5000 1000\t1500 1500\n"
+        "#end section=1 flows=3 packets=13\n");
+    tt_dataset *ds = load_ok(path);
+    g_assert_cmpuint(ds->samples->len, ==, 3);
+    g_assert_cmpuint(g_array_index(ds->too_few, uint64_t, 0), ==, 1);
+    g_assert_cmpuint(ds->flows->len, ==, 3);
+    const tt_sample *b = &g_array_index(ds->samples, tt_sample, 1);
+    g_assert_cmpuint(b->block_index, ==, 1);
+    g_assert_cmpfloat_with_epsilon(g_array_index(ds->pkts, tt_pkt, b->off).t, 1.0f, 1e-5);
+    tt_dataset_free(ds);
+
+    static const char *const bad[] = {
+        "#ttseries v2 tick_ns=1000000\ns\tl\tf\t-\t1 2 3\t10 20 30\n",               /* no #end */
+        "#ttseries v2 tick_ns=1000000\ns\tl\tf\t-\t1 2 3\t10 20 30\n#end flows=1 packets=2\n",
+        "#ttseries v2 tick_ns=1000000\ns\tl\tf\t-\t1 2.5 3\t10 20 30\n#end flows=1 packets=3\n",
+        "#ttseries v2 tick_ns=1000000\n#sections 2\ns\tl\tf\t-\t1 2 3\t10 20 30\n#end flows=1 packets=3\n",
+    };
+    expect_format_errors(path, bad, G_N_ELEMENTS(bad));
     g_remove(path);
     g_free(path);
 }
@@ -229,6 +276,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/dataset/manifest-line", test_manifest_line);
     g_test_add_func("/dataset/series", test_series);
+    g_test_add_func("/dataset/series-v2", test_series_v2);
     g_test_add_func("/dataset/fixed-classes", test_fixed_classes);
     g_test_add_func("/dataset/label-attr", test_label_attr);
     g_test_add_func("/dataset/flowpic-csv", test_flowpic_csv);
