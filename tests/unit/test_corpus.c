@@ -220,6 +220,11 @@ static char *part_manifest(const char *name, int max_k)
     return path;
 }
 
+static void write_bytes(const char *path, const char *data, gsize len)
+{
+    g_assert_true(g_file_set_contents(path, data, (gssize)len, NULL));
+}
+
 static char *file_sha(const char *path)
 {
     char *data;
@@ -269,6 +274,21 @@ static void test_append(void)
     g_assert_error(e, TT_ERROR, TT_ERROR_INVALID);
     g_clear_error(&e);
 
+    /* a damaged corpus is not appended to (its bytes would be copied as they are) */
+    char *data;
+    gsize len;
+    g_assert_true(g_file_get_contents(two, &data, &len, NULL));
+    char *cut = tmp_path("cut-append.ttseries.xz");
+    write_bytes(cut, data, len - 100);
+    static const char *const none[] = { NULL };
+    g_assert_cmpuint(write_corpus(cut, none, TRUE, 0, 0, meta, &e), ==, G_MAXUINT64);
+    g_assert_error(e, TT_ERROR, TT_ERROR_FORMAT);
+    g_assert_nonnull(strstr(e->message, "damaged"));
+    g_clear_error(&e);
+    g_unlink(cut);
+    g_free(cut);
+    g_free(data);
+
     /* appended = written at once */
     write_corpus(one, both, FALSE, 0, 0, meta, &e);
     g_assert_no_error(e);
@@ -293,11 +313,6 @@ static void test_append(void)
 }
 
 /* ---- damaged corpora ------------------------------------------------------------------ */
-
-static void write_bytes(const char *path, const char *data, gsize len)
-{
-    g_assert_true(g_file_set_contents(path, data, (gssize)len, NULL));
-}
 
 /* Loading fails with an error naming the file and a line or byte, and keeps no sample. */
 static void assert_fails(const char *path, const char *what)
