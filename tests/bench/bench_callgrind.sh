@@ -46,7 +46,7 @@ tt_fix_owner
 cg() {   # cg NAME HOME ARGS...
     local name=$1 home=$2
     shift 2
-    setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups env HOME="$home" TZ=UTC OPENBLAS_NUM_THREADS=1 \
+    "${TT_AS_USER[@]}" env HOME="$home" TZ=UTC OPENBLAS_NUM_THREADS=1 \
         valgrind --tool=callgrind --callgrind-out-file="$TT_TMP/cg/$name.out" \
         tshark -2 -r "$cap" "$@" >/dev/null 2>"$TT_TMP/cg/$name.log"
 }

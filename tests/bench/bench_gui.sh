@@ -6,8 +6,9 @@
 #       [--arch lenet|flowpic] [--configs LIST] [--idle SEC] [--raw FILE]
 #
 # Method (no hook inside Wireshark, so nothing of the load is left out):
-# the real wireshark-qt runs headless under Xvfb as uid 65534 with a
-# temporary HOME (personal plugins), started with -r FILE. A poller reads the
+# the real wireshark-qt runs headless under Xvfb (as uid 65534 when started
+# as root, as the caller otherwise) with a temporary HOME (personal plugins),
+# started with -r FILE. A poller reads the
 # process's CPU time (utime + stime of all threads, /proc/PID/stat) every
 # 0.1 s. Opening a file in Wireshark is CPU-bound from start to end: reading
 # and dissecting every frame (the first pass, coloring rules), the
@@ -80,7 +81,7 @@ NOPLUG_HOME=$TT_TMP/home-absent
 mkdir -p "$NOPLUG_HOME" "$TT_TMP/run"
 chmod 700 "$TT_TMP/run"
 capcopy=$cap
-if ! setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups test -r "$cap" 2>/dev/null; then
+if ! "${TT_AS_USER[@]}" test -r "$cap" 2>/dev/null; then
     capcopy=$TT_TMP/$(basename "$cap")
     cp "$cap" "$capcopy"
 fi
@@ -134,8 +135,7 @@ run_gui() {
     esac
     local t0 t_last c_last c now rss=0 win=
     t0=$(date +%s.%N)
-    setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups \
-        env HOME="$home" TZ=UTC LC_ALL=C.UTF-8 DISPLAY=:$disp XDG_RUNTIME_DIR="$TT_TMP/run" \
+    "${TT_AS_USER[@]}" env HOME="$home" TZ=UTC LC_ALL=C.UTF-8 DISPLAY=:$disp XDG_RUNTIME_DIR="$TT_TMP/run" \
         QT_X11_NO_MITSHM=1 OPENBLAS_NUM_THREADS=1 \
         wireshark -o capture.no_interface_load:TRUE "${extra[@]}" -r "$capcopy" >"$TT_OUT/ws.$cfg.log" 2>&1 &
     WSPID=$!

@@ -44,8 +44,9 @@
 #                  to finish leaves its share to the others): read the CPU
 #                  ratio alongside
 #
-# Every tshark runs as uid 65534 with a temporary HOME (root ignores personal
-# plugins; see tests/plugin/common.sh) under /usr/bin/time -f '%e %U %S %M'.
+# Every tshark runs with a temporary HOME, as uid 65534 when started as root
+# (root ignores personal plugins; see tests/plugin/common.sh), as the caller
+# otherwise, under /usr/bin/time -f '%e %U %S %M'.
 # Output: a Markdown table on stdout. For each test and configuration: the
 # median wall time, CPU time and peak RSS over the repetitions, and the median
 # over repetitions of the ratio "on / baseline" taken within the same
@@ -125,7 +126,7 @@ if [ -n "$ref_build" ]; then
     case ",$configs," in *,ref,*) ;; *) configs=$configs,ref ;; esac
 fi
 capcopy=$cap
-if ! setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups test -r "$cap" 2>/dev/null; then
+if ! "${TT_AS_USER[@]}" test -r "$cap" 2>/dev/null; then
     capcopy=$TT_TMP/capture.pcap
     cp "$cap" "$capcopy"
 fi
@@ -160,8 +161,7 @@ run_one() {
     fi
     local tf=$TT_TMP/time.$test.$cfg
     /usr/bin/time -f '%e %U %S %M' -o "$tf" \
-        setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups \
-        env HOME="$home" TZ=UTC LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1 \
+        "${TT_AS_USER[@]}" env HOME="$home" TZ=UTC LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1 \
         tshark "${args[@]}" >"$TT_TMP/out.$test.$cfg" 2>"$TT_TMP/err.$test.$cfg"
     local rc=$?
     if [ $rc -ne 0 ]; then

@@ -11,10 +11,20 @@
 # plugin folder and an untrained model (init-model) as the bundled
 # triage/category.ttm, owned by an unprivileged user: Wireshark ignores
 # personal plugins when the real uid is 0, so as root tshark runs as
-# uid/gid 65534 (setpriv). Every tshark call gets TZ=UTC and explicit -o prefs.
+# uid/gid 65534 (setpriv). A normal user runs tshark as itself (setpriv
+# would fail: only root may change its uid). Every tshark call gets TZ=UTC
+# and explicit -o prefs.
 set -u
 
 TT_UID=65534
+# Command prefix that runs something as the test user: setpriv as root,
+# nothing otherwise. For commands that cannot take a shell function (e.g.
+# under /usr/bin/time): "${TT_AS_USER[@]}" env HOME=... CMD.
+if [ "$(id -u)" = 0 ]; then
+    TT_AS_USER=(setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups)
+else
+    TT_AS_USER=()
+fi
 TT_CLASSES=voip,video,chat,browsing,file_transfer
 
 fail() {
@@ -73,12 +83,15 @@ tt_fix_owner() {
 
 # tt_as_user CMD ARGS...: run as the unprivileged user with the test HOME.
 tt_as_user() {
-    if [ "$(id -u)" = 0 ]; then
-        setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups \
-            env HOME="$TT_HOME" TZ=UTC LC_ALL=C.UTF-8 "$@"
-    else
-        env HOME="$TT_HOME" TZ=UTC LC_ALL=C.UTF-8 "$@"
-    fi
+    tt_as_user_home "$TT_HOME" "$@"
+}
+
+# tt_as_user_home HOME CMD ARGS...: the same with another HOME (e.g. one
+# without the plugin).
+tt_as_user_home() {
+    local home=$1
+    shift
+    "${TT_AS_USER[@]}" env HOME="$home" TZ=UTC LC_ALL=C.UTF-8 "$@"
 }
 
 # tshark as the test user; stderr goes to $TT_OUT/stderr (appended).

@@ -38,10 +38,9 @@ OPTS=()
 [ -n "${TT_MEM_MAX_FLOWS:-}" ] && OPTS=(-o "triage.max_flows:$TT_MEM_MAX_FLOWS")
 
 peak() {   # peak HOME ARGS... -> "KB seconds" (peak RSS of the tshark process); output in $TT_OUT/fields
-    local home=$1 asuser=()
+    local home=$1
     shift
-    [ "$(id -u)" = 0 ] && asuser=(setpriv --reuid=$TT_UID --regid=$TT_UID --clear-groups)
-    /usr/bin/time -f "%M %e" -o "$TT_TMP/time" "${asuser[@]}" env HOME="$home" TZ=UTC LC_ALL=C.UTF-8 \
+    /usr/bin/time -f "%M %e" -o "$TT_TMP/time" "${TT_AS_USER[@]}" env HOME="$home" TZ=UTC LC_ALL=C.UTF-8 \
         tshark "$@" >"$TT_OUT/fields" 2>>"$TT_OUT/stderr" || fail "tshark $* failed"
     cat "$TT_TMP/time"
 }
