@@ -162,7 +162,8 @@ static void on_block(const tt_block *b, void *user)
     }
     if (!fl->rec) {
         tt_flow_rec r = { .label = (uint32_t)fl->label, .group = fl->group, .attrs = fl->attrs,
-                          .source = cx->source, .flow_id = b->flow_id, .first_ts = b->first_ts };
+                          .source = cx->source, .flow_id = b->flow_id, .key = *b->key,
+                          .first_ts = b->first_ts };
         g_array_append_val(ds->flows, r);
         fl->rec = ds->flows->len;
     }

@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
     uint32_t label, group, attrs, source;
     uint64_t flow_id;      /* as numbered by the engine within its source */
+    tt_key   key;          /* its 5-tuple (synthetic for packet series) */
     uint64_t packets;      /* in all its blocks */
     uint32_t blocks, blocks_ok;
     double   first_ts, last_ts;

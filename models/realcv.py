@@ -11,6 +11,11 @@ flow of the test fold; the rows of all folds together answer for every real flow
 
   realcv.py folds K SEED OUT.tsv MANIFEST...     unit -> fold (stratified by majority class)
   realcv.py split FOLDS.tsv I OUT.split          the split file of fold I
+  realcv.py final FOLDS.tsv I SEED OUT.split CORPUS...
+                                                 the bundled model's split: real fold I
+                                                 validates, the other real folds train; lab
+                                                 sessions (the corpus' #session lines) 70/15/15
+                                                 per category x tunnel
   realcv.py score [--unit flow|conv] [--min-packets N] [--threshold T] [--json OUT] FLOWS.tsv...
 
 Scoring (models/README.md states it): one-way flows with >= N packets (default 20), or with
@@ -92,6 +97,44 @@ def cmd_split(folds_path, i, out):
         for g in sorted(folds):
             side = "test" if folds[g] == i else "val" if folds[g] == (i + 1) % k else "train"
             f.write("%s\t%s\n" % (g, side))
+        f.write("*\ttrain\n")
+
+
+def corpus_sessions(path):
+    """Session ids listed in a corpus header (#session ID K; first xz stream or plain)."""
+    import lzma
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    opener = lzma.open if magic == b"\xfd7zXZ\x00" else open
+    ids = []
+    with opener(path, "rt") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            if line.startswith("#session "):
+                ids.append(line.split()[1])
+    return ids
+
+
+def cmd_final(folds_path, i, seed, out, corpora):
+    folds = read_folds(folds_path)
+    cells = defaultdict(list)
+    for c in corpora:
+        for sid in corpus_sessions(c):
+            parts = sid.split("-")          # s<seed>-<k>-<category>-<tunnel>
+            cells["-".join(parts[2:])].append(sid)
+    rng = random.Random(seed)
+    with open(out, "w") as f:
+        f.write("# real fold %d validates, other real folds train; lab sessions 70/15/15 per cell (seed %d)\n"
+                % (i, seed))
+        for g in sorted(folds):
+            f.write("%s\t%s\n" % (g, "val" if folds[g] == i else "train"))
+        for cell in sorted(cells):
+            ids = sorted(cells[cell])
+            rng.shuffle(ids)
+            n_test = n_val = round(0.15 * len(ids))
+            for j, sid in enumerate(ids):
+                f.write("%s\t%s\n" % (sid, "test" if j < n_test else "val" if j < n_test + n_val else "train"))
         f.write("*\ttrain\n")
 
 
@@ -219,6 +262,8 @@ def main(argv):
         cmd_folds(int(argv[2]), int(argv[3]), argv[4], argv[5:])
     elif len(argv) == 5 and argv[1] == "split":
         cmd_split(argv[2], int(argv[3]), argv[4])
+    elif len(argv) >= 6 and argv[1] == "final":
+        cmd_final(argv[2], int(argv[3]), int(argv[4]), argv[5], argv[6:])
     elif len(argv) >= 3 and argv[1] == "score":
         cmd_score(argv[2:])
     else:
