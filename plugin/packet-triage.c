@@ -20,6 +20,7 @@
 #include "ws-compat.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
@@ -525,10 +526,30 @@ add_gen_uint(proto_tree *t, int hf, tvbuff_t *tvb, guint32 v)
     return it;
 }
 
-static proto_item *
-add_gen_double(proto_tree *t, int hf, tvbuff_t *tvb, double v)
+/* A confidence as people read it: 3 decimals, rounded down. The field keeps
+ * this value (not the model's full float), so that -T fields, JSON and CSV
+ * exports print 0.801 instead of 0.801101624965668; rounding down keeps
+ * `triage.confidence >= T` in step with the status for any threshold T of
+ * up to 3 decimals (0.4996 reads 0.499 and "low confidence" at 0.5). The
+ * 1e-6 lets a float just under k/1000 by representation error read k/1000. */
+static double
+confidence_shown(double c)
 {
-    proto_item *it = proto_tree_add_double(t, hf, tvb, 0, 0, v);
+    return floor(c * 1000.0 + 1e-6) / 1000.0;
+}
+
+/* Label and custom-column text of the confidence fields (BASE_CUSTOM):
+ * always 3 decimals, so a column of them lines up (0.800, not 0.8). */
+static void
+format_confidence(gchar *buf, double v)
+{
+    snprintf(buf, ITEM_LABEL_LENGTH, "%.3f", v);
+}
+
+static proto_item *
+add_gen_confidence(proto_tree *t, int hf, tvbuff_t *tvb, double conf)
+{
+    proto_item *it = proto_tree_add_double(t, hf, tvb, 0, 0, confidence_shown(conf));
     proto_item_set_generated(it);
     return it;
 }
@@ -544,7 +565,7 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 bloc
     tb->key = f ? &f->key : NULL;
     tb->category = block_class_interned(s, r, triage_prefs.threshold_value);
     tb->status = block_status(r, triage_prefs.threshold_value);
-    tb->confidence = r->confidence;
+    tb->confidence = confidence_shown(r->confidence);
     tb->counts_flow = r->first_of_class && r->state == TRIAGE_BLOCK_CLASSIFIED;
 }
 
@@ -576,10 +597,10 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
         proto_item_set_generated(ci);
         if (want_text(t))
             proto_item_append_text(ci, ": flow %u block %u -> %s (%.3f)", flow, block,
-                                   cls, r->confidence);
+                                   cls, confidence_shown(r->confidence));
         proto_tree *ct = proto_item_add_subtree(ci, ett_triage_closed);
         add_gen_string(ct, hf_closed_category, tvb, cls);
-        add_gen_double(ct, hf_closed_confidence, tvb, r->confidence);
+        add_gen_confidence(ct, hf_closed_confidence, tvb, r->confidence);
         add_gen_uint(ct, hf_closed_flow, tvb, flow);
         add_gen_uint(ct, hf_closed_block, tvb, block);
         add_gen_string(ct, hf_closed_status, tvb, block_status(r, triage_prefs.threshold_value));
@@ -612,7 +633,7 @@ show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
     if (r == NULL)
         return;   /* pending: the primary model's status already says so */
     add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s->model, r, triage_prefs.threshold_value));
-    add_gen_double(t, *hf_role_conf[s->role], tvb, r->confidence);
+    add_gen_confidence(t, *hf_role_conf[s->role], tvb, r->confidence);
 }
 
 static void
@@ -662,7 +683,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     if (r) {
         cls = block_class(s->model, r, triage_prefs.threshold_value);
         add_gen_string(t, hf_category, tvb, cls);
-        add_gen_double(t, hf_confidence, tvb, r->confidence);
+        add_gen_confidence(t, hf_confidence, tvb, r->confidence);
     }
     add_gen_uint(t, hf_flow, tvb, flow);
     const triage_flow *f = triage_run_flow(run, 0, flow);
@@ -687,7 +708,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     gboolean text = want_text(tree);
     if (r) {
         if (text)
-            proto_item_append_text(ti, ": %s (%.3f), flow %u block %u", cls, r->confidence,
+            proto_item_append_text(ti, ": %s (%.3f), flow %u block %u", cls, confidence_shown(r->confidence),
                                    flow, block);
         if (r->state == TRIAGE_BLOCK_TOO_FEW && first)
             expert_add_info_format(pinfo, st, &ei_too_few,
@@ -787,8 +808,8 @@ proto_register_triage(void)
     static hf_register_info hf[] = {
         { &hf_category, { "Category", "triage.category", FT_STRING, BASE_NONE, NULL, 0x0,
           "Traffic category of this packet's flow block (\"unknown\" below the confidence threshold)", HFILL } },
-        { &hf_confidence, { "Confidence", "triage.confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
-          "Model probability of the top category (0..1)", HFILL } },
+        { &hf_confidence, { "Confidence", "triage.confidence", FT_DOUBLE, BASE_CUSTOM, CF_FUNC(format_confidence), 0x0,
+          "Model probability of the top category (0..1, 3 decimals rounded down)", HFILL } },
         { &hf_flow, { "Flow", "triage.flow", FT_UINT32, BASE_DEC, NULL, 0x0,
           "Unidirectional flow number (directed 5-tuple of the innermost IP header)", HFILL } },
         { &hf_reverse_flow, { "Reverse flow", "triage.reverse_flow", FT_UINT32, BASE_DEC, NULL, 0x0,
@@ -805,17 +826,17 @@ proto_register_triage(void)
           "Length of the innermost IP packet, header included: the size this packet has in the FlowPic", HFILL } },
         { &hf_tunnel, { "Tunnel", "triage.tunnel", FT_STRING, BASE_NONE, NULL, 0x0,
           "Result of the tunnel model (extra model, task \"tunnel\")", HFILL } },
-        { &hf_tunnel_confidence, { "Tunnel confidence", "triage.tunnel_confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
+        { &hf_tunnel_confidence, { "Tunnel confidence", "triage.tunnel_confidence", FT_DOUBLE, BASE_CUSTOM, CF_FUNC(format_confidence), 0x0,
           NULL, HFILL } },
         { &hf_app, { "Application", "triage.app", FT_STRING, BASE_NONE, NULL, 0x0,
           "Result of the application/platform model (extra model, task \"platform\" or \"app\")", HFILL } },
-        { &hf_app_confidence, { "Application confidence", "triage.app_confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
+        { &hf_app_confidence, { "Application confidence", "triage.app_confidence", FT_DOUBLE, BASE_CUSTOM, CF_FUNC(format_confidence), 0x0,
           NULL, HFILL } },
         { &hf_closed, { "Block closed by this packet", "triage.closed", FT_NONE, BASE_NONE, NULL, 0x0,
           "A block of some flow that this packet finished, with its result", HFILL } },
         { &hf_closed_category, { "Category", "triage.closed.category", FT_STRING, BASE_NONE, NULL, 0x0,
           NULL, HFILL } },
-        { &hf_closed_confidence, { "Confidence", "triage.closed.confidence", FT_DOUBLE, BASE_NONE, NULL, 0x0,
+        { &hf_closed_confidence, { "Confidence", "triage.closed.confidence", FT_DOUBLE, BASE_CUSTOM, CF_FUNC(format_confidence), 0x0,
           NULL, HFILL } },
         { &hf_closed_flow, { "Flow", "triage.closed.flow", FT_UINT32, BASE_DEC, NULL, 0x0,
           NULL, HFILL } },

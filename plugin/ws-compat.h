@@ -21,7 +21,9 @@
  * here), the stat_tap_table_ui layout, tap packet
  * callbacks (tap_flags_t), have_tap_listener / find_tap_id, pinfo->data_src
  * with get_data_source_tvb, PTREE_DATA and header_field_info.ref_type,
- * prefs_get_bool_value, and the prefs_register_*_preference calls used here. The WIRESHARK_PLUGIN_REGISTER_*
+ * prefs_get_bool_value, the prefs_register_*_preference calls used here, and
+ * BASE_CUSTOM on FT_DOUBLE fields (custom_fmt_func_double_t, CF_FUNC; 4.0 uses
+ * it for labels and custom columns, not for -T fields). The WIRESHARK_PLUGIN_REGISTER_*
  * macros of later Wireshark development versions are not in any of these
  * three releases' headers, so the plugin defines the symbols itself.
  */

@@ -25,6 +25,10 @@ bad=$(cut -f1 "$TT_OUT/f" | sort -u | grep -v -x -E "voip|video|chat|browsing|fi
 echo "ok: categories among the model's classes: $(cut -f1 "$TT_OUT/f" | sort -u | tr '\n' ' ')"
 awk -F'\t' '$2 < 0 || $2 > 1 { exit 1 }' "$TT_OUT/f" || fail "confidence outside [0, 1]"
 echo "ok: confidence in [0, 1]"
+# a confidence as people read it: 3 decimals at most (0.801, not 0.801101624965668)
+awk -F'\t' '$2 !~ /^[01](\.[0-9]?[0-9]?[0-9])?$/ { print "FAIL: triage.confidence " $2; exit 1 }' "$TT_OUT/f" >&2 ||
+    fail "triage.confidence printed with more than 3 decimals"
+echo "ok: triage.confidence with at most 3 decimals in -T fields"
 grep -q "pending" "$TT_OUT/f" && fail "pending status with -2"
 sha=$("$TT_CLI" info "$TT_TMP/models/bundled.ttm" | awk '/^sha256/ {print substr($2, 1, 12)}')
 name=$("$TT_CLI" info "$TT_TMP/models/bundled.ttm" | awk '/^model/ {print $2}')

@@ -15,8 +15,8 @@ tt_tshark -r "$cap" -2 -o triage.threshold:0 -c 5 -T fields -e triage.category >
     fail "tshark -e triage.category failed"
 awk -F'\t' '{ print $(NF-4) }' "$TT_OUT/cols" | diff - "$TT_OUT/cat" > /dev/null ||
     fail "profile column Category differs from triage.category: $(cat "$TT_OUT/cols")"
-n=$(awk -F'\t' '$(NF-4) != "" && $(NF-3) ~ /^[0-9.e+-]+$/' "$TT_OUT/cols" | wc -l)
-expect_eq "$n" 5 "profile columns Category and Confidence filled"
+n=$(awk -F'\t' '$(NF-4) != "" && $(NF-3) ~ /^[01]\.[0-9][0-9][0-9]$/' "$TT_OUT/cols" | wc -l)
+expect_eq "$n" 5 "profile columns Category and Confidence (3 decimals) filled"
 # every colouring rule's filter compiles
 grep '^@' "$TT_PROFILE/colorfilters" | cut -d@ -f3 | while read -r f; do
     tt_tshark -r "$cap" -c 1 -Y "$f" > /dev/null || fail "colouring rule filter does not compile: $f"
