@@ -308,6 +308,7 @@ static int cmd_train(int argc, char **argv)
     double val = 0.15, test = 0.15;
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
     double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0, aug_trunc = 0.0;
+    double threshold = -1.0;
     char *split_unit = NULL, *label_attr = NULL;
     char **where = NULL, **balance_attrs = NULL;
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
@@ -335,6 +336,7 @@ static int cmd_train(int argc, char **argv)
         { "aug-truncate", 0, 0, G_OPTION_ARG_DOUBLE, &aug_trunc, "With probability P, keep a random 1 s..block window of a block (short flows)", "P" },
         { "init", 0, 0, G_OPTION_ARG_FILENAME, &init, "Start from this model's weights, spec and classes", "MODEL" },
         { "note", 0, 0, G_OPTION_ARG_STRING, &note, "Free text stored in the model (e.g. data sources)", "TEXT" },
+        { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "Confidence threshold the model recommends (stored; the plugin's default; 0..1)", "T" },
         { "eval-json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the test-split evaluation as JSON", "FILE" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines", NULL },
         { NULL }
@@ -428,9 +430,15 @@ static int cmd_train(int argc, char **argv)
     o.balance_attrs = (const char *const *)balance_attrs;
     o.log = quiet ? NULL : stderr;
 
+    if (threshold > 1.0) {
+        fprintf(stderr, "traffictriage train: --threshold %g is not in [0, 1]\n", threshold);
+        return 2;
+    }
     GString *meta = g_string_new(NULL);
     if (note)
         g_string_append_printf(meta, "note=%s\n", note);
+    if (threshold >= 0.0)
+        g_string_append_printf(meta, "threshold=%g\n", threshold);
     if (split_in)
         g_string_append_printf(meta, "split=by group (session/capture), read from %s; groups train %u, val %u, test %u\n",
                                split_in, gcount[0], gcount[1], gcount[2]);

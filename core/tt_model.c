@@ -594,3 +594,22 @@ gboolean tt_classify_packets(tt_classifier *c, const tt_pkt *pkts, size_t n, tt_
     res->confidence = res->probs[res->top];
     return TRUE;
 }
+
+double tt_model_threshold(const tt_model *m)
+{
+    const char *line = m && m->meta ? m->meta : "";
+    while (*line) {
+        if (strncmp(line, "threshold=", 10) == 0) {
+            char *end = NULL;
+            double t = g_ascii_strtod(line + 10, &end);
+            if (end != line + 10 && (*end == '\n' || *end == '\0') && t >= 0.0 && t <= 1.0)
+                return t;
+            return TT_MODEL_DEFAULT_THRESHOLD;
+        }
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return TT_MODEL_DEFAULT_THRESHOLD;
+}

@@ -43,6 +43,13 @@ tt_model *tt_model_load_bytes(const guint8 *data, gsize len, GError **error);
 GBytes   *tt_model_to_bytes(tt_model *m, GError **error);
 gboolean  tt_model_save_file(tt_model *m, const char *path, GError **error);
 
+/* The confidence below which a block's answer reads "unknown", as the model's
+ * trainer recommends it (META line `threshold=T`, chosen on validation data;
+ * `traffictriage train --threshold`), or TT_MODEL_DEFAULT_THRESHOLD when the
+ * model names none or an invalid one. */
+#define TT_MODEL_DEFAULT_THRESHOLD 0.5
+double tt_model_threshold(const tt_model *m);
+
 /* Result of classifying one block. */
 typedef struct {
     uint32_t top;               /* class index */

@@ -320,6 +320,38 @@ static void test_classify(void)
     tt_model_free(m);
 }
 
+/* The recommended threshold travels in META and survives a save/load round trip;
+ * a missing, malformed or out-of-range value gives the default. */
+static void test_threshold(void)
+{
+    static const struct { const char *meta; double want; } cases[] = {
+        { "note=x\nthreshold=0.35\nseed=1\n", 0.35 },
+        { "threshold=0\n", 0.0 },
+        { "note=x\n", TT_MODEL_DEFAULT_THRESHOLD },
+        { "threshold=abc\n", TT_MODEL_DEFAULT_THRESHOLD },
+        { "threshold=1.5\n", TT_MODEL_DEFAULT_THRESHOLD },
+        { "threshold=0.4x\n", TT_MODEL_DEFAULT_THRESHOLD },
+        { "xthreshold=0.2\n", TT_MODEL_DEFAULT_THRESHOLD },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        tt_model *m = tiny_model();
+        g_free(m->meta);
+        m->meta = g_strdup(cases[i].meta);
+        g_assert_cmpfloat_with_epsilon(tt_model_threshold(m), cases[i].want, 1e-9);
+        GError *e = NULL;
+        GBytes *b = tt_model_to_bytes(m, &e);
+        g_assert_no_error(e);
+        gsize len;
+        const guint8 *data = g_bytes_get_data(b, &len);
+        tt_model *back = tt_model_load_bytes(data, len, &e);
+        g_assert_no_error(e);
+        g_assert_cmpfloat_with_epsilon(tt_model_threshold(back), cases[i].want, 1e-9);
+        tt_model_free(back);
+        g_bytes_unref(b);
+        tt_model_free(m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -334,6 +366,7 @@ int main(int argc, char **argv)
     g_test_add_func("/model/missing-file", test_missing_file);
     g_test_add_func("/model/new-checks", test_model_new_checks);
     g_test_add_func("/model/classify", test_classify);
+    g_test_add_func("/model/threshold", test_threshold);
     g_test_add_func("/model/cost-bounds", test_cost_bounds);
     return g_test_run();
 }
