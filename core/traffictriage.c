@@ -42,6 +42,7 @@ static char *o_arch = NULL, *o_classes = NULL, *o_task = NULL, *o_name = NULL, *
 static int o_side = 32;
 static double o_block = 0.0;
 static int o_min_packets = -1;
+static double o_threshold = -1.0;
 static gint64 o_seed = 1;
 static char *o_time_scale = NULL, *o_counts = NULL;
 
@@ -51,6 +52,7 @@ static GOptionEntry model_entries[] = {
     { "block-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &o_block, "Block length in seconds (default 15 for lenet, 60 for flowpic)", "S" },
     { "min-packets", 0, 0, G_OPTION_ARG_INT, &o_min_packets, "Packets a block needs to be classified (default 10)", "N" },
     { "time-scale", 0, 0, G_OPTION_ARG_STRING, &o_time_scale, "fixed (block length maps to the width, default) or span", "MODE" },
+    { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &o_threshold, "Confidence threshold the model recommends, 0..1 (stored; the plugin's default)", "T" },
     { "counts", 0, 0, G_OPTION_ARG_STRING, &o_counts, "Pixel value from a cell's packet count: clip (min(n, 255) / 255, default), log (log(1 + n)) or raw", "MODE" },
     { "classes", 'c', 0, G_OPTION_ARG_STRING, &o_classes, "Comma-separated class names (default: the labels met in the data, sorted)", "A,B,..." },
     { "task", 0, 0, G_OPTION_ARG_STRING, &o_task, "Task name: category (default), tunnel, platform, ...", "TASK" },
@@ -86,6 +88,10 @@ static gboolean build_spec(tt_spec *spec, gboolean *paper, GError **error)
     }
     if (o_min_packets >= 0)
         spec->min_packets = (uint32_t)o_min_packets;
+    if (o_threshold > 1.0) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "--threshold %g is not in [0, 1]", o_threshold);
+        return FALSE;
+    }
     if (o_time_scale) {
         if (strcmp(o_time_scale, "span") != 0 && strcmp(o_time_scale, "fixed") != 0) {
             g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "unknown --time-scale %s (fixed or span)", o_time_scale);
@@ -201,6 +207,11 @@ static int cmd_init_model(int argc, char **argv)
         return fail(e);
     g_free(m->meta);
     m->meta = g_strdup_printf("untrained=yes (random weights from seed %" G_GINT64_FORMAT ")\n", o_seed);
+    if (o_threshold >= 0.0) {
+        char *with = g_strdup_printf("%sthreshold=%g\n", m->meta, o_threshold);
+        g_free(m->meta);
+        m->meta = with;
+    }
     if (!tt_model_save_file(m, o_out, &e)) {
         tt_model_free(m);
         return fail(e);
@@ -308,7 +319,6 @@ static int cmd_train(int argc, char **argv)
     double val = 0.15, test = 0.15;
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
     double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0, aug_trunc = 0.0;
-    double threshold = -1.0;
     char *split_unit = NULL, *label_attr = NULL;
     char **where = NULL, **balance_attrs = NULL;
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
@@ -336,7 +346,6 @@ static int cmd_train(int argc, char **argv)
         { "aug-truncate", 0, 0, G_OPTION_ARG_DOUBLE, &aug_trunc, "With probability P, keep a random 1 s..block window of a block (short flows)", "P" },
         { "init", 0, 0, G_OPTION_ARG_FILENAME, &init, "Start from this model's weights, spec and classes", "MODEL" },
         { "note", 0, 0, G_OPTION_ARG_STRING, &note, "Free text stored in the model (e.g. data sources)", "TEXT" },
-        { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "Confidence threshold the model recommends (stored; the plugin's default; 0..1)", "T" },
         { "eval-json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the test-split evaluation as JSON", "FILE" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines", NULL },
         { NULL }
@@ -430,15 +439,11 @@ static int cmd_train(int argc, char **argv)
     o.balance_attrs = (const char *const *)balance_attrs;
     o.log = quiet ? NULL : stderr;
 
-    if (threshold > 1.0) {
-        fprintf(stderr, "traffictriage train: --threshold %g is not in [0, 1]\n", threshold);
-        return 2;
-    }
     GString *meta = g_string_new(NULL);
     if (note)
         g_string_append_printf(meta, "note=%s\n", note);
-    if (threshold >= 0.0)
-        g_string_append_printf(meta, "threshold=%g\n", threshold);
+    if (o_threshold >= 0.0)
+        g_string_append_printf(meta, "threshold=%g\n", o_threshold);
     if (split_in)
         g_string_append_printf(meta, "split=by group (session/capture), read from %s; groups train %u, val %u, test %u\n",
                                split_in, gcount[0], gcount[1], gcount[2]);

@@ -93,7 +93,8 @@ static triage_prefs_t triage_prefs = {
     .extra_models = "",
     .threshold = TRIAGE_DEFAULT_THRESHOLD,
     .max_flows = TRIAGE_DEFAULT_MAX_FLOWS,
-    .threshold_value = 0.5,
+    .threshold_set = FALSE,
+    .threshold_value = TT_MODEL_DEFAULT_THRESHOLD,
 };
 
 static struct {
@@ -299,18 +300,23 @@ static void
 triage_apply_prefs_load(gboolean load_models)
 {
     const char *txt = triage_prefs.threshold ? triage_prefs.threshold : "";
+    while (g_ascii_isspace(*txt))
+        txt++;
     char *end = NULL;
     double thr = g_ascii_strtod(txt, &end);
     while (end && g_ascii_isspace(*end))
         end++;
-    if (end == txt || *end != '\0' || !(thr >= 0.0 && thr <= 1.0)) {
+    if (*txt == '\0') {
+        triage_prefs.threshold_set = FALSE;             /* each model's own */
+    } else if (end == txt || *end != '\0' || !(thr >= 0.0 && thr <= 1.0)) {
         if (g_strcmp0(triage.bad_threshold, txt) != 0) {   /* say it once */
-            ws_warning("TrafficTriage: threshold \"%s\" is not a number in [0, 1]; keeping %.3f",
-                       txt, triage_prefs.threshold_value);
+            ws_warning("TrafficTriage: threshold \"%s\" is not a number in [0, 1]; keeping %s",
+                       txt, triage_prefs.threshold_set ? "the previous one" : "each model's own");
             g_free(triage.bad_threshold);
             triage.bad_threshold = g_strdup(txt);
         }
     } else {
+        triage_prefs.threshold_set = TRUE;
         triage_prefs.threshold_value = thr;
     }
 
@@ -554,6 +560,19 @@ add_gen_confidence(proto_tree *t, int hf, tvbuff_t *tvb, double conf)
     return it;
 }
 
+double
+triage_threshold(const tt_model *m)
+{
+    return triage_prefs.threshold_set ? triage_prefs.threshold_value : tt_model_threshold(m);
+}
+
+/* The threshold a slot's answers use. */
+static double
+slot_threshold(const triage_slot *s)
+{
+    return triage_threshold(s->model);
+}
+
 /* Fill a tap record for a finished block. */
 static void
 tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 block,
@@ -563,8 +582,8 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 bloc
     tb->flow = flow;
     tb->block = block;
     tb->key = f ? &f->key : NULL;
-    tb->category = block_class_interned(s, r, triage_prefs.threshold_value);
-    tb->status = block_status(r, triage_prefs.threshold_value);
+    tb->category = block_class_interned(s, r, slot_threshold(s));
+    tb->status = block_status(r, slot_threshold(s));
     tb->confidence = confidence_shown(r->confidence);
     tb->counts_flow = r->first_of_class && r->state == TRIAGE_BLOCK_CLASSIFIED;
 }
@@ -592,7 +611,7 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
             continue;
         guint32 flow, block;
         triage_run_block_where(triage.run, 0, id, &flow, &block);
-        const char *cls = block_class(s->model, r, triage_prefs.threshold_value);
+        const char *cls = block_class(s->model, r, slot_threshold(s));
         proto_item *ci = proto_tree_add_item(t, hf_closed, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(ci);
         if (want_text(t))
@@ -603,7 +622,7 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
         add_gen_confidence(ct, hf_closed_confidence, tvb, r->confidence);
         add_gen_uint(ct, hf_closed_flow, tvb, flow);
         add_gen_uint(ct, hf_closed_block, tvb, block);
-        add_gen_string(ct, hf_closed_status, tvb, block_status(r, triage_prefs.threshold_value));
+        add_gen_string(ct, hf_closed_status, tvb, block_status(r, slot_threshold(s)));
         add_gen_uint(ct, hf_closed_packets, tvb, r->n_packets);
         if (tap) {
             triage_tap_block *tb = &tap->closed[tap->n_closed++];
@@ -632,7 +651,7 @@ show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
         : triage_run_block_result(triage.run, si, id);
     if (r == NULL)
         return;   /* pending: the primary model's status already says so */
-    add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s->model, r, triage_prefs.threshold_value));
+    add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s->model, r, slot_threshold(s)));
     add_gen_confidence(t, *hf_role_conf[s->role], tvb, r->confidence);
 }
 
@@ -681,7 +700,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
 
     const char *cls = NULL;
     if (r) {
-        cls = block_class(s->model, r, triage_prefs.threshold_value);
+        cls = block_class(s->model, r, slot_threshold(s));
         add_gen_string(t, hf_category, tvb, cls);
         add_gen_confidence(t, hf_confidence, tvb, r->confidence);
     }
@@ -692,7 +711,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     add_gen_uint(t, hf_block, tvb, block);
     proto_item *st;
     if (r) {
-        st = add_gen_string(t, hf_status, tvb, block_status(r, triage_prefs.threshold_value));
+        st = add_gen_string(t, hf_status, tvb, block_status(r, slot_threshold(s)));
         add_gen_uint(t, hf_packets, tvb, r->n_packets);
     } else {
         st = add_gen_string(t, hf_status, tvb, str.pending);
@@ -875,7 +894,8 @@ proto_register_triage(void)
         "';'-separated .ttm files with task tunnel (triage.tunnel) or platform/app (triage.app)",
         &triage_prefs.extra_models);
     prefs_register_string_preference(m, "threshold", "Confidence threshold",
-        "Decimal in [0, 1]: a block whose top probability is below it reads \"unknown\"",
+        "Decimal in [0, 1]: a block whose top probability is below it reads \"unknown\"; "
+        "empty = the threshold each model recommends (chosen on validation data; 0.5 if it names none)",
         &triage_prefs.threshold);
     prefs_register_uint_preference(m, "max_flows", "Maximum tracked flows",
         "Flows tracked at once per model; the least recently seen is closed beyond it",

@@ -24,6 +24,7 @@
 #include <wsutil/buffer.h>
 
 #include "triage-menu.h"
+#include "triage-prefs.h"
 #include "tt_capture.h"
 #include "tt_flow.h"
 #include "tt_flowpic.h"
@@ -392,25 +393,6 @@ tell_user(const char *text)
 
 /* ---- the action ---------------------------------------------------------- */
 
-/* The triage.threshold preference as the plugin reads it (0.5 if unset or
- * not a number in [0, 1]), so that file names say what the column says. */
-static double
-current_threshold(void)
-{
-    double thr = 0.5;
-    module_t *mod = prefs_find_module("triage");
-    pref_t *pref = mod ? prefs_find_preference(mod, "threshold") : NULL;
-    const char *txt = pref ? prefs_get_string_value(pref, pref_current) : NULL;
-    if (txt && *txt) {
-        char *end = NULL;
-        double v = g_ascii_strtod(txt, &end);
-        while (end && g_ascii_isspace(*end))
-            end++;
-        if (end != txt && end && *end == '\0' && v >= 0.0 && v <= 1.0)
-            thr = v;
-    }
-    return thr;
-}
 
 static char *
 export_flowpics(export_mode mode)
@@ -464,7 +446,7 @@ export_flowpics(export_mode mode)
     rc.cls = tt_classifier_new(m);
     rc.dir = dir;
     rc.scale = m->spec.time_bins >= 256 ? 1 : MAX(1u, MIN(8u, 256u / m->spec.time_bins));
-    rc.threshold = current_threshold();
+    rc.threshold = triage_threshold(m);
     rc.index = g_string_new("#flow\tblock\t5-tuple\tfirst\tpackets\tbytes\tstatus\tcategory\ttop_class\tconfidence\tfile\n");
     rc.rows = g_array_new(FALSE, TRUE, sizeof(listed_block));
     eng = tt_engine_new(&m->spec, max_flows, render_block, &rc);

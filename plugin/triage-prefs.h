@@ -9,8 +9,9 @@
 #define TRIAGE_PREFS_H
 
 #include "ws-compat.h"   /* triage_pref_bool */
+#include "tt_model.h"
 
-#define TRIAGE_DEFAULT_THRESHOLD   "0.5"
+#define TRIAGE_DEFAULT_THRESHOLD   ""       /* each model's own (tt_model_threshold) */
 #define TRIAGE_DEFAULT_MAX_FLOWS   200000u
 #define TRIAGE_BUNDLED_MODEL_DIR   "triage"        /* next to triage.so */
 #define TRIAGE_BUNDLED_MODEL_FILE  "category.ttm"
@@ -20,11 +21,16 @@ typedef struct {
     triage_pref_bool enabled;   /* triage.enabled */
     const char *model;          /* triage.model: file; "" = bundled model */
     const char *extra_models;   /* triage.extra_models: ';'-separated files */
-    const char *threshold;      /* triage.threshold: decimal 0..1, as text */
+    const char *threshold;      /* triage.threshold: decimal 0..1, as text; "" = each model's own */
     guint       max_flows;      /* triage.max_flows: flows tracked at once per model */
 
     /* Parsed by the apply callback. */
-    double      threshold_value; /* confidence below this => "unknown" */
+    gboolean    threshold_set;   /* FALSE: each model's recommended threshold */
+    double      threshold_value; /* when set: confidence below this => "unknown" */
 } triage_prefs_t;
+
+/* The threshold below which a model's answer reads "unknown": triage.threshold when
+ * set, else the one the model recommends (packet-triage.c). */
+double triage_threshold(const tt_model *m);
 
 #endif

@@ -39,6 +39,14 @@ bad=$(cut -f2 "$TT_OUT/other" | sort -u | grep -v -x -E "alpha|beta|gamma|unknow
 [ -z "$bad" ] || fail "categories not from the configured model: $bad"
 echo "ok: categories from the configured model: $(cut -f2 "$TT_OUT/other" | sort -u | tr '\n' ' ')"
 
+# empty threshold pref = the threshold the model recommends (META threshold=)
+"$TT_CLI" init-model --arch lenet --side 16 --block-seconds 10 --classes alpha,beta --threshold 1 \
+    --task category --seed 7 --name strict-model -o "$TT_TMP/models/strict.ttm" > /dev/null || fail "init-model --threshold"
+tt_fix_owner
+S=(-o "triage.model:$TT_TMP/models/strict.ttm")
+expect_eq "$(count tt_tshark -r "$cap" -2 "${S[@]}" -Y 'triage.category != "unknown"')" 0 "model threshold 1: every category unknown"
+expect_gt "$(count tt_tshark -r "$cap" -2 "${S[@]}" -o triage.threshold:0 -Y 'triage.category != "unknown"')" 0 "threshold pref 0 overrides the model's 1"
+
 # empty model pref = the bundled model next to the plugin
 bundled=$("$TT_CLI" info "$TT_TMP/models/bundled.ttm" | awk '/^model/ {print $2}')
 got=$(tt_tshark -r "$cap" -2 -o triage.model: -c 20 -Y triage -T fields -e triage.model | sort -u | cut -d' ' -f1)
