@@ -585,7 +585,6 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 bloc
     tb->category = block_class_interned(s, r, slot_threshold(s));
     tb->status = block_status(r, slot_threshold(s));
     tb->confidence = confidence_shown(r->confidence);
-    tb->counts_flow = r->first_of_class && r->state == TRIAGE_BLOCK_CLASSIFIED;
 }
 
 /* The blocks this packet closed, for the primary model: a separate subtree
@@ -743,15 +742,19 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
             tap->current.packets = 1;
             tap->current.bytes = ip_len;
             tap->current.first_in_block = first;
-            tap->current.counts_flow = tap->current.counts_flow && first;
         }
     } else {
         if (text)
             proto_item_append_text(ti, ": pending, flow %u block %u", flow, block);
         if (want_pending_info(tree))
             expert_add_info(pinfo, st, &ei_pending);
+        if (tap) {
+            tap->pending = TRUE;
+            tap->current.flow = flow;
+            tap->current.block = block;
+        }
     }
-    if (tap && (tap->has_current || tap->n_closed))
+    if (tap && (tap->has_current || tap->n_closed || tap->pending))
         tap_queue_packet(triage.tap, pinfo, tap);
 }
 

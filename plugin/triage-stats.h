@@ -6,11 +6,14 @@
  * "triage". Counting rule (no block is counted twice in one pass):
  *  - has_current: the packet's own block result is known (GUI, tshark -2):
  *    the packet counts into its block; the block's first packet also counts
- *    the block (and the flow, the first time the flow has that category).
+ *    the block.
  *  - closed[]: blocks whose result became known with this packet while their
  *    packets were still pending (first pass: single-pass tshark): each counts
  *    whole (packets and bytes from the block). Blocks still open when a
- *    single pass ends are not counted: use tshark -2.
+ *    single pass ends are not counted (use tshark -2); their packets
+ *    (pending) are counted apart, so that both reports can say so.
+ * A flow counts once, when its first block is counted (the table's rows name
+ * the same flows), and once under each category its counted blocks got.
  */
 #ifndef TRIAGE_STATS_H
 #define TRIAGE_STATS_H
@@ -30,11 +33,12 @@ typedef struct {
     guint32        packets;       /* has_current: 1; closed: the block's packets */
     guint64        bytes;         /* has_current: this packet's IP length */
     gboolean       first_in_block;/* has_current: the block's first packet */
-    gboolean       counts_flow;   /* first classified block of the flow with this category */
 } triage_tap_block;
 
 typedef struct {
     gboolean          has_current;
+    gboolean          pending;        /* the packet's own block is still open
+                                         (current.flow, current.block name it) */
     triage_tap_block  current;
     guint             n_closed;
     triage_tap_block *closed;

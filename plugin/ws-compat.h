@@ -85,6 +85,22 @@ typedef gboolean triage_pref_bool;
 #define TRIAGE_WTAP_REC_DATA(rec, buf)    ws_buffer_start_ptr(buf)
 #endif
 
+/* A stats_tree shows only the columns before the burst ones: Topic, Count,
+ * Average, Min, Max, Rate, Percent (st->num_columns, stats_tree_priv.h).
+ * Every release from 4.0 on sets num_columns before calling the tree's init
+ * callback (stats_tree_new, stats_tree_reinit) and formats a node's burst
+ * columns only when num_columns reaches them; tshark and the Qt dialog
+ * iterate up to num_columns. Columns are positional: Rate cannot go without
+ * Percent. */
+#include <epan/stats_tree_priv.h>
+#define TRIAGE_STATS_TREE_NO_BURST_COLUMNS 7
+static inline void
+triage_stats_tree_drop_burst_columns(stats_tree *st)
+{
+    if (st->num_columns > TRIAGE_STATS_TREE_NO_BURST_COLUMNS)
+        st->num_columns = TRIAGE_STATS_TREE_NO_BURST_COLUMNS;
+}
+
 /* Callback type of register_postseq_cleanup_routine (unchanged so far). */
 typedef void (*triage_void_fn)(void);
 

@@ -1,9 +1,35 @@
 #!/bin/bash
-# -z triage,tree and -z triage,flows: totals consistent with the packets.
+# -z triage,tree and -z triage,flows: totals consistent with the packets and
+# with each other, the text table aligned, and in a single pass both say what
+# they leave out and why.
 . "$(dirname "$0")/common.sh"
 tt_setup
 cap=$TT_CAPS/mixed.pcap.gz
 P=(-o triage.threshold:0)
+
+# node NAME FILE: the count of the tree row named NAME (top level or child)
+# under PARENT (a top-level name; empty: the top level)
+node() {
+    awk -v k="$1" -v p="${3:-}" '
+        match($0, /  +[0-9]/) {
+            name = substr($0, 1, RSTART - 1); rest = substr($0, RSTART)
+            if (name !~ /^ /) parent = name
+            sub(/^ /, "", name)
+            split(rest, f, " ")
+            if (name == k && ((p == "" && parent == name) || (p != "" && parent == p && parent != name))) { print f[1]; exit }
+        }' "$2"
+}
+# aligned FILE: every line of the flows table (header, rule, rows) has its
+# column separators at the same places as the header
+aligned() {
+    awk '
+        /^Source +\| Destination +\|/ { hdr = $0; next }
+        hdr != "" && /^-+\+/ { r = $0; gsub(/\+/, "|", r); gsub(/-/, " ", r); if (seps(r) != seps(hdr)) bad = "rule: " $0; next }
+        hdr != "" && /\|$/ { if (seps($0) != seps(hdr) || length($0) != length(hdr)) bad = "row: " $0 }
+        /^=+$/ && hdr != "" { hdr = "" }
+        function seps(l,   i, out) { out = ""; for (i = 1; i <= length(l); i++) if (substr(l, i, 1) == "|") out = out "," i; return out }
+        END { if (bad != "") { print bad; exit 1 } }' "$1"
+}
 
 n_l4=$(count tt_tshark -r "$cap" -2 "${P[@]}" -Y "tcp || udp")
 bytes=$(tt_tshark -r "$cap" -2 "${P[@]}" -Y "tcp || udp" -T fields -e ip.len | awk '{ s += $1 } END { print s }')
@@ -28,6 +54,24 @@ rows "$TT_OUT/z2" | awk -F'|' '{ gsub(/ /, ""); print $6 "/" $7 "/" $8 }' | sort
 cmp -s "$TT_OUT/pk_fields" "$TT_OUT/pk_rows" || fail "row packet counts differ from triage.packets"
 echo "ok: each row's packets = triage.packets of its block"
 
+# the tree counts every flow of the table once, and under each category a
+# flow's rows have; no burst columns (nothing bursts in flow counts)
+n_flows=$(rows "$TT_OUT/z2" | awk -F'|' '{ print $6 + 0 }' | sort -u | wc -l)
+expect_eq "$(node 'Flows (per category: those with a block of it)' "$TT_OUT/z2")" "$n_flows" "-2 tree: Flows = flows in the table"
+for c in $(rows "$TT_OUT/z2" | awk -F'|' '{ gsub(/ /, "", $10); print $10 }' | sort -u); do
+    n=$(rows "$TT_OUT/z2" | awk -F'|' -v c="$c" '{ gsub(/ /, "", $10) } $10 == c { print $6 + 0 }' | sort -u | wc -l)
+    expect_eq "$(node "$c" "$TT_OUT/z2" 'Flows (per category: those with a block of it)')" "$n" "-2 tree: Flows / $c = flows with a $c row"
+done
+grep -q "Burst" "$TT_OUT/z2" && fail "the tree still has burst columns"
+echo "ok: no burst columns"
+# the text table: the line saying what a row is above the header, every
+# column aligned, confidence with 3 decimals
+awk '/^One row per flow and time block/ { one = NR } /^Source +\|/ { if (one && one < NR) ok = 1; exit } END { exit !ok }' "$TT_OUT/z2" ||
+    fail "no 'One row per flow and time block' line above the header"
+aligned "$TT_OUT/z2" || fail "-2 flows table: columns not aligned"
+rows "$TT_OUT/z2" | awk -F'|' '$11 !~ /^ +[01]\.[0-9][0-9][0-9] $/ { exit 1 }' || fail "-2 flows: confidence not with 3 decimals"
+echo "ok: -2 flows table aligned, explained above its header, confidence with 3 decimals"
+
 # filter argument
 tt_tshark -r "$cap" -2 "${P[@]}" -q -z triage,flows,udp > "$TT_OUT/zudp"
 [ "$(rows "$TT_OUT/zudp" | wc -l)" -gt 0 ] || fail "-z triage,flows,udp is empty"
@@ -41,4 +85,23 @@ closed_pk=$(tt_tshark -r "$cap" "${P[@]}" -Y triage.closed -T fields -E occurren
 expect_gt "$(top Blocks "$TT_OUT/z1")" 0 "single pass tree: finished blocks counted"
 expect_eq "$(top Packets "$TT_OUT/z1")" "$closed_pk" "single pass tree: Packets = packets of closed blocks"
 expect_eq "$(rows "$TT_OUT/z1" | awk -F'|' '{ s += $8 } END { print s }')" "$closed_pk" "single pass flows: sum of Packets"
+# ... and both say how many packets they leave out (blocks still open) and why
+open_pk=$((n_l4 - closed_pk))
+expect_eq "$(node 'Packets of unfinished blocks (use tshark -2)' "$TT_OUT/z1")" "$open_pk" "single pass tree: packets of unfinished blocks"
+grep -q "^Not listed: $open_pk packets of blocks still open at the end" "$TT_OUT/z1" ||
+    fail "single pass flows: no 'Not listed: $open_pk packets' line"
+echo "ok: single pass flows: says $open_pk packets are not listed"
+aligned "$TT_OUT/z1" || fail "single pass flows table: columns not aligned"
+grep -q "unfinished" "$TT_OUT/z2" && fail "-2 tree reports unfinished blocks"
+grep -q "^Not listed" "$TT_OUT/z2" && fail "-2 flows: 'Not listed' line"
+# a single pass in which no block closes: an empty table that says why
+tt_tshark -r "$cap" "${P[@]}" -c 100 -q -z triage,flows -z triage,tree > "$TT_OUT/z0"
+expect_eq "$(rows "$TT_OUT/z0" | wc -l)" 0 "single pass, 100 packets: no row"
+grep -q "^No row: no block has finished" "$TT_OUT/z0" || fail "empty single-pass table does not say why: $(cat "$TT_OUT/z0")"
+grep -q "tshark -2" "$TT_OUT/z0" || fail "empty single-pass table does not point at tshark -2"
+echo "ok: an empty single-pass table says why"
+# no TCP/UDP packet passes the filter: says so
+tt_tshark -r "$cap" -2 "${P[@]}" -q -z "triage,flows,ip.addr == 192.0.2.99" > "$TT_OUT/zf"
+grep -q "^No row: no TCP/UDP packet was seen" "$TT_OUT/zf" || fail "empty filtered table does not say why: $(cat "$TT_OUT/zf")"
+echo "ok: an empty filtered table says why"
 echo "PASS"
