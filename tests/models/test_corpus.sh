@@ -35,9 +35,9 @@ else
     bad "a corpus cut in half: the error does not name the file and byte: $(cat "$TMP/half.out")"
 fi
 
-if "$TT" series --slice "$C" --slice-sessions 15 -o "$TMP/slice.ttseries" &&
+if "$TT" series --slice "$C" --slice-sessions 15 -o "$TMP/slice.ttseries" > "$TMP/train.out" 2>&1 &&
    "$TT" train --side 16 --epochs 2 --max-per-class 50 --val 0.2 --test 0.2 -q -o "$TMP/tiny.ttm" \
-       "$TMP/slice.ttseries" > "$TMP/train.out" 2>&1 &&
+       "$TMP/slice.ttseries" >> "$TMP/train.out" 2>&1 &&
    "$TT" info "$TMP/tiny.ttm" | grep -q "^classes .*voip"; then
     ok "a tiny model trained on the first 15 sessions ($(grep -c . "$TMP/slice.ttseries") lines)"
 else
