@@ -11,11 +11,11 @@ flow of the test fold; the rows of all folds together answer for every real flow
 
   realcv.py folds K SEED OUT.tsv MANIFEST...     unit -> fold (stratified by majority class)
   realcv.py split FOLDS.tsv I OUT.split          the split file of fold I
-  realcv.py final FOLDS.tsv I SEED OUT.split CORPUS...
+  realcv.py final FOLDS.tsv I SEED OUT.split CORPUS... [--lab-all-test]
                                                  the bundled model's split: real fold I
                                                  validates, the other real folds train; lab
                                                  sessions (the corpus' #session lines) 70/15/15
-                                                 per category x tunnel
+                                                 per category x tunnel (or all test)
   realcv.py score [--unit flow|conv] [--min-packets N] [--threshold T] [--json OUT] FLOWS.tsv...
 
 Scoring (models/README.md states it): one-way flows with >= N packets (default 20), or with
@@ -116,7 +116,7 @@ def corpus_sessions(path):
     return ids
 
 
-def cmd_final(folds_path, i, seed, out, corpora):
+def cmd_final(folds_path, i, seed, out, corpora, lab_all_test=False):
     folds = read_folds(folds_path)
     cells = defaultdict(list)
     for c in corpora:
@@ -133,6 +133,8 @@ def cmd_final(folds_path, i, seed, out, corpora):
             ids = sorted(cells[cell])
             rng.shuffle(ids)
             n_test = n_val = round(0.15 * len(ids))
+            if lab_all_test:                # a recipe without the lab: all of it is held out
+                n_test, n_val = len(ids), 0
             for j, sid in enumerate(ids):
                 f.write("%s\t%s\n" % (sid, "test" if j < n_test else "val" if j < n_test + n_val else "train"))
         f.write("*\ttrain\n")
@@ -263,7 +265,8 @@ def main(argv):
     elif len(argv) == 5 and argv[1] == "split":
         cmd_split(argv[2], int(argv[3]), argv[4])
     elif len(argv) >= 6 and argv[1] == "final":
-        cmd_final(argv[2], int(argv[3]), int(argv[4]), argv[5], argv[6:])
+        corpora = [a for a in argv[6:] if a != "--lab-all-test"]
+        cmd_final(argv[2], int(argv[3]), int(argv[4]), argv[5], corpora, "--lab-all-test" in argv[6:])
     elif len(argv) >= 3 and argv[1] == "score":
         cmd_score(argv[2:])
     else:

@@ -7,8 +7,9 @@ Checks, for every row of the card's "Bundled models" table, that the file exists
 (`traffictriage info`), and has the checksum prefix, parameter count and classes the row
 states; that the evaluation files in models/results/ are the ones written for these very
 model files (the held-out accuracy recorded inside each model file equals its
-results/<name>.test.json); and that the card's headline figures for the default model
-equal that JSON.  A retrained model installed without updating the card fails here.
+results/<name>.test.json); that the card's headline figures for the default model
+equal that JSON; and that its real-traffic row and the model's threshold equal
+results/<name>.real-cv.json.  A retrained model installed without updating the card fails here.
 """
 import json
 import os
@@ -90,6 +91,31 @@ def main():
             if round(j["accuracy"], 3) != acc or round(j["balanced_accuracy"], 3) != bal or j["blocks"] != n:
                 failures.append("card headline %.3f / %.3f / %d blocks, results say %.3f / %.3f / %d" % (
                     acc, bal, n, j["accuracy"], j["balanced_accuracy"], j["blocks"]))
+    # The real-traffic cross-validation of the default: the card's "all" row and the threshold
+    # stored in the model equal results/<default>.real-cv.json.
+    if default is not None:
+        fname = default[0]
+        head, meta = info(tt, os.path.join(mdir, fname))
+        res = os.path.join(mdir, "results", "%s.real-cv.json" % head.get("model"))
+        if not os.path.exists(res):
+            failures.append("%s: no results/%s.real-cv.json" % (fname, head.get("model")))
+        else:
+            cv = json.load(open(res))
+            v = cv["views"]["all"]
+            m = re.search(r"\| all \| ([0-9,]+) \| \*\*([0-9.]+)\*\* \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) % \|", card)
+            if not m:
+                failures.append("card: no real-traffic row '| all | N | **B** | A | R | U % |'")
+            else:
+                got = (int(m.group(1).replace(",", "")), float(m.group(2)), float(m.group(3)),
+                       float(m.group(4)), float(m.group(5)))
+                want = (v["threshold"]["flows"], round(v["threshold"]["balanced_accuracy"], 3),
+                        round(v["argmax"]["balanced_accuracy"], 3), round(v["rule"]["balanced_accuracy"], 3),
+                        round(100 * v["threshold"]["unknown_share"], 1))
+                if got != want:
+                    failures.append("card real-traffic row %s, results say %s" % (got, want))
+            if abs(float(meta.get("threshold", "0.5")) - cv["threshold"]) > 1e-9:
+                failures.append("%s recommends threshold %s, its cross-validation used %s" % (
+                    fname, meta.get("threshold"), cv["threshold"]))
     for f in failures:
         print("FAIL:", f)
     if failures:
