@@ -633,11 +633,11 @@ static void classify_block(const tt_block *b, void *user)
 static int cmd_classify(int argc, char **argv)
 {
     GError *e = NULL;
-    double threshold = 0.0;
+    double threshold = -1.0;
     int max_flows = 0;
     gboolean packets = FALSE;
     GOptionEntry entries[] = {
-        { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Confidence below which the class reads \"unknown\"", "P" },
+        { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Confidence below which the class reads \"unknown\" (default: the model's own, as in the plugin)", "P" },
         { "max-flows", 0, 0, G_OPTION_ARG_INT, &max_flows, "Flow table bound (default 1000000)", "N" },
         { "packets", 0, 0, G_OPTION_ARG_NONE, &packets, "Print frame, flow and block of every TCP/UDP packet instead", NULL },
         { NULL }
@@ -655,7 +655,7 @@ static int cmd_classify(int argc, char **argv)
     if (!cap)
         return fail(e);
     tt_blas_single_thread();
-    classify_ctx cx = { m, tt_classifier_new(m), (float)threshold };
+    classify_ctx cx = { m, tt_classifier_new(m), (float)(threshold >= 0.0 ? threshold : tt_model_threshold(m)) };
     tt_engine *eng = tt_engine_new(&m->spec, (uint32_t)MAX(0, max_flows), packets ? NULL : classify_block, &cx);
     if (packets)
         printf("#frame\tflow\tblock\tip_len\n");

@@ -63,7 +63,7 @@ for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
     echo "ok: $name: $n packets, same flow, block and IP length"
 
     # 2. per block: class and confidence
-    "$TT_CLI" classify "$MODEL" "$src" | awk -F'\t' '!/^#/ && $8 == "classified" { print $1 "\t" $2 "\t" $9 "\t" $10 }' \
+    "$TT_CLI" classify --threshold 0 "$MODEL" "$src" | awk -F'\t' '!/^#/ && $8 == "classified" { print $1 "\t" $2 "\t" $9 "\t" $10 }' \
         | LC_ALL=C sort > "$TT_OUT/core.blocks.$name"
     tt_tshark -r "$src" -2 -o "triage.model:$MODEL" -o triage.threshold:0 -Y 'triage.status == "classified"' \
         -T fields -E separator=/t -e triage.flow -e triage.block -e triage.category -e triage.confidence \
