@@ -14,7 +14,9 @@
 #   --arch A       the model installed as the bundled category model:
 #                  lenet (mini-FlowPic 32x32, init-model's default) or flowpic
 #                  (the paper's 1500x1500 net); untrained weights (init-model):
-#                  the cost does not depend on the weights' values
+#                  the cost does not depend on the weights' values, but on the
+#                  input spec (which blocks are classified); bundled: the
+#                  repository's models/category.ttm with its own spec
 #   --tests LIST   comma list of fields,category,tree (default all three)
 #                    fields    tshark -2 -r F -T fields -e frame.number
 #                    category  tshark -2 -r F -T fields -e frame.number -e triage.category
@@ -110,6 +112,8 @@ fi
 tt_setup >/dev/null
 case $arch in
 lenet) ;;
+bundled)
+    cp "$src/models/category.ttm" "$TT_PLUGDIR/triage/category.ttm" || fail "copy the bundled model" ;;
 flowpic)
     "$TT_CLI" init-model --arch flowpic --task category --seed 1 --classes "$TT_CLASSES" \
         -o "$TT_PLUGDIR/triage/category.ttm" >/dev/null || fail "init-model flowpic" ;;
