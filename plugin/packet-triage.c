@@ -561,16 +561,9 @@ add_gen_confidence(proto_tree *t, int hf, tvbuff_t *tvb, double conf)
 }
 
 double
-triage_threshold(const tt_model *m)
+triage_threshold(const triage_slot *s)
 {
-    return triage_prefs.threshold_set ? triage_prefs.threshold_value : tt_model_threshold(m);
-}
-
-/* The threshold a slot's answers use. */
-static double
-slot_threshold(const triage_slot *s)
-{
-    return triage_threshold(s->model);
+    return triage_prefs.threshold_set ? triage_prefs.threshold_value : s->threshold;
 }
 
 /* Fill a tap record for a finished block. */
@@ -582,8 +575,8 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 bloc
     tb->flow = flow;
     tb->block = block;
     tb->key = f ? &f->key : NULL;
-    tb->category = block_class_interned(s, r, slot_threshold(s));
-    tb->status = block_status(r, slot_threshold(s));
+    tb->category = block_class_interned(s, r, triage_threshold(s));
+    tb->status = block_status(r, triage_threshold(s));
     tb->confidence = confidence_shown(r->confidence);
 }
 
@@ -610,7 +603,7 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
             continue;
         guint32 flow, block;
         triage_run_block_where(triage.run, 0, id, &flow, &block);
-        const char *cls = block_class(s->model, r, slot_threshold(s));
+        const char *cls = block_class(s->model, r, triage_threshold(s));
         proto_item *ci = proto_tree_add_item(t, hf_closed, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(ci);
         if (want_text(t))
@@ -621,7 +614,7 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
         add_gen_confidence(ct, hf_closed_confidence, tvb, r->confidence);
         add_gen_uint(ct, hf_closed_flow, tvb, flow);
         add_gen_uint(ct, hf_closed_block, tvb, block);
-        add_gen_string(ct, hf_closed_status, tvb, block_status(r, slot_threshold(s)));
+        add_gen_string(ct, hf_closed_status, tvb, block_status(r, triage_threshold(s)));
         add_gen_uint(ct, hf_closed_packets, tvb, r->n_packets);
         if (tap) {
             triage_tap_block *tb = &tap->closed[tap->n_closed++];
@@ -650,7 +643,7 @@ show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
         : triage_run_block_result(triage.run, si, id);
     if (r == NULL)
         return;   /* pending: the primary model's status already says so */
-    add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s->model, r, slot_threshold(s)));
+    add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s->model, r, triage_threshold(s)));
     add_gen_confidence(t, *hf_role_conf[s->role], tvb, r->confidence);
 }
 
@@ -699,7 +692,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
 
     const char *cls = NULL;
     if (r) {
-        cls = block_class(s->model, r, slot_threshold(s));
+        cls = block_class(s->model, r, triage_threshold(s));
         add_gen_string(t, hf_category, tvb, cls);
         add_gen_confidence(t, hf_confidence, tvb, r->confidence);
     }
@@ -710,7 +703,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     add_gen_uint(t, hf_block, tvb, block);
     proto_item *st;
     if (r) {
-        st = add_gen_string(t, hf_status, tvb, block_status(r, slot_threshold(s)));
+        st = add_gen_string(t, hf_status, tvb, block_status(r, triage_threshold(s)));
         add_gen_uint(t, hf_packets, tvb, r->n_packets);
     } else {
         st = add_gen_string(t, hf_status, tvb, str.pending);

@@ -9,7 +9,7 @@
 #define TRIAGE_PREFS_H
 
 #include "ws-compat.h"   /* triage_pref_bool */
-#include "tt_model.h"
+#include "triage-run.h"  /* triage_slot */
 
 #define TRIAGE_DEFAULT_THRESHOLD   ""       /* each model's own (tt_model_threshold) */
 #define TRIAGE_DEFAULT_MAX_FLOWS   200000u
@@ -29,8 +29,8 @@ typedef struct {
     double      threshold_value; /* when set: confidence below this => "unknown" */
 } triage_prefs_t;
 
-/* The threshold below which a model's answer reads "unknown": triage.threshold when
- * set, else the one the model recommends (packet-triage.c). */
-double triage_threshold(const tt_model *m);
+/* The threshold below which a slot's answers read "unknown": triage.threshold when
+ * set, else the one its model recommends (packet-triage.c). */
+double triage_threshold(const triage_slot *s);
 
 #endif

@@ -185,6 +185,7 @@ slot_load(triage_run *run, guint index, const char *path)
         return;
     }
     s->cls = tt_classifier_new(s->model);
+    s->threshold = tt_model_threshold(s->model);
     g_snprintf(s->label, sizeof s->label, "%s %.12s",
                s->model->name ? s->model->name : "?", s->model->sha256);
 }

@@ -95,6 +95,7 @@ typedef struct {
     tt_model      *model;         /* NULL when loading failed */
     char          *error;         /* load error, for logs and expert info */
     char           label[96];     /* "name sha256[0:12]" */
+    double         threshold;     /* the model's recommended threshold (tt_model_threshold), read at load */
     triage_role    role;
     tt_classifier *cls;
     /* per capture */
