@@ -16,6 +16,10 @@ flow of the test fold; the rows of all folds together answer for every real flow
                                                  validates, the other real folds train; lab
                                                  sessions (the corpus' #session lines) 70/15/15
                                                  per category x tunnel (or all test)
+  realcv.py thresholds [--max-unknown F] FLOWS.tsv...
+                                                 balanced / unknown / precision per candidate
+                                                 threshold, then "pick T": the highest with at
+                                                 most F (0.20) of the flows unknown
   realcv.py score [--unit flow|conv] [--min-packets N] [--threshold T] [--json OUT] FLOWS.tsv...
 
 Scoring (models/README.md states it): one-way flows with >= N packets (default 20), or with
@@ -259,6 +263,30 @@ def cmd_score(args):
             json.dump(result, f, indent=1, sort_keys=True)
 
 
+def cmd_thresholds(args):
+    """The candidate thresholds on the same flows, then "pick T": the highest that leaves at
+    most --max-unknown of them unknown (the lowest candidate if none does)."""
+    max_unknown, paths = 0.20, []
+    while args:
+        a = args.pop(0)
+        if a == "--max-unknown":
+            max_unknown = float(args.pop(0))
+        else:
+            paths.append(a)
+    rows = read_flows(paths, 20)
+    candidates = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.0)
+    pick = None
+    print("%-10s %9s %8s %10s" % ("threshold", "balanced", "unknown", "precision"))
+    for t in candidates:
+        s = summary(rows, lambda r: answer(r, t))
+        given = [r for r in rows if answer(r, t) != "unknown"]
+        prec = sum(answer(r, t) == r["label"] for r in given) / len(given) if given else 0.0
+        print("%-10g %9.3f %8.3f %10.3f" % (t, s["balanced_accuracy"], s["unknown_share"], prec))
+        if pick is None and t > 0 and s["unknown_share"] <= max_unknown:
+            pick = t
+    print("pick %g" % (pick if pick is not None else candidates[-2]))
+
+
 def main(argv):
     if len(argv) >= 5 and argv[1] == "folds":
         cmd_folds(int(argv[2]), int(argv[3]), argv[4], argv[5:])
@@ -267,6 +295,8 @@ def main(argv):
     elif len(argv) >= 6 and argv[1] == "final":
         corpora = [a for a in argv[6:] if a != "--lab-all-test"]
         cmd_final(argv[2], int(argv[3]), int(argv[4]), argv[5], corpora, "--lab-all-test" in argv[6:])
+    elif len(argv) >= 3 and argv[1] == "thresholds":
+        cmd_thresholds(argv[2:])
     elif len(argv) >= 3 and argv[1] == "score":
         cmd_score(argv[2:])
     else:

@@ -109,16 +109,10 @@ esac
 
 # The threshold the model will recommend (the plugin's default): the highest of these that
 # leaves at most 20 % of the real flows unknown in the cross-validation.
-THRESHOLD=0.25
-for t in 0.5 0.45 0.4 0.35 0.3; do
-    share=$(/usr/bin/python3 models/realcv.py score --threshold $t --json "$OUT/thr.json" "$OUT/$RECIPE".fold*.flows >/dev/null &&
-            /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["views"]["all"]["threshold"]["unknown_share"])' "$OUT/thr.json")
-    if /usr/bin/python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 0.20 else 1)' "$share"; then
-        THRESHOLD=$t
-        break
-    fi
-done
-rm -f "$OUT/thr.json"
+BEST=category-lenet32-15s
+/usr/bin/python3 models/realcv.py thresholds --max-unknown 0.20 "$OUT/$RECIPE".fold*.flows \
+    > "$OUT/$BEST.real-cv-thresholds.txt"
+THRESHOLD=$(sed -n 's/^pick //p' "$OUT/$BEST.real-cv-thresholds.txt")
 echo "threshold: $THRESHOLD"
 
 # ---- 2. the default category model: the recipe on all data ------------------------------
@@ -127,7 +121,6 @@ echo "threshold: $THRESHOLD"
 /usr/bin/python3 models/realcv.py final "$OUT/real-folds.tsv" 0 $SEED "$OUT/final.split" "$LAB" $LAB_SPLIT
 # The paper-net comparison model always trains on the lab too (its split: lab 70/15/15).
 /usr/bin/python3 models/realcv.py final "$OUT/real-folds.tsv" 0 $SEED "$OUT/final-lab.split" "$LAB"
-BEST=category-lenet32-15s
 # shellcheck disable=SC2086 # ARGS and SETS are word lists
 train $BEST --task category --name $BEST $ARGS --threshold "$THRESHOLD" --split "$OUT/final.split" \
     --note "$NOTE_CAT (recipe $RECIPE)" $SETS
@@ -141,9 +134,6 @@ train category-flowpic1500-60s --task category --name category-flowpic1500-60s -
     "$OUT/$RECIPE".fold*.flows > "$OUT/$BEST.real-cv.txt"
 /usr/bin/python3 models/realcv.py score --unit conv --threshold "$THRESHOLD" --json "$OUT/$BEST.real-cv-conv.json" \
     "$OUT/$RECIPE".fold*.flows > "$OUT/$BEST.real-cv-conv.txt"
-for t in 0.5 0.45 0.4 0.35 0.3 0.25 0; do
-    /usr/bin/python3 models/realcv.py score --threshold $t "$OUT/$RECIPE".fold*.flows | sed -n "2p;\$p" | sed "s/^/threshold $t: /"
-done > "$OUT/$BEST.real-cv-thresholds.txt"
 cat "$OUT/$BEST.real-cv-conv.txt" "$OUT/$BEST.real-cv-thresholds.txt"
 for m in "$BEST" category-flowpic1500-60s; do
     split=$OUT/final.split
