@@ -322,7 +322,7 @@ static int cmd_train(int argc, char **argv)
     char *split_unit = NULL, *label_attr = NULL;
     char **where = NULL, **balance_attrs = NULL;
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
-    gboolean no_balance = FALSE, quiet = FALSE;
+    gboolean no_balance = FALSE, quiet = FALSE, allow_empty = FALSE;
     GOptionEntry extra[] = {
         { "val", 0, 0, G_OPTION_ARG_DOUBLE, &val, "Fraction of groups (sessions/captures) for validation (default 0.15)", "F" },
         { "test", 0, 0, G_OPTION_ARG_DOUBLE, &test, "Fraction of groups held out for the test (default 0.15)", "F" },
@@ -333,6 +333,7 @@ static int cmd_train(int argc, char **argv)
         { "balance-attr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &balance_attrs, "Within each class, weigh every value of this attribute equally (repeatable), e.g. tunnel", "KEY" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test; a group * gives every group not listed)", "FILE" },
         { "split-out", 0, 0, G_OPTION_ARG_FILENAME, &split_out, "Write the split used", "FILE" },
+        { "allow-empty-split", 0, 0, G_OPTION_ARG_NONE, &allow_empty, "Train even if the validation or test split has no group (no early stopping or calibration / no test figures)", NULL },
         { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "Maximum epochs (default 30)", "N" },
         { "patience", 0, 0, G_OPTION_ARG_INT, &patience, "Early stopping patience in epochs (default 6)", "N" },
         { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Mini-batch size (default 32)", "N" },
@@ -421,6 +422,17 @@ static int cmd_train(int argc, char **argv)
     uint32_t gcount[4] = { 0 };
     for (guint g = 0; g < ds->groups->len; g++)
         gcount[split[g]]++;
+    if ((gcount[TT_SPLIT_VAL] == 0 || gcount[TT_SPLIT_TEST] == 0) && !allow_empty) {
+        fprintf(stderr, "traffictriage train: the split has %u training, %u validation and %u test groups "
+                "(a group is one capture or session, never divided); with an empty %s split %s.\n"
+                "Give more captures or sessions per class, set --val/--test, a --split file, or "
+                "--allow-empty-split to train anyway.\n",
+                gcount[TT_SPLIT_TRAIN], gcount[TT_SPLIT_VAL], gcount[TT_SPLIT_TEST],
+                gcount[TT_SPLIT_VAL] == 0 ? "validation" : "test",
+                gcount[TT_SPLIT_VAL] == 0 ? "there is no early stopping and no calibration"
+                                          : "no accuracy can be measured");
+        return 2;
+    }
 
     tt_train_opts o;
     tt_train_opts_default(&o);
@@ -444,10 +456,12 @@ static int cmd_train(int argc, char **argv)
         g_string_append_printf(meta, "note=%s\n", note);
     if (o_threshold >= 0.0)
         g_string_append_printf(meta, "threshold=%g\n", o_threshold);
-    if (split_in)
+    if (split_in) {
+        char *base = g_path_get_basename(split_in);   /* no machine-local path in a shipped model */
         g_string_append_printf(meta, "split=by group (session/capture), read from %s; groups train %u, val %u, test %u\n",
-                               split_in, gcount[0], gcount[1], gcount[2]);
-    else
+                               base, gcount[0], gcount[1], gcount[2]);
+        g_free(base);
+    } else
         g_string_append_printf(meta, "split=by group (session/capture)%s%s, seed %" G_GINT64_FORMAT ", val %.2f, test %.2f%s%s; groups train %u, val %u, test %u\n",
                                split_unit ? ", unit " : "", split_unit ? split_unit : "",
                                o_seed, val, test, test_groups ? ", held out: " : "", test_groups ? test_groups : "",
@@ -459,14 +473,22 @@ static int cmd_train(int argc, char **argv)
 
     tt_eval ev;
     tt_evaluate(m, ds, split, TT_SPLIT_TEST, NULL, NULL, &ev);
-    char *line = g_strdup_printf("%stest.blocks=%" G_GUINT64_FORMAT "\ntest.accuracy=%.4f\ntest.balanced_accuracy=%.4f\ntest.ece=%.4f\n",
-                                 m->meta, ev.n, tt_eval_accuracy(&ev), tt_eval_balanced_accuracy(&ev), ev.ece);
-    g_free(m->meta);
-    m->meta = line;
+    gboolean have_test = gcount[TT_SPLIT_TEST] > 0;
+    if (have_test) {
+        char *line = g_strdup_printf("%stest.blocks=%" G_GUINT64_FORMAT "\ntest.accuracy=%.4f\ntest.balanced_accuracy=%.4f\ntest.ece=%.4f\n",
+                                     m->meta, ev.n, tt_eval_accuracy(&ev), tt_eval_balanced_accuracy(&ev), ev.ece);
+        g_free(m->meta);
+        m->meta = line;
+    }
     if (!tt_model_save_file(m, o_out, &e))
         return fail(e);
-    printf("model %s written to %s (sha256 %.12s)\ntest split (groups never seen in training):\n", m->name, o_out, m->sha256);
-    tt_eval_print(m, &ev, stdout);
+    printf("model %s written to %s (sha256 %.12s)\n", m->name, o_out, m->sha256);
+    if (have_test) {
+        printf("test split (groups never seen in training):\n");
+        tt_eval_print(m, &ev, stdout);
+    } else {
+        printf("no test split (--allow-empty-split): no held-out figures; evaluate on other captures with traffictriage eval\n");
+    }
     if (json_out) {
         char *js = tt_eval_json(m, &ev);
         if (!g_file_set_contents(json_out, js, -1, &e))
@@ -477,6 +499,32 @@ static int cmd_train(int argc, char **argv)
     tt_dataset_free(ds);
     tt_model_free(m);
     return 0;
+}
+
+/* One line of eval --by: blocks, accuracy, balanced accuracy and the recall of each
+ * class present for one attribute value ("-" where the value has no block of a class);
+ * with the header line before the first. */
+static void print_by_row(const tt_model *m, const char *by, const char *value, const tt_eval *ev,
+                         gboolean header)
+{
+    if (header) {
+        printf("\n%-20s %8s %9s %9s   recall:", by, "blocks", "accuracy", "balanced");
+        for (uint32_t c = 0; c < ev->k; c++)
+            printf(" %9.9s", m->classes[c]);
+        putchar('\n');
+    }
+    printf("%-20.20s %8" G_GUINT64_FORMAT " %9.4f %9.4f          ", *value ? value : "(none)", ev->n,
+           tt_eval_accuracy(ev), tt_eval_balanced_accuracy(ev));
+    for (uint32_t t = 0; t < ev->k; t++) {
+        uint64_t row = 0;
+        for (uint32_t c = 0; c < ev->k; c++)
+            row += ev->confusion[t * ev->k + c];
+        if (row)
+            printf(" %9.4f", (double)ev->confusion[t * ev->k + t] / (double)row);
+        else
+            printf(" %9s", "-");
+    }
+    putchar('\n');
 }
 
 /* ---- eval --------------------------------------------------------------------------------- */
@@ -521,13 +569,15 @@ static int cmd_eval(int argc, char **argv)
     char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL, *label_attr = NULL, *flows_out = NULL;
     char **where = NULL;
     double temperature = 0.0;
+    gboolean verbose = FALSE;
     GOptionEntry entries[] = {
         { "where", 0, 0, G_OPTION_ARG_STRING_ARRAY, &where, "Use only flows whose attributes match (repeatable)", "KEY=VALUE" },
         { "temperature", 0, 0, G_OPTION_ARG_DOUBLE, &temperature, "Override the model's softmax temperature (1 = uncalibrated)", "T" },
         { "label-attr", 0, 0, G_OPTION_ARG_STRING, &label_attr, "Take each flow's label from this attribute (e.g. tunnel)", "KEY" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Split file written by train --split-out", "FILE" },
         { "on", 0, 0, G_OPTION_ARG_STRING, &on, "Evaluate on train, val or test groups of the split (default: all data)", "SPLIT" },
-        { "by", 0, 0, G_OPTION_ARG_STRING, &by, "Also break results down by this attribute (e.g. tunnel, app)", "KEY" },
+        { "by", 0, 0, G_OPTION_ARG_STRING, &by, "Also break results down by this attribute (e.g. tunnel, app): one row per value", "KEY" },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "With --by: the full report (precision, recall, F1, confusion) for every value", NULL },
         { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the results as JSON", "FILE" },
         { "flows", 0, 0, G_OPTION_ARG_FILENAME, &flows_out, "Write one row per labelled one-way flow with its mean block probabilities (TSV)", "FILE" },
         { NULL }
@@ -582,8 +632,12 @@ static int cmd_eval(int argc, char **argv)
             tt_evaluate(m, ds, split, which, by, v, &sub);
             if (!sub.n)
                 continue;
-            printf("\n%s = %s\n", by, *v ? v : "(none)");
-            tt_eval_print(m, &sub, stdout);
+            if (verbose) {
+                printf("\n%s = %s\n", by, *v ? v : "(none)");
+                tt_eval_print(m, &sub, stdout);
+            } else {
+                print_by_row(m, by, v, &sub, first);
+            }
             j = tt_eval_json(m, &sub);
             g_string_append_printf(js, "%s\"%s\":%s", first ? "" : ",", v, j);
             g_free(j);
@@ -714,7 +768,12 @@ static int cmd_render(int argc, char **argv)
     if (!load_data(ds, argc - 1, argv + 1, &e))
         return fail(e);
     if (scale <= 0)
-        scale = m->spec.time_bins >= 256 ? 1 : (int)MAX(1u, MIN(8u, 256u / m->spec.time_bins));
+        scale = (int)tt_png_default_scale(&m->spec);
+    /* Files named as the GUI's export names them (flow, block, answer), prefixed by the
+     * group where the data holds several captures or sessions; index.tsv lists them. */
+    gboolean prefix = ds->groups->len > 1;
+    double threshold = tt_model_threshold(m);
+    GString *index = g_string_new("#flow\tblock\t5-tuple\tpackets\tbytes\tcategory\ttop_class\tconfidence\tlabel\tgroup\tfile\n");
     tt_classifier *cl = tt_classifier_new(m);
     uint32_t *done = g_new0(uint32_t, ds->classes->len + 1);
     tt_pixel *px = NULL;
@@ -733,20 +792,42 @@ static int cmd_render(int argc, char **argv)
         const tt_pkt *pk = &g_array_index(ds->pkts, tt_pkt, s->off);
         size_t np = tt_flowpic_build(&m->spec, pk, s->n, px);
         tt_result r;
-        const char *pred = tt_classify_packets(cl, pk, s->n, &r) ? m->classes[r.top] : "none";
+        gboolean have = tt_classify_packets(cl, pk, s->n, &r) && r.top < m->n_classes;
+        const char *top = have ? m->classes[r.top] : "-";
+        const char *category = !have ? "too-few-packets" : r.confidence < threshold ? "unknown" : top;
         const char *label = g_ptr_array_index(ds->classes, s->label);
-        /* named by class, group (session) and flow/block: unique across sources */
-        char *src = g_strdup(g_ptr_array_index(ds->groups, s->group));
+        const char *group = g_ptr_array_index(ds->groups, s->group);
+        char *src = g_strdup(group);
         g_strcanon(src, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.", '_');
-        char *name = g_strdup_printf("%s/%s_%s_flow%" G_GUINT64_FORMAT "_block%u.png", outdir, label, src, s->flow_id, s->block_index);
+        char *base = g_strdup_printf("%s%sflow%" G_GUINT64_FORMAT "-block%u-%s.png", prefix ? src : "",
+                                     prefix ? "-" : "", s->flow_id, s->block_index, category);
         g_free(src);
+        char *name = g_build_filename(outdir, base, NULL);
         if (!tt_png_write_flowpic(name, &m->spec, px, np, (uint32_t)scale, &e))
             return fail(e);
-        printf("%s\t%s\t%u packets\tpredicted %s (%.2f)\n", name, label, s->n, pred, np ? r.confidence : 0.0);
+        uint64_t bytes = 0;
+        for (uint32_t j = 0; j < s->n; j++)
+            bytes += pk[j].size;
+        char tuple[128];
+        tt_key_format(&g_array_index(ds->flows, tt_flow_rec, s->flow).key, tuple, sizeof tuple);
+        g_string_append_printf(index, "%" G_GUINT64_FORMAT "\t%u\t%s\t%u\t%" G_GUINT64_FORMAT "\t%s\t%s\t%.3f\t%s\t%s\t%s\n",
+                               s->flow_id, s->block_index, tuple, s->n, bytes, category, top,
+                               have ? r.confidence : 0.0, label, group, base);
+        printf("%s\t%s\t%u packets\tpredicted %s (%.2f)\n", name, label, s->n, have ? top : "none",
+               have ? r.confidence : 0.0);
+        g_free(base);
         g_free(name);
         done[s->label]++;
         written++;
     }
+    if (written > 0) {
+        char *index_path = g_build_filename(outdir, "index.tsv", NULL);
+        gboolean ok = g_file_set_contents(index_path, index->str, (gssize)index->len, &e);
+        g_free(index_path);
+        if (!ok)
+            return fail(e);
+    }
+    g_string_free(index, TRUE);
     g_free(px);
     g_free(done);
     tt_classifier_free(cl);

@@ -89,3 +89,8 @@ gboolean tt_png_write_flowpic(const char *path, const tt_spec *spec,
     g_free(img);
     return ok;
 }
+
+uint32_t tt_png_default_scale(const tt_spec *spec)
+{
+    return spec->time_bins >= 256 ? 1 : MAX(1u, MIN(8u, 256u / spec->time_bins));
+}

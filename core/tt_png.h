@@ -13,6 +13,10 @@ gboolean tt_png_write_flowpic(const char *path, const tt_spec *spec,
                               const tt_pixel *px, size_t n, uint32_t scale,
                               GError **error);
 
+/* Pixels per bin for a picture a person looks at: about 256 pixels wide,
+ * 1 to 8 per bin (1 for pictures of 256 bins or more). */
+uint32_t tt_png_default_scale(const tt_spec *spec);
+
 G_END_DECLS
 
 #endif

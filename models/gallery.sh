@@ -18,8 +18,9 @@ mkdir "$TMP/lab" "$TMP/real"
 set --
 for c in voip video chat browsing file_transfer; do
     for d in lab real; do
-        for f in $(ls "$TMP/$d"/${c}_*.png 2>/dev/null | head -3); do
-            set -- "$@" -label "$d: $c" "$f"
+        # index.tsv (render): column 9 = the block's label, 11 = its file
+        for f in $(awk -F'\t' -v c="$c" '$9 == c { print $11 }' "$TMP/$d/index.tsv" | head -3); do
+            set -- "$@" -label "$d: $c" "$TMP/$d/$f"
         done
     done
 done

@@ -28,8 +28,9 @@ flow's answer is the class with the highest mean probability over its classified
 `unknown` when that probability is below T (default 0.5) or when no block of the flow had
 enough packets to classify; `unknown` counts as wrong. Balanced accuracy = mean recall over
 the classes present. Reported overall, per source, per class, per duration bucket
-(< 5 s, 5-15 s, >= 15 s), with argmax (T = 0) beside it and the rule "UDP -> voip,
-TCP -> browsing" (attribute l4) on the same flows.
+(< 5 s, 5-15 s, >= 15 s) and per packets per block (< 10, 10-50, 50-200, >= 200), with
+argmax (T = 0) beside it and the rule "UDP -> voip, TCP -> browsing" (attribute l4) on the
+same flows.
 """
 import json
 import random
@@ -170,7 +171,7 @@ def read_flows(paths, min_packets, unit="flow"):
                 c = line.rstrip("\n").split("\t")
                 probs = {name: float(c[i]) for i, name in pcols}
                 rows.append({"label": c[3], "packets": int(c[4]), "duration": float(c[7]),
-                             "attrs": c[8], "probs": probs, "blocks_ok": int(c[6]),
+                             "attrs": c[8], "probs": probs, "blocks_ok": int(c[6]), "blocks": int(c[5]),
                              "conv": conversation(c[0], c[kcol])})
     if unit == "conv":
         convs = {}
@@ -182,6 +183,7 @@ def read_flows(paths, min_packets, unit="flow"):
             m["packets"] += r["packets"]
             m["duration"] = max(m["duration"], r["duration"])
             m["blocks_ok"] += r["blocks_ok"]
+            m["blocks"] += r["blocks"]
             for c, v in r["probs"].items():
                 m["probs"][c] += v * r["blocks_ok"]
         rows = list(convs.values())
@@ -220,6 +222,12 @@ def bucket(r):
     return "<5s" if d < 5 else "5-15s" if d < 15 else ">=15s"
 
 
+def ppb_bucket(r):
+    """Packets per block: how dense the flow's pictures are."""
+    ppb = r["packets"] / max(1, r["blocks"])
+    return "<10" if ppb < 10 else "10-50" if ppb < 50 else "50-200" if ppb < 200 else ">=200"
+
+
 def cmd_score(args):
     min_packets, threshold, json_out, unit, paths = 20, 0.5, None, "flow", []
     while args:
@@ -244,6 +252,8 @@ def cmd_score(args):
         views.append(("source=" + src, [r for r in rows if attr(r["attrs"], "source") == src]))
     for b in ("<5s", "5-15s", ">=15s"):
         views.append(("duration" + b, [r for r in rows if bucket(r) == b]))
+    for b in ("<10", "10-50", "50-200", ">=200"):
+        views.append(("packets/block" + b, [r for r in rows if ppb_bucket(r) == b]))
     result = {"min_packets": min_packets, "threshold": threshold, "unit": unit, "views": {}}
     print("%-26s %6s %9s %9s %9s %8s   recall per class at the threshold"
           % ("%ss (>= %d packets)" % (unit, min_packets), "n", "balanced", "argmax", "UDP/TCP", "unknown"))

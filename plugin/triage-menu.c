@@ -445,7 +445,7 @@ export_flowpics(export_mode mode)
 
     rc.cls = tt_classifier_new(m);
     rc.dir = dir;
-    rc.scale = m->spec.time_bins >= 256 ? 1 : MAX(1u, MIN(8u, 256u / m->spec.time_bins));
+    rc.scale = tt_png_default_scale(&m->spec);
     rc.threshold = triage_threshold(slot);
     rc.index = g_string_new("#flow\tblock\t5-tuple\tfirst\tpackets\tbytes\tstatus\tcategory\ttop_class\tconfidence\tfile\n");
     rc.rows = g_array_new(FALSE, TRUE, sizeof(listed_block));

@@ -43,5 +43,20 @@ if "$TT" series --slice "$C" --slice-sessions 15 -o "$TMP/slice.ttseries" > "$TM
 else
     bad "training on a slice: $(cat "$TMP/train.out" 2>/dev/null)"
 fi
+# Two sessions cannot give validation and test groups: train says so and stops, unless asked.
+"$TT" series --slice "$C" --slice-sessions 2 -o "$TMP/two.ttseries" > /dev/null 2>&1
+if "$TT" train --side 16 --epochs 1 -q -o "$TMP/two.ttm" "$TMP/two.ttseries" > "$TMP/two.out" 2>&1; then
+    bad "a two-session split with empty validation/test was trained without a word"
+elif grep -q "0 validation and 0 test groups" "$TMP/two.out" && grep -q -- "--allow-empty-split" "$TMP/two.out"; then
+    ok "an empty validation/test split is refused: $(head -1 "$TMP/two.out")"
+else
+    bad "an empty split: the message does not say why or what to do: $(cat "$TMP/two.out")"
+fi
+if "$TT" train --side 16 --epochs 1 -q --allow-empty-split -o "$TMP/two.ttm" "$TMP/two.ttseries" > "$TMP/two.out" 2>&1 &&
+   grep -q "no test split" "$TMP/two.out" && ! grep -qi "nan" "$TMP/two.out"; then
+    ok "--allow-empty-split trains and prints no empty test figures"
+else
+    bad "--allow-empty-split: $(cat "$TMP/two.out")"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
