@@ -563,10 +563,44 @@ static gboolean write_flow_table(const tt_model *m, const tt_dataset *ds, const 
     return ok;
 }
 
+/* One row per classified block of a labelled flow: its flow, index and packets, and the
+ * calibrated probability of each class (the inputs of any pooling across blocks or the two
+ * directions of a conversation). */
+static gboolean write_block_table(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
+                                  int which, const char *path, GError **error)
+{
+    uint32_t k = m->n_classes;
+    float *probs = g_new(float, (size_t)ds->samples->len * k + 1);
+    tt_block_probs(m, ds, split, which, probs);
+    GString *out = g_string_new("source\tflow\tblock\tgroup\tlabel\tpackets\tkey");
+    for (uint32_t c = 0; c < k; c++)
+        g_string_append_printf(out, "\tp_%s", m->classes[c]);
+    g_string_append_c(out, '\n');
+    for (guint i = 0; i < ds->samples->len; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        if (which != TT_SPLIT_NONE && split[s->group] != which)
+            continue;
+        char key[160];
+        g_string_append_printf(out, "%s\t%" G_GUINT64_FORMAT "\t%u\t%s\t%s\t%u\t%s",
+                               (const char *)g_ptr_array_index(ds->sources, s->source), s->flow_id,
+                               s->block_index, (const char *)g_ptr_array_index(ds->groups, s->group),
+                               (const char *)g_ptr_array_index(ds->classes, s->label), s->n,
+                               tt_key_format(&g_array_index(ds->flows, tt_flow_rec, s->flow).key, key, sizeof key));
+        for (uint32_t c = 0; c < k; c++)
+            g_string_append_printf(out, "\t%.4f", probs[(size_t)i * k + c]);
+        g_string_append_c(out, '\n');
+    }
+    gboolean ok = g_file_set_contents(path, out->str, (gssize)out->len, error);
+    g_string_free(out, TRUE);
+    g_free(probs);
+    return ok;
+}
+
 static int cmd_eval(int argc, char **argv)
 {
     GError *e = NULL;
     char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL, *label_attr = NULL, *flows_out = NULL;
+    char *blocks_out = NULL;
     char **where = NULL;
     double temperature = 0.0;
     gboolean verbose = FALSE;
@@ -580,6 +614,7 @@ static int cmd_eval(int argc, char **argv)
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "With --by: the full report (precision, recall, F1, confusion) for every value", NULL },
         { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the results as JSON", "FILE" },
         { "flows", 0, 0, G_OPTION_ARG_FILENAME, &flows_out, "Write one row per labelled one-way flow with its mean block probabilities (TSV)", "FILE" },
+        { "blocks", 0, 0, G_OPTION_ARG_FILENAME, &blocks_out, "Write one row per classified block with its probabilities (TSV)", "FILE" },
         { NULL }
     };
     if (!parse_opts(entries, "MODEL DATA...", "Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.", &argc, &argv, &e))
@@ -608,6 +643,8 @@ static int cmd_eval(int argc, char **argv)
               : strcmp(on, "val") == 0 ? TT_SPLIT_VAL : TT_SPLIT_TEST;
     }
     if (flows_out && !write_flow_table(m, ds, split, which, flows_out, &e))
+        return fail(e);
+    if (blocks_out && !write_block_table(m, ds, split, which, blocks_out, &e))
         return fail(e);
     tt_eval ev;
     tt_evaluate(m, ds, split, which, NULL, NULL, &ev);

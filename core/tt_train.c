@@ -581,21 +581,34 @@ void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
     runner_clear(&r);
 }
 
+void tt_block_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
+                    int which, float *out)
+{
+    uint32_t k = m->n_classes;
+    memset(out, 0, (size_t)ds->samples->len * k * sizeof *out);
+    runner r;
+    runner_init(&r, m, ds);
+    for (guint i = 0; i < ds->samples->len; i++) {
+        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
+        if (which == TT_SPLIT_NONE || split[s->group] == which)
+            sample_probs(&r, s, out + (size_t)i * k);
+    }
+    runner_clear(&r);
+}
+
 void tt_flow_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
                    int which, float *out)
 {
     uint32_t k = m->n_classes;
+    float *bp = g_new(float, (size_t)ds->samples->len * k + 1);   /* [samples][k] */
+    tt_block_probs(m, ds, split, which, bp);
     memset(out, 0, (size_t)ds->flows->len * k * sizeof *out);
     uint32_t *n = g_new0(uint32_t, ds->flows->len + 1);
-    runner r;
-    runner_init(&r, m, ds);
-    float probs[TT_MAX_CLASSES];
     for (guint i = 0; i < ds->samples->len; i++) {
         const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
         if (which == TT_SPLIT_NONE || split[s->group] == which) {
-            sample_probs(&r, s, probs);
             for (uint32_t c = 0; c < k; c++)
-                out[(size_t)s->flow * k + c] += probs[c];
+                out[(size_t)s->flow * k + c] += bp[(size_t)i * k + c];
             n[s->flow]++;
         }
     }
@@ -603,7 +616,7 @@ void tt_flow_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *split
         for (uint32_t c = 0; n[f] && c < k; c++)
             out[(size_t)f * k + c] /= (float)n[f];
     g_free(n);
-    runner_clear(&r);
+    g_free(bp);
 }
 
 double tt_eval_accuracy(const tt_eval *ev)

@@ -85,6 +85,10 @@ void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *group_s
  * all) are filled; others are left zero. */
 void tt_flow_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
                    int which, float *out);
+/* Per-block answer: out[i * m->n_classes + c] = the calibrated probability of
+ * class c for sample i (ds->samples order) in split `which`; others zero. */
+void tt_block_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
+                    int which, float *out);
 
 double tt_eval_accuracy(const tt_eval *ev);
 double tt_eval_balanced_accuracy(const tt_eval *ev);

@@ -5,7 +5,7 @@
 #
 #   TT      the traffictriage binary
 #   FOLDS   unit -> fold file (realcv.py folds)
-#   OUT     output folder: NAME.fold<i>.{split,ttm,flows,train.txt}, NAME.cv.{txt,json}
+#   OUT     output folder: NAME.fold<i>.{split,ttm,flows,blocks,train.txt}, NAME.cv.{txt,json}
 #   REAL    space-separated real manifests evaluated per fold (their groups are the units)
 #
 # Fold i trains on every group but folds i and i+1 (lab and other real sets included),
@@ -23,7 +23,7 @@ while [ "$i" -lt "$K" ]; do
     /usr/bin/python3 "$HERE/realcv.py" split "$FOLDS" "$i" "$base.split"
     "$TT" train --quiet --split "$base.split" -o "$base.ttm" "$@" > "$base.train.txt"
     # shellcheck disable=SC2086 # REAL is a list of paths
-    "$TT" eval --split "$base.split" --on test --flows "$base.flows" "$base.ttm" $REAL > "$base.eval.txt" 2>/dev/null
+    "$TT" eval --split "$base.split" --on test --flows "$base.flows" --blocks "$base.blocks" "$base.ttm" $REAL > "$base.eval.txt" 2>/dev/null
     i=$((i + 1))
 done
 /usr/bin/python3 "$HERE/realcv.py" score --json "$OUT/$NAME.cv.json" "$OUT/$NAME".fold*.flows | tee "$OUT/$NAME.cv.txt"

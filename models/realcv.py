@@ -16,14 +16,17 @@ flow of the test fold; the rows of all folds together answer for every real flow
                                                  validates, the other real folds train; lab
                                                  sessions (the corpus' #session lines) 70/15/15
                                                  per category x tunnel (or all test)
-  realcv.py thresholds [--max-unknown F] FLOWS.tsv...
+  realcv.py thresholds [--max-unknown F] [--unit flow|conv|pair] FLOWS.tsv...
                                                  balanced / unknown / precision per candidate
                                                  threshold, then "pick T": the highest with at
                                                  most F (0.20) of the flows unknown
-  realcv.py score [--unit flow|conv] [--min-packets N] [--threshold T] [--json OUT] FLOWS.tsv...
+  realcv.py score [--unit flow|conv|pair] [--min-packets N] [--threshold T] [--json OUT] FLOWS.tsv...
 
 Scoring (models/README.md states it): one-way flows with >= N packets (default 20), or with
---unit conv conversations (both directions of a 5-tuple, >= N packets together); a
+--unit conv conversations (both directions of a 5-tuple, >= N packets together), or with
+--unit pair one-way flows whose every block is answered together with the reverse
+direction's block of the same time (the mean of the two; needs the `eval --blocks` file
+beside each flows file, same name ending .blocks), as the plugin's conversation answer; a
 flow's answer is the class with the highest mean probability over its classified blocks,
 `unknown` when that probability is below T (default 0.5) or when no block of the flow had
 enough packets to classify; `unknown` counts as wrong. Balanced accuracy = mean recall over
@@ -158,11 +161,42 @@ def conversation(source, key):
     return (source, proto) + tuple(sorted((a, b)))
 
 
+def reverse(key):
+    proto, a, _, b = key.split(" ", 3)
+    return "%s %s -> %s" % (proto, b, a)
+
+
+def pair_probs(blocks_path):
+    """Per one-way flow (source, group, key): the mean over its blocks of each block's
+    probabilities pooled with those of the reverse direction's block of the same
+    index (`eval --blocks` rows; a block without a reverse partner stands alone)."""
+    blocks = defaultdict(dict)
+    with open(blocks_path) as f:
+        head = f.readline().rstrip("\n").split("\t")
+        pcols = [(i, h[2:]) for i, h in enumerate(head) if h.startswith("p_")]
+        for line in f:
+            c = line.rstrip("\n").split("\t")
+            blocks[(c[0], c[3], c[6])][int(c[2])] = {name: float(c[i]) for i, name in pcols}
+    out = {}
+    for (source, group, key), own in blocks.items():
+        other = blocks.get((source, group, reverse(key)), {})
+        acc = Counter()
+        for b, probs in own.items():
+            mate = other.get(b)
+            for name, v in probs.items():
+                acc[name] += (v + mate[name]) / 2 if mate else v
+        out[(source, group, key)] = {name: v / len(own) for name, v in acc.items()}
+    return out
+
+
 def read_flows(paths, min_packets, unit="flow"):
     """Rows of `eval --flows` files; unit "conv" merges the two directions of a
-    conversation (probabilities weighted by classified blocks)."""
+    conversation (probabilities weighted by classified blocks); unit "pair" keeps
+    one-way flows but answers each from its blocks pooled with the reverse
+    direction's blocks of the same time (the `eval --blocks` file beside each)."""
     rows = []
     for p in paths:
+        paired = pair_probs(p[:-len(".flows")] + ".blocks") if unit == "pair" else None
         with open(p) as f:
             head = f.readline().rstrip("\n").split("\t")
             pcols = [(i, h[2:]) for i, h in enumerate(head) if h.startswith("p_")]
@@ -170,6 +204,8 @@ def read_flows(paths, min_packets, unit="flow"):
             for line in f:
                 c = line.rstrip("\n").split("\t")
                 probs = {name: float(c[i]) for i, name in pcols}
+                if paired is not None and int(c[6]) > 0:
+                    probs = paired.get((c[0], c[2], c[kcol]), probs)
                 rows.append({"label": c[3], "packets": int(c[4]), "duration": float(c[7]),
                              "attrs": c[8], "probs": probs, "blocks_ok": int(c[6]), "blocks": int(c[5]),
                              "conv": conversation(c[0], c[kcol])})
@@ -256,7 +292,7 @@ def cmd_score(args):
         views.append(("packets/block" + b, [r for r in rows if ppb_bucket(r) == b]))
     result = {"min_packets": min_packets, "threshold": threshold, "unit": unit, "views": {}}
     print("%-26s %6s %9s %9s %9s %8s   recall per class at the threshold"
-          % ("%ss (>= %d packets)" % (unit, min_packets), "n", "balanced", "argmax", "UDP/TCP", "unknown"))
+          % ({"conv": "convs", "pair": "pooled"}.get(unit, "flows") + " (>= %d packets)" % min_packets, "n", "balanced", "argmax", "UDP/TCP", "unknown"))
     for name, rs in views:
         s, a, u = summary(rs, at_t), summary(rs, arg), summary(rs, rule)
         result["views"][name] = {"threshold": s, "argmax": a, "rule": u}
@@ -276,14 +312,16 @@ def cmd_score(args):
 def cmd_thresholds(args):
     """The candidate thresholds on the same flows, then "pick T": the highest that leaves at
     most --max-unknown of them unknown (the lowest candidate if none does)."""
-    max_unknown, paths = 0.20, []
+    max_unknown, unit, paths = 0.20, "flow", []
     while args:
         a = args.pop(0)
         if a == "--max-unknown":
             max_unknown = float(args.pop(0))
+        elif a == "--unit":
+            unit = args.pop(0)
         else:
             paths.append(a)
-    rows = read_flows(paths, 20)
+    rows = read_flows(paths, 20, unit)
     candidates = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.0)
     pick = None
     print("%-10s %9s %8s %10s" % ("threshold", "balanced", "unknown", "precision"))

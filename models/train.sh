@@ -134,7 +134,14 @@ train category-flowpic1500-60s --task category --name category-flowpic1500-60s -
     "$OUT/$RECIPE".fold*.flows > "$OUT/$BEST.real-cv.txt"
 /usr/bin/python3 models/realcv.py score --unit conv --threshold "$THRESHOLD" --json "$OUT/$BEST.real-cv-conv.json" \
     "$OUT/$RECIPE".fold*.flows > "$OUT/$BEST.real-cv-conv.txt"
-cat "$OUT/$BEST.real-cv-conv.txt" "$OUT/$BEST.real-cv-thresholds.txt"
+# Conversation answers: every block pooled with the reverse direction's block of the same
+# time (realcv.py --unit pair; its own threshold, picked the same way).
+/usr/bin/python3 models/realcv.py thresholds --max-unknown 0.20 --unit pair "$OUT/$RECIPE".fold*.flows \
+    > "$OUT/$BEST.real-cv-pair-thresholds.txt"
+PAIR_THRESHOLD=$(sed -n 's/^pick //p' "$OUT/$BEST.real-cv-pair-thresholds.txt")
+/usr/bin/python3 models/realcv.py score --unit pair --threshold "$PAIR_THRESHOLD" --json "$OUT/$BEST.real-cv-pair.json" \
+    "$OUT/$RECIPE".fold*.flows > "$OUT/$BEST.real-cv-pair.txt"
+cat "$OUT/$BEST.real-cv-conv.txt" "$OUT/$BEST.real-cv-thresholds.txt" "$OUT/$BEST.real-cv-pair.txt"
 for m in "$BEST" category-flowpic1500-60s; do
     split=$OUT/final.split
     [ "$m" = "$BEST" ] || split=$OUT/final-lab.split

@@ -43,6 +43,33 @@ if "$TT" series --slice "$C" --slice-sessions 15 -o "$TMP/slice.ttseries" > "$TM
 else
     bad "training on a slice: $(cat "$TMP/train.out" 2>/dev/null)"
 fi
+# eval --blocks: one row per classified block; a flow's row in --flows is the mean of its blocks.
+if "$TT" eval --flows "$TMP/tiny.flows" --blocks "$TMP/tiny.blocks" "$TMP/tiny.ttm" "$TMP/slice.ttseries" \
+       > /dev/null 2>&1 &&
+   /usr/bin/python3 - "$TMP/tiny.flows" "$TMP/tiny.blocks" <<'PY'
+import csv, sys
+from collections import defaultdict
+flows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+blocks = defaultdict(list)
+for r in csv.DictReader(open(sys.argv[2]), delimiter="\t"):
+    blocks[(r["source"], r["group"], r["flow"])].append(r)
+cols = [c for c in flows[0] if c.startswith("p_")]
+checked = 0
+for f in flows:
+    bs = blocks.get((f["source"], f["group"], f["flow"]), [])
+    assert len(bs) == int(f["blocks_ok"]), (f["flow"], len(bs), f["blocks_ok"])
+    for c in cols:
+        mean = sum(float(b[c]) for b in bs) / len(bs) if bs else 0.0
+        assert abs(mean - float(f[c])) < 2e-4, (f["flow"], c, mean, f[c])
+    checked += len(bs) > 0
+assert checked > 0
+PY
+then
+    ok "eval --blocks rows average to the --flows rows"
+else
+    bad "eval --blocks and --flows disagree"
+fi
+
 # Two sessions cannot give validation and test groups: train says so and stops, unless asked.
 "$TT" series --slice "$C" --slice-sessions 2 -o "$TMP/two.ttseries" > /dev/null 2>&1
 if "$TT" train --side 16 --epochs 1 -q -o "$TMP/two.ttm" "$TMP/two.ttseries" > "$TMP/two.out" 2>&1; then
