@@ -529,63 +529,43 @@ static void print_by_row(const tt_model *m, const char *by, const char *value, c
 
 /* ---- eval --------------------------------------------------------------------------------- */
 
-/* One row per labelled one-way flow: what it is, how much of it there was, and its answer
- * (mean calibrated probability per class over its classified blocks; all 0 = none). */
-static gboolean write_flow_table(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
-                                 int which, const char *path, GError **error)
+/* eval --flows: one row per labelled one-way flow (what it is, how much of it there was, and
+ * its answer: the mean calibrated probability per class over its classified blocks, all 0 =
+ * none); eval --blocks (per_block): one row per classified block of such a flow, with its
+ * own probabilities (the inputs of any pooling across blocks or a conversation's two
+ * directions). */
+static gboolean write_prob_table(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
+                                 int which, gboolean per_block, const char *path, GError **error)
 {
     uint32_t k = m->n_classes;
-    float *probs = g_new(float, (size_t)ds->flows->len * k + 1);
-    tt_flow_probs(m, ds, split, which, probs);
-    GString *out = g_string_new("source\tflow\tgroup\tlabel\tpackets\tblocks\tblocks_ok\tduration\tattrs\tkey");
+    guint n = per_block ? ds->samples->len : ds->flows->len;
+    float *probs = g_new(float, (size_t)n * k + 1);     /* [n][k] */
+    if (per_block)
+        tt_block_probs(m, ds, split, which, probs);
+    else
+        tt_flow_probs(m, ds, split, which, probs);
+    GString *out = g_string_new(per_block ? "source\tflow\tblock\tgroup\tlabel\tpackets\tkey"
+                                          : "source\tflow\tgroup\tlabel\tpackets\tblocks\tblocks_ok\tduration\tattrs\tkey");
     for (uint32_t c = 0; c < k; c++)
         g_string_append_printf(out, "\tp_%s", m->classes[c]);
     g_string_append_c(out, '\n');
-    for (guint f = 0; f < ds->flows->len; f++) {
-        const tt_flow_rec *r = &g_array_index(ds->flows, tt_flow_rec, f);
+    for (guint i = 0; i < n; i++) {
+        const tt_sample *s = per_block ? &g_array_index(ds->samples, tt_sample, i) : NULL;
+        const tt_flow_rec *r = &g_array_index(ds->flows, tt_flow_rec, s ? s->flow : i);
         if (which != TT_SPLIT_NONE && split[r->group] != which)
             continue;
+        const char *source = g_ptr_array_index(ds->sources, r->source);
+        const char *group = g_ptr_array_index(ds->groups, r->group);
+        const char *label = g_ptr_array_index(ds->classes, r->label);
         char key[160];
-        g_string_append_printf(out, "%s\t%" G_GUINT64_FORMAT "\t%s\t%s\t%" G_GUINT64_FORMAT "\t%u\t%u\t%.3f\t%s\t%s",
-                               (const char *)g_ptr_array_index(ds->sources, r->source), r->flow_id,
-                               (const char *)g_ptr_array_index(ds->groups, r->group),
-                               (const char *)g_ptr_array_index(ds->classes, r->label), r->packets,
-                               r->blocks, r->blocks_ok, r->last_ts - r->first_ts,
-                               (const char *)g_ptr_array_index(ds->attrs, r->attrs),
-                               tt_key_format(&r->key, key, sizeof key));
-        for (uint32_t c = 0; c < k; c++)
-            g_string_append_printf(out, "\t%.4f", probs[(size_t)f * k + c]);
-        g_string_append_c(out, '\n');
-    }
-    gboolean ok = g_file_set_contents(path, out->str, (gssize)out->len, error);
-    g_string_free(out, TRUE);
-    g_free(probs);
-    return ok;
-}
-
-/* One row per classified block of a labelled flow: its flow, index and packets, and the
- * calibrated probability of each class (the inputs of any pooling across blocks or the two
- * directions of a conversation). */
-static gboolean write_block_table(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
-                                  int which, const char *path, GError **error)
-{
-    uint32_t k = m->n_classes;
-    float *probs = g_new(float, (size_t)ds->samples->len * k + 1);
-    tt_block_probs(m, ds, split, which, probs);
-    GString *out = g_string_new("source\tflow\tblock\tgroup\tlabel\tpackets\tkey");
-    for (uint32_t c = 0; c < k; c++)
-        g_string_append_printf(out, "\tp_%s", m->classes[c]);
-    g_string_append_c(out, '\n');
-    for (guint i = 0; i < ds->samples->len; i++) {
-        const tt_sample *s = &g_array_index(ds->samples, tt_sample, i);
-        if (which != TT_SPLIT_NONE && split[s->group] != which)
-            continue;
-        char key[160];
-        g_string_append_printf(out, "%s\t%" G_GUINT64_FORMAT "\t%u\t%s\t%s\t%u\t%s",
-                               (const char *)g_ptr_array_index(ds->sources, s->source), s->flow_id,
-                               s->block_index, (const char *)g_ptr_array_index(ds->groups, s->group),
-                               (const char *)g_ptr_array_index(ds->classes, s->label), s->n,
-                               tt_key_format(&g_array_index(ds->flows, tt_flow_rec, s->flow).key, key, sizeof key));
+        tt_key_format(&r->key, key, sizeof key);
+        if (s)
+            g_string_append_printf(out, "%s\t%" G_GUINT64_FORMAT "\t%u\t%s\t%s\t%u\t%s", source, s->flow_id,
+                                   s->block_index, group, label, s->n, key);
+        else
+            g_string_append_printf(out, "%s\t%" G_GUINT64_FORMAT "\t%s\t%s\t%" G_GUINT64_FORMAT "\t%u\t%u\t%.3f\t%s\t%s",
+                                   source, r->flow_id, group, label, r->packets, r->blocks, r->blocks_ok,
+                                   r->last_ts - r->first_ts, (const char *)g_ptr_array_index(ds->attrs, r->attrs), key);
         for (uint32_t c = 0; c < k; c++)
             g_string_append_printf(out, "\t%.4f", probs[(size_t)i * k + c]);
         g_string_append_c(out, '\n');
@@ -642,9 +622,9 @@ static int cmd_eval(int argc, char **argv)
         which = !on ? TT_SPLIT_NONE : strcmp(on, "train") == 0 ? TT_SPLIT_TRAIN
               : strcmp(on, "val") == 0 ? TT_SPLIT_VAL : TT_SPLIT_TEST;
     }
-    if (flows_out && !write_flow_table(m, ds, split, which, flows_out, &e))
+    if (flows_out && !write_prob_table(m, ds, split, which, FALSE, flows_out, &e))
         return fail(e);
-    if (blocks_out && !write_block_table(m, ds, split, which, blocks_out, &e))
+    if (blocks_out && !write_prob_table(m, ds, split, which, TRUE, blocks_out, &e))
         return fail(e);
     tt_eval ev;
     tt_evaluate(m, ds, split, which, NULL, NULL, &ev);
