@@ -26,21 +26,25 @@
 
 const char *const tt_label_classes[5] = { "voip", "video", "chat", "browsing", "file_transfer" };
 
-#define MASTER(name, cls, why) { TT_MAP_ROW_MASTER, name, NULL, cls, why }
-#define APP(name, cls, why) { TT_MAP_ROW_APP, name, NULL, cls, why }
-#define CAT(name, cls, why) { TT_MAP_ROW_CATEGORY, name, NULL, cls, why }
+#define MASTER(name, cls, why) { TT_MAP_ROW_MASTER, name, NULL, NULL, cls, why }
+#define APP(name, cls, why) { TT_MAP_ROW_APP, name, NULL, NULL, cls, why }
+#define CAT(name, cls, why) { TT_MAP_ROW_CATEGORY, name, NULL, NULL, cls, why }
 
 static const tt_map_row rows[] = {
     /* ---- master protocols that decide whatever the application -------------------------- */
     MASTER("DNS", NULL,
            "a name lookup, not the service looked up: nDPI names DNS queries by the name (DNS.Wikipedia is "
-           "Web), but one query and its answer are no page load"),
+           "Web, a lookup of a video site's name Streaming), but a query and its answer are no page load"),
+    { TT_MAP_ROW_MASTER, "STUN", NULL, "Chat", "voip",
+      "a chat app's traffic framed in STUN/TURN is its call, relayed: chat messages do not go through TURN "
+      "(nDPI 4.2 names Telegram's calls STUN.Telegram, Chat; newer versions STUN.TelegramVoip, VoIP). "
+      "Plain STUN (binding checks, nDPI's Network category) is left out" },
 
     /* ---- nDPI's "Media" category, by application ---------------------------------------- */
-    { TT_MAP_ROW_APP, "RTP", "video", "video",
+    { TT_MAP_ROW_APP, "RTP", "video", NULL, "video",
       "an RTP stream whose payload type is a static video codec (H.261, H.263, MPV, MP2T, JPEG, CelB, nv): "
       "a video call or camera stream; dynamic payload types (96-127) cannot be told apart and stay voip" },
-    { TT_MAP_ROW_APP, "SRTP", "video", "video", "as RTP: the RTP header (payload type) is not encrypted" },
+    { TT_MAP_ROW_APP, "SRTP", "video", NULL, "video", "as RTP: the RTP header (payload type) is not encrypted" },
     APP("RTP", "voip", "nDPI files RTP under Media; an RTP stream is a call's media: the voip shape"),
     APP("SRTP", "voip", "encrypted RTP: a call's media"),
     APP("RTCP", "voip",
@@ -90,7 +94,12 @@ const tt_map_row *tt_label_map_rows(guint *n)
     return rows;
 }
 
-static const tt_map_row *find(tt_map_row_kind kind, const char *name, const char *media)
+static gboolean meets(const char *condition, const char *value)
+{
+    return !condition || (value && strcmp(condition, value) == 0);
+}
+
+static const tt_map_row *find(tt_map_row_kind kind, const char *name, const char *category, const char *media)
 {
     if (!name || !*name)
         return NULL;
@@ -98,7 +107,7 @@ static const tt_map_row *find(tt_map_row_kind kind, const char *name, const char
         const tt_map_row *r = &rows[i];
         if (r->kind != kind || strcmp(r->name, name) != 0)
             continue;
-        if (r->media && (!media || strcmp(r->media, media) != 0))
+        if (!meets(r->media, media) || !meets(r->category, category))
             continue;
         return r;
     }
@@ -108,11 +117,11 @@ static const tt_map_row *find(tt_map_row_kind kind, const char *name, const char
 const char *tt_label_map(const char *master, const char *app, const char *category, const char *media,
                          const tt_map_row **row)
 {
-    const tt_map_row *r = find(TT_MAP_ROW_MASTER, master, NULL);
+    const tt_map_row *r = find(TT_MAP_ROW_MASTER, master && *master ? master : app, category, media);
     if (!r)
-        r = find(TT_MAP_ROW_APP, app, media);
+        r = find(TT_MAP_ROW_APP, app, category, media);
     if (!r)
-        r = find(TT_MAP_ROW_CATEGORY, category, NULL);
+        r = find(TT_MAP_ROW_CATEGORY, category, category, media);
     if (row)
         *row = r;
     return r ? r->cls : NULL;

@@ -52,6 +52,7 @@ typedef struct {
     int      min_packets;
     double   idle_timeout;
     gboolean no_guess;
+    gboolean left_out;         /* also write the flows left out, as comments */
 } label_opts;
 
 typedef struct {
@@ -228,6 +229,29 @@ static void format_addr(const tt_key *k, const uint8_t *addr, char *buf, size_t 
         g_strlcpy(buf, "?", len);
 }
 
+/* One manifest line; a flow left out is written as a comment ("# left out")
+ * with the label "-" when --left-out asks for it. */
+static void write_line(label_run *r, const lflow *f, const answer *a, const char *cls)
+{
+    char addr_a[INET6_ADDRSTRLEN], addr_b[INET6_ADDRSTRLEN], t0[G_ASCII_DTOSTR_BUF_SIZE], t1[G_ASCII_DTOSTR_BUF_SIZE];
+    format_addr(&f->ab, f->ab.src, addr_a, sizeof addr_a);
+    format_addr(&f->ab, f->ab.dst, addr_b, sizeof addr_b);
+    format_time(t0, sizeof t0, f->t_min, -1);
+    format_time(t1, sizeof t1, f->t_max, +1);
+    char *proto = attr_value(a->protocol), *app = attr_value(a->app), *cat = attr_value(a->category);
+    const char *l4 = f->ab.proto == 6 ? "tcp" : "udp";
+    fprintf(r->out,
+            "%s%s\t%s\t%s\t%s\t%s\t%u\t%s\t%u\t%s\t%s\t"
+            "source=ndpi-label;ndpi_protocol=%s;ndpi_app=%s;ndpi_category=%s;ndpi_confidence=%s;"
+            "encrypted=%s;l4=%s;pkts_ab=%" G_GUINT64_FORMAT ";pkts_ba=%" G_GUINT64_FORMAT "\n",
+            cls ? "" : "# left out\t", r->capture, cls ? cls : "-", r->group, l4, addr_a, f->ab.sport, addr_b,
+            f->ab.dport, t0, t1, proto, app, cat, confidence_name(f->confidence),
+            ndpi_is_encrypted_proto(r->ndpi, f->proto) ? "true" : "false", l4, f->pkts_ab, f->pkts_ba);
+    g_free(proto);
+    g_free(app);
+    g_free(cat);
+}
+
 static void emit(label_run *r, lflow *f)
 {
     label_stats *st = r->st;
@@ -239,32 +263,16 @@ static void emit(label_run *r, lflow *f)
     answer a;
     describe(r, f, &a);
     const char *cls = tt_label_map(a.master, a.app, a.category, f->video ? "video" : NULL, NULL);
-    if (!cls) {
+    if (cls) {
+        for (guint i = 0; i < G_N_ELEMENTS(tt_label_classes); i++)
+            if (strcmp(cls, tt_label_classes[i]) == 0)
+                st->per_class[i]++;
+        st->labelled++;
+    } else {
         count_left_out(st, a.category, a.protocol);
-        return;
     }
-    for (guint i = 0; i < G_N_ELEMENTS(tt_label_classes); i++)
-        if (strcmp(cls, tt_label_classes[i]) == 0)
-            st->per_class[i]++;
-    st->labelled++;
-
-    char addr_a[INET6_ADDRSTRLEN], addr_b[INET6_ADDRSTRLEN], t0[G_ASCII_DTOSTR_BUF_SIZE], t1[G_ASCII_DTOSTR_BUF_SIZE];
-    format_addr(&f->ab, f->ab.src, addr_a, sizeof addr_a);
-    format_addr(&f->ab, f->ab.dst, addr_b, sizeof addr_b);
-    format_time(t0, sizeof t0, f->t_min, -1);
-    format_time(t1, sizeof t1, f->t_max, +1);
-    char *proto = attr_value(a.protocol), *app = attr_value(a.app), *cat = attr_value(a.category);
-    const char *l4 = f->ab.proto == 6 ? "tcp" : "udp";
-    fprintf(r->out,
-            "%s\t%s\t%s\t%s\t%s\t%u\t%s\t%u\t%s\t%s\t"
-            "source=ndpi-label;ndpi_protocol=%s;ndpi_app=%s;ndpi_category=%s;ndpi_confidence=%s;"
-            "encrypted=%s;l4=%s;pkts_ab=%" G_GUINT64_FORMAT ";pkts_ba=%" G_GUINT64_FORMAT "\n",
-            r->capture, cls, r->group, l4, addr_a, f->ab.sport, addr_b, f->ab.dport, t0, t1,
-            proto, app, cat, confidence_name(f->confidence),
-            ndpi_is_encrypted_proto(r->ndpi, f->proto) ? "true" : "false", l4, f->pkts_ab, f->pkts_ba);
-    g_free(proto);
-    g_free(app);
-    g_free(cat);
+    if (cls || r->o->left_out)
+        write_line(r, f, &a, cls);
 }
 
 static void flow_end(label_run *r, lflow *f, gboolean write)
@@ -561,12 +569,13 @@ int tt_cli_label(int argc, char **argv)
     char *out_path = NULL;
     tt_spec trainer;
     tt_spec_init_mini(&trainer, 32);
-    label_opts o = { .min_packets = 1, .idle_timeout = trainer.idle_timeout, .no_guess = FALSE };
+    label_opts o = { .min_packets = 1, .idle_timeout = trainer.idle_timeout };
     GOptionEntry entries[] = {
         { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, "Write the manifest to FILE (default: standard output)", "FILE" },
         { "min-packets", 0, 0, G_OPTION_ARG_INT, &o.min_packets, "Leave out flows with fewer packets, both directions together (default 1)", "N" },
         { "idle-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &o.idle_timeout, "A flow idle this long ends; use the trainer's (default 60 s, the default input's; 120 for --arch flowpic)", "S" },
         { "no-guess", 0, 0, G_OPTION_ARG_NONE, &o.no_guess, "Do not let nDPI guess unnamed flows from their ports and addresses", NULL },
+        { "left-out", 0, 0, G_OPTION_ARG_NONE, &o.left_out, "Also write each flow left out, as a comment line \"# left out\" with the label -", NULL },
         { NULL }
     };
     GError *e = NULL;
