@@ -79,7 +79,8 @@ typedef struct {
     struct ndpi_detection_module_struct *ndpi;
     GHashTable *flows;         /* tt_key* (canonical) -> lflow* */
     GQueue      lru;           /* least recently seen at the head */
-    double      now;
+    double      now;           /* the latest packet time of this capture */
+    gboolean    have_now;
     const char *capture;       /* absolute path, as written */
     char       *group;
     FILE       *out;
@@ -289,8 +290,9 @@ static void flow_end(label_run *r, lflow *f, gboolean write)
 
 static gboolean add_packet(label_run *r, tt_capture *cap, const tt_packet *p, GError **error)
 {
-    if (p->ts > r->now || r->st->packets == 0)
+    if (p->ts > r->now || !r->have_now)
         r->now = p->ts;
+    r->have_now = TRUE;
     r->st->packets++;
     while (r->lru.head) {                               /* flows idle too long end, oldest first */
         lflow *old = r->lru.head->data;

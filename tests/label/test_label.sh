@@ -132,6 +132,17 @@ else
     fail "train on the labels"; cat "$TMP/train.out"
 fi
 
+# each capture is labelled on its own: one with later times first changes nothing in the next
+if command -v editcap >/dev/null 2>&1 && editcap -t 1000000 "$CAPS/rtp-call.pcap" "$TMP/later.pcap" >/dev/null 2>&1; then
+    run two "$TMP/later.pcap" "$CAPS/rtp-call.pcap"
+    if [ $rc -eq 0 ] && [ "$(grep -v '^#' "$TMP/two.out" | grep -F "$CAPS/rtp-call.pcap")" = "$(grep -v '^#' "$TMP/rtp.out")" ] \
+       && [ "$(data_lines "$TMP/two.out")" -eq 4 ]; then
+        ok "two captures, the later one first: the same lines as each alone"
+    else
+        fail "two captures, the later one first"; cat "$TMP/two.out"
+    fi
+fi
+
 # ---- damaged, foreign and odd input ----------------------------------------------------------
 head -c 60000 "$CAPS/rtp-call.pcap" >"$TMP/cut.pcap"            # cut in the middle of a packet
 run cut -o "$TMP/cut.ttm" "$TMP/cut.pcap"
