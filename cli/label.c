@@ -9,7 +9,7 @@
  * select exactly its packets in `train`. nDPI sees the innermost IP packet
  * (tt_capture_ip) of at most 80 (TCP) / 24 (UDP) packets of a flow, as
  * ndpiReader does, and its state is freed as soon as it is done (named, or
- * given up): memory is ~100 bytes per open flow plus nDPI's state of the
+ * given up): memory is ~200 bytes per open flow plus nDPI's state of the
  * flows still being dissected, at most LABEL_MAX_FLOWS flows at once.
  */
 #include "label.h"
