@@ -88,9 +88,10 @@ def dns_lookup(out, t, name, port):
 
 
 def sip(method_or_status, call_id, cseq):
-    start = method_or_status if method_or_status[0].isdigit() is False else "SIP/2.0 " + method_or_status
-    if not method_or_status[0].isdigit():
-        start = "%s sip:bob@198.51.100.20 SIP/2.0" % method_or_status
+    if method_or_status[0].isdigit():
+        start = "SIP/2.0 " + method_or_status                      # a response
+    else:
+        start = "%s sip:bob@198.51.100.20 SIP/2.0" % method_or_status  # a request
     body = ("%s\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK%s\r\nFrom: <sip:alice@192.0.2.10>;tag=1\r\n"
             "To: <sip:bob@198.51.100.20>\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n"
             % (start, call_id, call_id, cseq))
