@@ -16,6 +16,7 @@
 #include "tt_nn.h"
 #include "tt_png.h"
 #include "tt_train.h"
+#include "label.h"      /* cli/: `label` (nDPI) */
 
 static int fail(GError *e)
 {
@@ -983,6 +984,7 @@ static const struct {
     { "render", cmd_render, "write FlowPics of blocks as PNG files" },
     { "init-model", cmd_init_model, "write an untrained model (random weights) for tests" },
     { "series", cmd_series, "write labelled captures as a packet-series corpus (.ttseries.xz), append to or check one" },
+    { "label", tt_cli_label, "label the flows of captures with nDPI as the teacher: a manifest for train" },
 };
 
 int main(int argc, char **argv)

@@ -14,6 +14,8 @@ static uint16_t be16(const guint8 *p) { return (uint16_t)((p[0] << 8) | p[1]); }
  * Wireshark's reassembly does (key: family, addresses, IP id, protocol). */
 typedef struct {
     GHashTable *first;     /* frag_key* -> frag_val* */
+    const guint8 *ip;      /* innermost IP header of the packet returned (tt_capture_ip) */
+    size_t ip_caplen;      /* its captured bytes, at most its total length */
 } frag_table;
 
 typedef struct {
@@ -219,6 +221,17 @@ static gboolean parse_l4(int proto, const guint8 *d, size_t len, tt_packet *pkt,
     }
 }
 
+/* An IP header whose packet was taken: remember it unless an inner one was
+ * taken first (inner headers succeed before the outer ones return). */
+static gboolean keep_ip(frag_table *ft, const guint8 *ip, size_t caplen, gboolean taken)
+{
+    if (taken && ft && !ft->ip) {
+        ft->ip = ip;
+        ft->ip_caplen = caplen;
+    }
+    return taken;
+}
+
 static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table *ft, int depth)
 {
     if (depth > MAX_DEPTH || len < 1)
@@ -248,9 +261,10 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table
          * as it is. */
         gboolean truncated_first = (frag & 0x1fff) == 0 && len < total;
         if ((frag & 0x3fff) && !truncated_first)
-            return fragment(ft, pkt, be16(d + 4), d[9], (frag & 0x3fff) == 0x2000, (frag & 0x2000) == 0,
-                            len >= total, d + ihl, avail - ihl);
-        return parse_l4(d[9], d + ihl, avail - ihl, pkt, ft, depth);
+            return keep_ip(ft, d, avail,
+                           fragment(ft, pkt, be16(d + 4), d[9], (frag & 0x3fff) == 0x2000, (frag & 0x2000) == 0,
+                                    len >= total, d + ihl, avail - ihl));
+        return keep_ip(ft, d, avail, parse_l4(d[9], d + ihl, avail - ihl, pkt, ft, depth));
     }
     if (version == 6) {
         if (len < 40)
@@ -278,8 +292,9 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table
                     uint32_t id = ((uint32_t)be16(d + off + 4) << 16) | be16(d + off + 6);
                     int next = d[off];
                     off += 8;
-                    return fragment(ft, pkt, id, next, (fo & 0xfff8) == 0, (fo & 1) == 0,
-                                    len >= 40u + plen, d + off, end > off ? end - off : 0);
+                    return keep_ip(ft, d, end,
+                                   fragment(ft, pkt, id, next, (fo & 0xfff8) == 0, (fo & 1) == 0,
+                                            len >= 40u + plen, d + off, end > off ? end - off : 0));
                 }
                 nh = d[off];
                 off += 8;
@@ -295,7 +310,7 @@ static gboolean parse_ip(const guint8 *d, size_t len, tt_packet *pkt, frag_table
         }
         if (off > end)
             return FALSE;
-        return parse_l4(nh, d + off, end - off, pkt, ft, depth);
+        return keep_ip(ft, d, end, parse_l4(nh, d + off, end - off, pkt, ft, depth));
     }
     return FALSE;
 }
@@ -410,6 +425,8 @@ int tt_capture_next(tt_capture *c, tt_packet *pkt, uint64_t *frame, GError **err
         if (r == 0)
             continue;
         c->frame++;
+        c->frags.ip = NULL;
+        c->frags.ip_caplen = 0;
         /* pcapng files may mix link types per interface; libpcap reports one. */
         if (parse_frame(c->linktype, data, h->caplen, pkt, &c->frags)) {
             c->sec = (int64_t)h->ts.tv_sec;
@@ -425,4 +442,11 @@ void tt_capture_time(const tt_capture *c, int64_t *sec, int32_t *nsec)
 {
     *sec = c->sec;
     *nsec = c->nsec;
+}
+
+gboolean tt_capture_ip(const tt_capture *c, const guint8 **ip, size_t *caplen)
+{
+    *ip = c->frags.ip;
+    *caplen = c->frags.ip ? c->frags.ip_caplen : 0;
+    return c->frags.ip != NULL;
 }

@@ -31,6 +31,11 @@ int tt_capture_next(tt_capture *c, tt_packet *pkt, uint64_t *frame, GError **err
 /* The capture timestamp of the packet tt_capture_next returned last, as
  * stored (pkt->ts == tt_time(*sec, *nsec)): for writers that keep it exactly. */
 void tt_capture_time(const tt_capture *c, int64_t *sec, int32_t *nsec);
+/* The innermost IP header of that packet (the one its key and ip_len come
+ * from) and its captured bytes, at most the IP total length: for readers of
+ * the payload (`traffictriage label` feeds it to nDPI). Valid until the next
+ * tt_capture_next. FALSE (*ip NULL) before the first packet. */
+gboolean tt_capture_ip(const tt_capture *c, const guint8 **ip, size_t *caplen);
 
 /* Parse one frame of the given DLT link type. Returns TRUE for TCP/UDP. */
 gboolean tt_parse_frame(int linktype, const guint8 *data, size_t caplen,
