@@ -499,6 +499,16 @@ static int cmd_train(int argc, char **argv)
     g_free(split);
     tt_dataset_free(ds);
     tt_model_free(m);
+    g_free(split_unit);
+    g_free(label_attr);
+    g_free(test_groups);
+    g_free(split_out);
+    g_free(split_in);
+    g_free(json_out);
+    g_free(init);
+    g_free(note);
+    g_strfreev(where);
+    g_strfreev(balance_attrs);
     return 0;
 }
 
