@@ -1,4 +1,4 @@
-/* Unit tests for core/tt_nn.c: shapes and rejections, sparse vs dense
+/* Unit tests for core/nn/ (the CNN engine): shapes and rejections, sparse vs dense
  * inference, golden values from PyTorch, finite-difference gradients,
  * training on a separable toy task, reproducibility, Adam. */
 #include "tt_nn.h"

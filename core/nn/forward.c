@@ -1,0 +1,185 @@
+/* TrafficTriage core, CNN engine: inference (tt_net_forward_dense,
+ * tt_net_forward_sparse) and the softmax.
+ */
+#include "nn_private.h"
+
+/* Inference from layer `start` on, x being the (dense) input of that layer;
+ * staged: that layer is a direct conv whose padded input already holds it (x unused).
+ * A stride-1 conv runs directly and writes its output through the relu /
+ * dropout layers and the (first) maxpool that follow it, into the padded input
+ * of the next layer when that is a direct conv too: no activation is copied. */
+void forward_dense_from(const tt_net *net, tt_ws *ws, uint32_t start, const float *x, gboolean staged,
+                        float *logits)
+{
+    for (uint32_t i = start; i < net->n_layers; i++) {
+        const tt_layer *l = &net->layers[i];
+        if (l->kind == TT_LAYER_CONV && dconv_ok(l)) {
+            x = dconv_forward(net, ws, i, x, &staged, &i);    /* layer i's output (i: the last folded in) */
+            continue;
+        }
+        staged = FALSE;
+        float *y = ws_act(net, ws, i);
+        size_t n = layer_out_size(l);
+        switch (l->kind) {
+        case TT_LAYER_CONV:
+            conv_forward(net, ws, l, x, y, NULL);
+            break;
+        case TT_LAYER_RELU:
+            relu_forward(x, y, n);
+            break;
+        case TT_LAYER_DROPOUT:
+            if (y != x)
+                memcpy(y, x, n * sizeof(float));
+            break;
+        case TT_LAYER_MAXPOOL:
+            maxpool_forward(l, x, y, NULL);
+            break;
+        case TT_LAYER_DENSE:
+            dense_forward(net, l, x, y);
+            break;
+        }
+        x = y;
+    }
+    memcpy(logits, x, net->n_out * sizeof(float));
+}
+
+void tt_net_forward_dense(const tt_net *net, tt_ws *ws, const float *input, float *logits)
+{
+    g_return_if_fail(input != NULL && logits != NULL);
+    if (!ws_fits(net, ws))
+        return;
+    forward_dense_from(net, ws, 0, input, FALSE, logits);
+}
+
+
+/* Sparse inference:
+ *  1. conv 0 scatters every pixel into the <= ceil(kh/sh) x ceil(kw/sw) outputs
+ *     whose window holds it; the map keeps those cells (channel-last) and the
+ *     per-channel background (= bias) for all others;
+ *  2. relu / dropout / maxpool up to the next parametrised layer j act on the
+ *     touched cells and the background only (a pooled cell is computed when its
+ *     window holds a touched cell);
+ *  3. if layer j is a conv and the map is sparse enough, its output is the
+ *     cached background response plus (cell - background) * W at the outputs
+ *     each changed cell touches; otherwise the map is densified and layer j on
+ *     runs dense. */
+void tt_net_forward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, float *logits)
+{
+    g_return_if_fail(logits != NULL && (px != NULL || n == 0));
+    if (!ws_fits(net, ws))
+        return;
+    const tt_layer *l0 = &net->layers[0];
+    /* conv 0: a pixel costs <= ceil(kh/sh) x ceil(kw/sw) scatter steps; the
+     * dense conv costs out_h x out_w x kh x kw (both per output channel). */
+    const gboolean conv0 = l0->kind == TT_LAYER_CONV;   /* else not a FlowPic-style first layer: all dense */
+    const size_t touch0 = conv0 ? (size_t)((l0->kh + l0->sh - 1) / l0->sh) * ((l0->kw + l0->sw - 1) / l0->sw) : 0;
+    const double cost0 = ws->cost0 >= 0.0 ? ws->cost0 : dconv_ok(l0) ? TT_SPARSE_COST_CONV0_DIRECT : TT_SPARSE_COST_CONV0;
+    if (!conv0 || (double)n * touch0 * cost0 > (double)l0->out_h * l0->out_w * l0->kh * l0->kw) {
+        if (dconv_ok(l0)) {
+            /* the pixels go straight into the direct conv's padded input */
+            const dconv_buf *b = ws_dconv(ws, l0, 0);
+            float *in = b->pin + (size_t)l0->pad_t * b->wp + l0->pad_l;
+            for (uint32_t y = 0; y < net->in_h; y++)
+                memset(in + (size_t)y * b->wp, 0, net->in_w * sizeof(float));
+            const size_t hw = (size_t)net->in_h * net->in_w;
+            for (size_t i = 0; i < n; i++)
+                if (px[i].idx < hw)
+                    in[(size_t)(px[i].idx / net->in_w) * b->wp + px[i].idx % net->in_w] += px[i].v;
+            forward_dense_from(net, ws, 0, NULL, TRUE, logits);
+        } else {
+            float *in = ws_input(net, ws);
+            densify_input(net, in, px, n);
+            forward_dense_from(net, ws, 0, in, FALSE, logits);
+        }
+        return;
+    }
+    if (!ws->cm)
+        ws->cm = g_new0(cmap, TT_MAX_LAYERS);
+    cmap *m = &ws->cm[0];
+    size_t cells = n * touch0;
+    cmap_reset(m, l0->out_c, l0->out_h, l0->out_w, cells);
+    fill_w1t(net, ws, m->cs);
+    memcpy(m->bg, ws->b1, m->cs * sizeof(float));
+    const span *rows, *cols;
+    ws_spans(ws, 0, l0, &rows, &cols);
+    cm_conv0(l0, ws->w1t, ws->b1, px, n, net->in_h, net->in_w, rows, cols, m);
+
+    const uint32_t j = sparse_split(net);
+    for (uint32_t i = 1; i < j; i++) {
+        const tt_layer *l = &net->layers[i];
+        if (l->kind == TT_LAYER_RELU) {
+            cm_relu(m);
+        } else if (l->kind == TT_LAYER_MAXPOOL) {
+            cmap *b = &ws->cm[i];
+            cmap_reset(b, l->out_c, l->out_h, l->out_w,
+                       (size_t)m->n * ((l->kh + l->sh - 1) / l->sh) * ((l->kw + l->sw - 1) / l->sw));
+            ws_spans(ws, i, l, &rows, &cols);
+            cm_pool(l, rows, cols, m, b);
+            m = b;
+        }
+        /* dropout: identity at inference */
+    }
+
+    const tt_layer *lj = &net->layers[j];
+    const tt_net_cache *cache = net->cache;
+    /* delta conv: a touched cell costs ceil(kh/sh) x ceil(kw/sw) x in_c x ocs
+     * multiply-adds, the dense conv out_h x out_w x kh x kw x in_c x out_c. */
+    gboolean delta = FALSE;
+    if (lj->kind == TT_LAYER_CONV && cache && cache->j == j) {
+        const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
+                                lj->in_c * cache->ocs;
+        const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
+        const double cost = ws->cost_delta >= 0.0 ? ws->cost_delta
+                            : dconv_ok(lj)        ? TT_SPARSE_COST_DELTA_DIRECT
+                            : cache->d            ? TT_SPARSE_COST_DELTA_INFER
+                                                  : TT_SPARSE_COST_DELTA;
+        delta = (double)m->n * per_cell * cost <= dense;
+    }
+    if (delta) {
+        const size_t on = (size_t)lj->out_h * lj->out_w, ocs = cache->ocs;
+        if (!ws->acc) {
+            ws->acc = g_new(float, on * ocs);
+            ws->dval = g_new(float, lj->in_c);
+            ws->dq = g_new(uint32_t, lj->in_c);
+            ws->pmax = g_new(float, ocs);
+        }
+        if (cache->d) {
+            forward_delta_dense(net, ws, m, logits);
+            return;
+        }
+        memcpy(ws->acc, cache->bgresp, on * ocs * sizeof(float));
+        ws_spans(ws, j, lj, &rows, &cols);
+        delta_conv(lj, cache->wt, cache->ocs, m->c, m->cs, m->w, m->list, m->n, m->val, m->yx, rows, cols, m->bg,
+                   ws->dval, ws->dq, ws->acc, NULL, 0, NULL, 0, NULL, NULL);
+        finish_channel_last(net, ws, j, ws->acc, cache->ocs, logits);
+    } else if (dconv_ok(lj)) {
+        /* densify straight into the direct conv's padded input */
+        const dconv_buf *b = ws_dconv(ws, lj, j);
+        cm_densify(m, b->pin + (size_t)lj->pad_t * b->wp + lj->pad_l, b->ps, b->wp);
+        forward_dense_from(net, ws, j, NULL, TRUE, logits);
+    } else {
+        float *d = ws_act(net, ws, j - 1);
+        cm_densify(m, d, (size_t)m->h * m->w, m->w);
+        forward_dense_from(net, ws, j, d, FALSE, logits);
+    }
+}
+
+
+uint32_t tt_softmax(const float *logits, uint32_t n, float temperature, float *probs)
+{
+    if (n == 0 || logits == NULL)
+        return 0;
+    double t = (temperature > 0.0f && isfinite(temperature)) ? temperature : 1.0;
+    uint32_t am = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (logits[i] > logits[am])
+            am = i;
+    if (probs) {
+        double mx = logits[am] / t, s = 0.0;
+        for (uint32_t i = 0; i < n; i++)
+            s += exp(logits[i] / t - mx);
+        for (uint32_t i = 0; i < n; i++)
+            probs[i] = (float)(exp(logits[i] / t - mx) / s);
+    }
+    return am;
+}

@@ -1,0 +1,207 @@
+/* TrafficTriage core, CNN engine: the per-thread workspace (tt_ws). Every
+ * buffer is allocated on first use and kept, so after the first call of each
+ * kind inference allocates nothing.
+ */
+#include "nn_private.h"
+
+tt_ws *tt_ws_new(const tt_net *net)
+{
+    g_return_val_if_fail(net != NULL, NULL);
+    tt_ws *ws = g_new0(tt_ws, 1);
+    ws->n_layers = net->n_layers;
+    ws->in_h = net->in_h;
+    ws->in_w = net->in_w;
+    ws->n_params = net->n_params;
+    ws->epoch = 1;
+    ws->cost0 = -1.0;
+    ws->cost_delta = -1.0;
+    return ws;
+}
+
+/* Tuning hooks for tests/bench, declared in tt_nn_tuning.h. */
+void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta)
+{
+    g_return_if_fail(ws != NULL);
+    ws->cost0 = conv0 < 0.0 ? -1.0 : conv0;
+    ws->cost_delta = delta < 0.0 ? -1.0 : delta;
+}
+
+void tt_ws_set_dense_train(tt_ws *ws, gboolean dense)
+{
+    g_return_if_fail(ws != NULL);
+    ws->dense_train = dense;
+}
+
+void tt_ws_free(tt_ws *ws)
+{
+    if (!ws)
+        return;
+    for (uint32_t i = 0; i < TT_MAX_LAYERS; i++) {
+        if (ws->act_own[i])
+            g_free(ws->act[i]);
+        g_free(ws->argmax[i]);
+        g_free(ws->mask[i]);
+        g_free(ws->colkeep[i]);
+        g_free(ws->map[i].val);
+        g_free(ws->map[i].stamp);
+        g_free(ws->map[i].list);
+        g_free(ws->map[i].bg);
+        g_free(ws->map[i].am);
+        g_free(ws->map[i].g);
+        g_free(ws->map[i].gstamp);
+        g_free(ws->dc[i].pin);
+        g_free(ws->dc[i].out);
+        g_free(ws->dc[i].wtc);
+        g_free(ws->dc[i].wsrc);
+        g_free(ws->dc[i].tq);
+        g_free(ws->spans[i][0]);
+        g_free(ws->spans[i][1]);
+    }
+    cmaps_free(ws->cm);
+    g_free(ws->col);
+    g_free(ws->input);
+    g_free(ws->g[0]);
+    g_free(ws->g[1]);
+    g_free(ws->w1t);
+    g_free(ws->acc);
+    g_free(ws->dval);
+    g_free(ws->dq);
+    g_free(ws->b1);
+    g_free(ws->pmax);
+    g_free(ws->dt.wt);
+    g_free(ws->dt.u);
+    g_free(ws->dt.r);
+    g_free(ws->dt.dwt);
+    g_free(ws->dt.gy);
+    g_free(ws->dd.ostamp);
+    g_free(ws->dd.olist);
+    g_free(ws->dd.pstamp);
+    g_free(ws->dd.plist);
+    g_free(ws->dd.xv);
+    g_free(ws->dd.dk);
+    g_free(ws->dd.dv);
+    g_free(ws->dd.y);
+    g_free(ws);
+}
+
+gboolean ws_fits(const tt_net *net, const tt_ws *ws)
+{
+    if (!net || !ws)
+        return FALSE;
+    if (ws->n_layers != net->n_layers || ws->in_h != net->in_h || ws->in_w != net->in_w ||
+        ws->n_params != net->n_params) {
+        g_critical("tt_nn: workspace was made for another net");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean in_place(const tt_net *net, uint32_t i)
+{
+    uint32_t k = net->layers[i].kind;
+    return i > 0 && (k == TT_LAYER_RELU || k == TT_LAYER_DROPOUT);
+}
+
+/* Output buffer of layer i (allocated on first use). */
+float *ws_act(const tt_net *net, tt_ws *ws, uint32_t i)
+{
+    if (ws->act[i])
+        return ws->act[i];
+    if (in_place(net, i)) {
+        ws->act[i] = ws_act(net, ws, i - 1);
+        ws->act_own[i] = FALSE;
+    } else {
+        ws->act[i] = g_new(float, MAX(layer_out_size(&net->layers[i]), 1));
+        ws->act_own[i] = TRUE;
+    }
+    return ws->act[i];
+}
+
+float *ws_col(tt_ws *ws, size_t need)
+{
+    if (ws->col_cap < need) {
+        g_free(ws->col);
+        ws->col = g_new(float, need);
+        ws->col_cap = need;
+    }
+    return ws->col;
+}
+
+float *ws_input(const tt_net *net, tt_ws *ws)
+{
+    if (!ws->input)
+        ws->input = g_new(float, (size_t)net->in_h * net->in_w);
+    return ws->input;
+}
+
+void densify_input(const tt_net *net, float *dst, const tt_pixel *px, size_t n)
+{
+    size_t hw = (size_t)net->in_h * net->in_w;
+    memset(dst, 0, hw * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        if (px[i].idx < hw)
+            dst[px[i].idx] += px[i].v;
+}
+
+/* The span tables of layer i (conv or pool) over its input (built once). */
+void ws_spans(tt_ws *ws, uint32_t i, const tt_layer *l, const span **rows, const span **cols)
+{
+    if (!ws->spans[i][0]) {
+        const uint32_t pt = l->kind == TT_LAYER_CONV ? l->pad_t : 0, pl = l->kind == TT_LAYER_CONV ? l->pad_l : 0;
+        span *r = g_new(span, l->in_h), *c = g_new(span, l->in_w);
+        for (uint32_t y = 0; y < l->in_h; y++) {
+            int64_t lo, hi;
+            const gboolean any = touched_range(y, pt, l->kh, l->sh, l->out_h, &lo, &hi);
+            r[y].lo = any ? (uint32_t)lo : 0;
+            r[y].n = any ? (uint32_t)(hi - lo + 1) : 0;
+        }
+        for (uint32_t x = 0; x < l->in_w; x++) {
+            int64_t lo, hi;
+            const gboolean any = touched_range(x, pl, l->kw, l->sw, l->out_w, &lo, &hi);
+            c[x].lo = any ? (uint32_t)lo : 0;
+            c[x].n = any ? (uint32_t)(hi - lo + 1) : 0;
+        }
+        ws->spans[i][0] = r;
+        ws->spans[i][1] = c;
+    }
+    *rows = ws->spans[i][0];
+    *cols = ws->spans[i][1];
+}
+
+size_t max_act(const tt_net *net)
+{
+    size_t mx = (size_t)net->in_h * net->in_w;
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        mx = MAX(mx, layer_out_size(&net->layers[i]));
+    return mx;
+}
+
+
+void ws_next_epoch(tt_ws *ws)
+{
+    if (++ws->epoch == 0) {
+        for (uint32_t i = 0; i < TT_MAX_LAYERS; i++)
+            if (ws->map[i].stamp) {
+                memset(ws->map[i].stamp, 0, (size_t)ws->map[i].h * ws->map[i].w * sizeof(uint32_t));
+                if (ws->map[i].gstamp)
+                    memset(ws->map[i].gstamp, 0, (size_t)ws->map[i].h * ws->map[i].w * sizeof(uint32_t));
+            }
+        ws->epoch = 1;
+    }
+}
+
+/* Conv 0's weights as [kh][kw][cs] and its bias as [cs] (in_c is 1). */
+void fill_w1t(const tt_net *net, tt_ws *ws, uint32_t cs)
+{
+    const tt_layer *l = &net->layers[0];
+    const size_t kk = (size_t)l->kh * l->kw;
+    if (!ws->w1t) {
+        ws->w1t = g_new0(float, kk * cs);
+        ws->b1 = g_new0(float, cs);
+    }
+    const float *W = net->params + l->w_off;
+    for (uint32_t o = 0; o < l->out_c; o++)
+        for (size_t k = 0; k < kk; k++)
+            ws->w1t[k * cs + o] = W[o * kk + k];
+    memcpy(ws->b1, net->params + l->b_off, l->out_c * sizeof(float));
+}
