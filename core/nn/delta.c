@@ -273,7 +273,7 @@ void tt_net_prepare(tt_net *net)
     g_return_if_fail(net != NULL);
     cache_free(net->cache);
     net->cache = NULL;
-    if (net->n_layers < 2 || net->layers[0].kind != TT_LAYER_CONV)
+    if (net->n_layers < 2 || net->layers[0].kind != TT_LAYER_CONV || !tt_net_check(net, NULL))
         return;
     const uint32_t j = sparse_split(net);
     const tt_layer *lj = &net->layers[j];

@@ -18,26 +18,9 @@ void forward_dense_from(const tt_net *net, tt_ws *ws, uint32_t start, const floa
             continue;
         }
         staged = FALSE;
-        float *y = ws_act(net, ws, i);
-        size_t n = layer_out_size(l);
-        switch (l->kind) {
-        case TT_LAYER_CONV:
-            conv_forward(net, ws, l, x, y, NULL);
-            break;
-        case TT_LAYER_RELU:
-            relu_forward(x, y, n);
-            break;
-        case TT_LAYER_DROPOUT:
-            if (y != x)
-                memcpy(y, x, n * sizeof(float));
-            break;
-        case TT_LAYER_MAXPOOL:
-            maxpool_forward(l, x, y, NULL);
-            break;
-        case TT_LAYER_DENSE:
-            dense_forward(net, l, x, y);
-            break;
-        }
+        float *y = ws_act(net, ws, i);                 /* [out_c][out_h][out_w] */
+        const nn_ctx c = { net, ws, i, NULL };
+        nn_ops(l->kind)->forward(&c, l, x, y);
         x = y;
     }
     memcpy(logits, x, net->n_out * sizeof(float));
@@ -105,20 +88,8 @@ void tt_net_forward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
     cm_conv0(l0, ws->w1t, ws->b1, px, n, net->in_h, net->in_w, rows, cols, m);
 
     const uint32_t j = sparse_split(net);
-    for (uint32_t i = 1; i < j; i++) {
-        const tt_layer *l = &net->layers[i];
-        if (l->kind == TT_LAYER_RELU) {
-            cm_relu(m);
-        } else if (l->kind == TT_LAYER_MAXPOOL) {
-            cmap *b = &ws->cm[i];
-            cmap_reset(b, l->out_c, l->out_h, l->out_w,
-                       (size_t)m->n * ((l->kh + l->sh - 1) / l->sh) * ((l->kw + l->sw - 1) / l->sw));
-            ws_spans(ws, i, l, &rows, &cols);
-            cm_pool(l, rows, cols, m, b);
-            m = b;
-        }
-        /* dropout: identity at inference */
-    }
+    for (uint32_t i = 1; i < j; i++)       /* relu / maxpool / dropout on the map (their map_forward) */
+        m = nn_ops(net->layers[i].kind)->map_forward(ws, i, &net->layers[i], m);
 
     const tt_layer *lj = &net->layers[j];
     const tt_net_cache *cache = net->cache;

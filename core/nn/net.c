@@ -4,18 +4,6 @@
  */
 #include "nn_private.h"
 
-static const char *kind_name(uint32_t k)
-{
-    switch (k) {
-    case TT_LAYER_CONV: return "conv";
-    case TT_LAYER_RELU: return "relu";
-    case TT_LAYER_MAXPOOL: return "maxpool";
-    case TT_LAYER_DROPOUT: return "dropout";
-    case TT_LAYER_DENSE: return "dense";
-    default: return "unknown";
-    }
-}
-
 tt_net *tt_net_new(uint32_t in_h, uint32_t in_w, const tt_layer *layers,
                    uint32_t n_layers, GError **error)
 {
@@ -41,10 +29,8 @@ tt_net *tt_net_new(uint32_t in_h, uint32_t in_w, const tt_layer *layers,
     tt_layer *ls = g_new0(tt_layer, n_layers);
     uint64_t c = 1, h = in_h, w = in_w, np = 0;
     uint64_t acts = 0, work = 0;    /* totals over layers: a small file must not buy a huge net */
-    int code = 0;
-    char msg[200] = "";
 
-#define FAIL(CODE, ...) do { code = (CODE); g_snprintf(msg, sizeof msg, __VA_ARGS__); goto fail; } while (0)
+#define FAIL(CODE, ...) do { g_set_error(error, TT_ERROR, (CODE), __VA_ARGS__); goto fail; } while (0)
 
     for (uint32_t i = 0; i < n_layers; i++) {
         const tt_layer *src = &layers[i];
@@ -55,88 +41,17 @@ tt_net *tt_net_new(uint32_t in_h, uint32_t in_w, const tt_layer *layers,
         l->pad_t = src->pad_t; l->pad_b = src->pad_b; l->pad_l = src->pad_l; l->pad_r = src->pad_r;
         l->rate = src->rate;
         l->in_c = (uint32_t)c; l->in_h = (uint32_t)h; l->in_w = (uint32_t)w;
-        uint64_t nw = 0, nb = 0;
-
-        switch (l->kind) {
-        case TT_LAYER_CONV: {
-            if (l->out_c == 0 || l->kh == 0 || l->kw == 0 || l->sh == 0 || l->sw == 0)
-                FAIL(TT_ERROR_SHAPE, "layer %u (conv): zero filters, kernel or stride", i);
-            if (l->kh > TT_MAX_IMAGE_SIDE || l->kw > TT_MAX_IMAGE_SIDE || l->sh > TT_MAX_IMAGE_SIDE ||
-                l->sw > TT_MAX_IMAGE_SIDE || l->pad_t > TT_MAX_IMAGE_SIDE || l->pad_b > TT_MAX_IMAGE_SIDE ||
-                l->pad_l > TT_MAX_IMAGE_SIDE || l->pad_r > TT_MAX_IMAGE_SIDE)
-                FAIL(TT_ERROR_LIMIT, "layer %u (conv): kernel, stride or padding exceeds %u", i,
-                     (unsigned)TT_MAX_IMAGE_SIDE);
-            if (l->out_c > TT_MAX_ACTIVATIONS)
-                FAIL(TT_ERROR_LIMIT, "layer %u (conv): %u filters exceeds %u", i, l->out_c,
-                     (unsigned)TT_MAX_ACTIVATIONS);
-            uint64_t ph = h + l->pad_t + l->pad_b, pw = w + l->pad_l + l->pad_r;
-            if (l->kh > ph || l->kw > pw)
-                FAIL(TT_ERROR_SHAPE, "layer %u (conv): kernel %ux%u larger than padded input %llux%llu",
-                     i, l->kh, l->kw, (unsigned long long)ph, (unsigned long long)pw);
-            uint64_t oh = (ph - l->kh) / l->sh + 1, ow = (pw - l->kw) / l->sw + 1;
-            if ((uint64_t)l->out_c * oh * ow > TT_MAX_ACTIVATIONS)
-                FAIL(TT_ERROR_LIMIT, "layer %u (conv): output %ux%llux%llu exceeds %u floats", i,
-                     l->out_c, (unsigned long long)oh, (unsigned long long)ow, (unsigned)TT_MAX_ACTIVATIONS);
-            nw = (uint64_t)l->out_c * c;
-            if (nw > TT_MAX_PARAMS || (nw *= l->kh) > TT_MAX_PARAMS || (nw *= l->kw) > TT_MAX_PARAMS)
-                FAIL(TT_ERROR_LIMIT, "layer %u (conv): weights exceed %u floats", i, (unsigned)TT_MAX_PARAMS);
-            nb = l->out_c;
-            c = l->out_c; h = oh; w = ow;
-            break;
-        }
-        case TT_LAYER_RELU:
-            break;
-        case TT_LAYER_DROPOUT:
-            if (!(l->rate >= 0.0f && l->rate < 1.0f))
-                FAIL(TT_ERROR_SHAPE, "layer %u (dropout): rate %g not in [0, 1)", i, (double)l->rate);
-            break;
-        case TT_LAYER_MAXPOOL: {
-            if (l->kh == 0 || l->kw == 0 || l->sh == 0 || l->sw == 0)
-                FAIL(TT_ERROR_SHAPE, "layer %u (maxpool): zero window or stride", i);
-            if (l->pad_t || l->pad_b || l->pad_l || l->pad_r)
-                FAIL(TT_ERROR_SHAPE, "layer %u (maxpool): padding is not supported", i);
-            if (l->sh > TT_MAX_IMAGE_SIDE || l->sw > TT_MAX_IMAGE_SIDE)
-                FAIL(TT_ERROR_LIMIT, "layer %u (maxpool): stride exceeds %u", i, (unsigned)TT_MAX_IMAGE_SIDE);
-            if (l->kh > h || l->kw > w)
-                FAIL(TT_ERROR_SHAPE, "layer %u (maxpool): window %ux%u larger than input %llux%llu",
-                     i, l->kh, l->kw, (unsigned long long)h, (unsigned long long)w);
-            h = (h - l->kh) / l->sh + 1;
-            w = (w - l->kw) / l->sw + 1;
-            break;
-        }
-        case TT_LAYER_DENSE: {
-            if (l->out_c == 0)
-                FAIL(TT_ERROR_SHAPE, "layer %u (dense): zero units", i);
-            if (l->out_c > TT_MAX_ACTIVATIONS)
-                FAIL(TT_ERROR_LIMIT, "layer %u (dense): %u units exceeds %u", i, l->out_c,
-                     (unsigned)TT_MAX_ACTIVATIONS);
-            nw = (uint64_t)l->out_c * (c * h * w);
-            if (nw > TT_MAX_PARAMS)
-                FAIL(TT_ERROR_LIMIT, "layer %u (dense): %llu weights exceed %u", i,
-                     (unsigned long long)nw, (unsigned)TT_MAX_PARAMS);
-            nb = l->out_c;
-            c = l->out_c; h = 1; w = 1;
-            break;
-        }
-        default:
+        const nn_layer_ops *ops = nn_ops(l->kind);
+        if (!ops)
             FAIL(TT_ERROR_SHAPE, "layer %u: unknown kind %u", i, l->kind);
-        }
+        uint64_t nw = 0, nb = 0, lwork = 0;
+        if (!ops->shape(l, i, &c, &h, &w, &nw, &nb, &lwork, error))
+            goto fail;
+        l->out_c = (uint32_t)c;
         l->out_h = (uint32_t)h;
         l->out_w = (uint32_t)w;
-        if (l->kind != TT_LAYER_CONV && l->kind != TT_LAYER_DENSE)
-            l->out_c = (uint32_t)c;
-        /* Dense-equivalent work of this layer: weights x output positions for
-         * conv and dense, window x output for pooling, one per output otherwise. */
-        uint64_t out = c * h * w;
-        acts += out;
-        if (l->kind == TT_LAYER_CONV)
-            work += nw * h * w;
-        else if (l->kind == TT_LAYER_DENSE)
-            work += nw;
-        else if (l->kind == TT_LAYER_MAXPOOL)
-            work += out * l->kh * l->kw;
-        else
-            work += out;
+        acts += c * h * w;
+        work += lwork;
         if (acts > TT_MAX_TOTAL_ACTIVATIONS)
             FAIL(TT_ERROR_LIMIT, "layers 0..%u: outputs add up to more than %u floats", i,
                  (unsigned)TT_MAX_TOTAL_ACTIVATIONS);
@@ -152,7 +67,7 @@ tt_net *tt_net_new(uint32_t in_h, uint32_t in_w, const tt_layer *layers,
             FAIL(TT_ERROR_LIMIT, "net has more than %u parameters", (unsigned)TT_MAX_PARAMS);
     }
     if (ls[n_layers - 1].kind != TT_LAYER_DENSE)
-        FAIL(TT_ERROR_SHAPE, "last layer is %s, must be dense", kind_name(ls[n_layers - 1].kind));
+        FAIL(TT_ERROR_SHAPE, "last layer is %s, must be dense", tt_layer_kind_name(ls[n_layers - 1].kind));
     if (ls[n_layers - 1].out_c > TT_MAX_CLASSES)
         FAIL(TT_ERROR_LIMIT, "net has %u outputs (max %u)", ls[n_layers - 1].out_c, (unsigned)TT_MAX_CLASSES);
 #undef FAIL
@@ -170,7 +85,6 @@ tt_net *tt_net_new(uint32_t in_h, uint32_t in_w, const tt_layer *layers,
 
 fail:
     g_free(ls);
-    g_set_error_literal(error, TT_ERROR, code, msg);
     return NULL;
 }
 
@@ -203,12 +117,13 @@ void tt_net_init_params(tt_net *net, uint64_t seed)
     net->cache = NULL;
 }
 
-/* Index of the first parametrised layer after layer 0 (every layer in
- * between is relu / maxpool / dropout). */
+/* Index of the first layer after layer 0 that has no form on sparse maps
+ * (nn_layer_ops.map_forward): the next parametrised layer, or a kind only the dense
+ * path runs. Layers 1 .. j-1 are relu / maxpool / dropout. */
 uint32_t sparse_split(const tt_net *net)
 {
     uint32_t i = 1;
-    while (i < net->n_layers && net->layers[i].kind != TT_LAYER_CONV && net->layers[i].kind != TT_LAYER_DENSE)
+    while (i < net->n_layers && nn_ops(net->layers[i].kind) && nn_ops(net->layers[i].kind)->map_forward)
         i++;
     return i;   /* < n_layers since the last layer is dense */
 }

@@ -213,7 +213,7 @@ struct tt_ws {
 
 /* net.c */
 /* Index of the first layer after layer 0 that sparse maps do not run
- * (a parametrised layer, or a kind without a map form): see nn_kind_maps. */
+ * (a parametrised layer, or a kind without a map form: nn_layer_ops.map_forward). */
 uint32_t sparse_split(const tt_net *net);
 
 /* workspace.c */
@@ -227,12 +227,40 @@ size_t max_act(const tt_net *net);
 void ws_next_epoch(tt_ws *ws);
 void fill_w1t(const tt_net *net, tt_ws *ws, uint32_t cs);
 
-/* layers.c */
-float *ws_keep(const tt_layer *l, tt_ws *ws, uint32_t i);
-void conv_forward(const tt_net *net, tt_ws *ws, const tt_layer *l, const float *x, float *y, float *keep);
-void conv_backward(const tt_net *net, tt_ws *ws, const tt_layer *l, const float *x, const float *g, float *grad,
-                   float *dx, const float *keep);
-void maxpool_forward(const tt_layer *l, const float *x, float *y, uint32_t *arg);
+/* layers.c: the layer kinds */
+/* What a layer's forward and backward get besides their tensors. */
+typedef struct {
+    const tt_net *net;
+    tt_ws    *ws;
+    uint32_t  i;          /* the layer's index */
+    uint64_t *rng;        /* training: dropout's draws (and the forward keeps what the
+                           * backward needs); NULL at inference */
+} nn_ctx;
+
+typedef struct {
+    const char *name;     /* as in `traffictriage info` and in error messages */
+    gboolean params;      /* has weights and biases */
+    gboolean in_place;    /* after layer 0, its output is its input's buffer */
+    /* Checks l (layer i) against its input c x h x w, sets the output shape in
+     * c, h, w, the weight and bias counts and the dense multiply-adds. */
+    gboolean (*shape)(tt_layer *l, uint32_t i, uint64_t *c, uint64_t *h, uint64_t *w, uint64_t *nw,
+                      uint64_t *nb, uint64_t *work, GError **error);
+    /* y = layer(x): x [in_c][in_h][in_w], y [out_c][out_h][out_w] (relu and
+     * dropout: the same buffer as x, see ws_act). */
+    void (*forward)(const nn_ctx *c, const tt_layer *l, const float *x, float *y);
+    /* From g = dLoss/dy (y: the forward's output): adds dLoss/dparams into
+     * grad, returns dLoss/dx, either g (changed in place) or gx (NULL: not needed). */
+    float *(*backward)(const nn_ctx *c, const tt_layer *l, const float *x, const float *y, float *g, float *gx,
+                       float *grad);
+    /* Inference on the compact sparse maps of the chain between conv 0 and
+     * the next parametrised layer (sparse.c): m holds the input, returns the
+     * map of the output. NULL: the kind has no map form, and the sparse path
+     * hands the net to the dense path at that layer. */
+    cmap *(*map_forward)(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m);
+} nn_layer_ops;
+
+/* The ops of a kind; NULL for an unknown kind. */
+const nn_layer_ops *nn_ops(uint32_t kind);
 void dense_forward(const tt_net *net, const tt_layer *l, const float *x, float *y);
 
 /* dconv.c */
@@ -255,6 +283,9 @@ void cm_conv0(const tt_layer *l, const float *w1t, const float *bias, const tt_p
 void cm_relu(cmap *m);
 void cm_pool(const tt_layer *l, const span *rows, const span *cols, const cmap *a, cmap *b);
 void cm_densify(const cmap *m, float *d, size_t dps, size_t drs);
+cmap *cm_relu_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m);
+cmap *cm_pool_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m);
+cmap *cm_identity_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m);
 
 /* delta.c */
 void cache_free(tt_net_cache *c);

@@ -358,3 +358,27 @@ void smap_densify(const smap *m, float *d)
             d[q * hw + cell] = v[q];
     }
 }
+
+/* The layers' forms on compact maps (nn_layer_ops.map_forward): m is the
+ * map of the layer's input; returns the map of its output. */
+cmap *cm_relu_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m)
+{
+    cm_relu(m);
+    return m;
+}
+
+cmap *cm_pool_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m)
+{
+    const span *rows, *cols;
+    cmap *b = &ws->cm[i];
+    cmap_reset(b, l->out_c, l->out_h, l->out_w,
+               (size_t)m->n * ((l->kh + l->sh - 1) / l->sh) * ((l->kw + l->sw - 1) / l->sw));
+    ws_spans(ws, i, l, &rows, &cols);
+    cm_pool(l, rows, cols, m, b);
+    return b;
+}
+
+cmap *cm_identity_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m)
+{
+    return m;      /* dropout at inference */
+}

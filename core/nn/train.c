@@ -74,14 +74,18 @@ static void conv1_backward_sparse(const tt_net *net, const tt_layer *l, const tt
 }
 
 /* Can training run layers 0..j-1 on sparse maps? (conv 0, then only relu,
- * maxpool and rate-0 dropout before the next parametrised layer j). */
+ * maxpool and rate-0 dropout, the kinds chain_forward_train and
+ * chain_backward know, before layer j; else conv 0 runs dense). */
 static gboolean chain_sparse_trainable(const tt_net *net, uint32_t j)
 {
     if (net->layers[0].kind != TT_LAYER_CONV)
         return FALSE;
-    for (uint32_t i = 1; i < j; i++)
-        if (net->layers[i].kind == TT_LAYER_DROPOUT && net->layers[i].rate > 0.0f)
+    for (uint32_t i = 1; i < j; i++) {
+        const tt_layer *l = &net->layers[i];
+        if (!(l->kind == TT_LAYER_RELU || l->kind == TT_LAYER_MAXPOOL ||
+              (l->kind == TT_LAYER_DROPOUT && !(l->rate > 0.0f))))
             return FALSE;
+    }
     return TRUE;
 }
 
@@ -523,45 +527,9 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
     }
     for (uint32_t i = start; i < L; i++) {
         const tt_layer *l = &net->layers[i];
-        float *y = ws_act(net, ws, i);
-        const size_t no = layer_out_size(l);
-        switch (l->kind) {
-        case TT_LAYER_CONV:
-            conv_forward(net, ws, l, x, y, ws_keep(l, ws, i));
-            break;
-        case TT_LAYER_RELU:
-            relu_forward(x, y, no);
-            break;
-        case TT_LAYER_DROPOUT:
-            if (y != x)
-                memcpy(y, x, no * sizeof(float));
-            if (l->rate > 0.0f) {
-                if (!ws->mask[i])
-                    ws->mask[i] = g_new(float, no);
-                /* an element is dropped when a 32-bit draw is below rate * 2^32;
-                 * each 64-bit draw gives two */
-                float *mk = ws->mask[i];
-                const float keep = 1.0f / (1.0f - l->rate);
-                const uint64_t thr = (uint64_t)((double)l->rate * 4294967296.0);
-                uint64_t bits = 0;
-                for (size_t k = 0; k < no; k++) {
-                    if (!(k & 1))
-                        bits = tt_rng_next(rng_state);
-                    const uint64_t u = (k & 1) ? bits >> 32 : bits & 0xFFFFFFFFu;
-                    mk[k] = u < thr ? 0.0f : keep;
-                    y[k] *= mk[k];
-                }
-            }
-            break;
-        case TT_LAYER_MAXPOOL:
-            if (!ws->argmax[i])
-                ws->argmax[i] = g_new(uint32_t, no);
-            maxpool_forward(l, x, y, ws->argmax[i]);
-            break;
-        case TT_LAYER_DENSE:
-            dense_forward(net, l, x, y);
-            break;
-        }
+        float *y = ws_act(net, ws, i);                 /* [out_c][out_h][out_w] */
+        const nn_ctx c = { net, ws, i, rng_state };
+        nn_ops(l->kind)->forward(&c, l, x, y);
         x = y;
     }
     const float *logits = x;
@@ -588,47 +556,11 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
     for (uint32_t ii = L; ii-- > start;) {
         const tt_layer *l = &net->layers[ii];
         const float *xin = ii == 0 ? input : ws->act[ii - 1];
-        const size_t no = layer_out_size(l), ni = layer_in_size(l);
-        const gboolean need_dx = ii > 0;
-        float *t;
-        switch (l->kind) {
-        case TT_LAYER_DENSE: {
-            const int in = (int)ni, out = (int)l->out_c;
-            tt_ger(out, in, 1.0f, g, xin, grad + l->w_off, in);
-            float *db = grad + l->b_off;
-            for (int k = 0; k < out; k++)
-                db[k] += g[k];
-            if (need_dx) {
-                tt_gemv(1, out, in, 1.0f, net->params + l->w_off, in, g, 0.0f, gx);
-                t = g; g = gx; gx = t;
-            }
-            break;
-        }
-        case TT_LAYER_CONV:
-            conv_backward(net, ws, l, xin, g, grad, need_dx ? gx : NULL, ws->colkeep[ii]);
-            if (need_dx) {
-                t = g; g = gx; gx = t;
-            }
-            break;
-        case TT_LAYER_RELU:
-            relu_backward(ws->act[ii], g, no);
-            break;
-        case TT_LAYER_DROPOUT:
-            if (l->rate > 0.0f) {
-                const float *mk = ws->mask[ii];
-                for (size_t k = 0; k < no; k++)
-                    g[k] *= mk[k];
-            }
-            break;
-        case TT_LAYER_MAXPOOL:
-            if (need_dx) {
-                const uint32_t *am = ws->argmax[ii];
-                memset(gx, 0, ni * sizeof(float));
-                for (size_t k = 0; k < no; k++)
-                    gx[am[k]] += g[k];
-                t = g; g = gx; gx = t;
-            }
-            break;
+        const nn_ctx c = { net, ws, ii, rng_state };
+        float *gin = nn_ops(l->kind)->backward(&c, l, xin, ws->act[ii], g, ii > 0 ? gx : NULL, grad);
+        if (gin == gx) {        /* the gradient moved to the other buffer */
+            gx = g;
+            g = gin;
         }
     }
     /* g is now the gradient at layer start's input. */

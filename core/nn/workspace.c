@@ -93,13 +93,18 @@ gboolean ws_fits(const tt_net *net, const tt_ws *ws)
         g_critical("tt_nn: workspace was made for another net");
         return FALSE;
     }
+    GError *e = NULL;
+    if (!tt_net_check(net, &e)) {
+        g_critical("tt_nn: %s", e->message);
+        g_error_free(e);
+        return FALSE;
+    }
     return TRUE;
 }
 
 static gboolean in_place(const tt_net *net, uint32_t i)
 {
-    uint32_t k = net->layers[i].kind;
-    return i > 0 && (k == TT_LAYER_RELU || k == TT_LAYER_DROPOUT);
+    return i > 0 && nn_ops(net->layers[i].kind)->in_place;
 }
 
 /* Output buffer of layer i (allocated on first use). */
