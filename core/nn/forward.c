@@ -85,7 +85,9 @@ void tt_net_forward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
     memcpy(m->bg, ws->b1, m->cs * sizeof(float));
     const span *rows, *cols;
     ws_spans(ws, 0, l0, &rows, &cols);
-    cm_conv0(l0, ws->w1t, ws->b1, px, n, net->in_h, net->in_w, rows, cols, m);
+    tt_scatter s;
+    scatter_init(&s, l0, rows, cols, px, n, net->in_h, net->in_w);
+    cm_conv0(ws->w1t, ws->b1, &s, m);
 
     const uint32_t j = sparse_split(net);
     for (uint32_t i = 1; i < j; i++)       /* relu / maxpool / dropout on the map (their map_forward) */

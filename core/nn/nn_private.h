@@ -208,6 +208,86 @@ struct tt_ws {
     } dt;                            /* delta conv in training (tt_dtrain) */
 };
 
+/* The first conv's scatter (conv 0, in_c == 1, on the pixel list): every
+ * pair of a non-zero pixel and an output whose window holds it, pixels in
+ * list order, a pixel's outputs row by row. The one loop of conv 0 on the
+ * sparse paths, forward (inference and training) and backward:
+ *     tt_scatter s;
+ *     for (scatter_init(&s, l, rows, cols, px, n, in_h, in_w); scatter_next(&s);)
+ *         ... s.v, s.oy, s.ox, scatter_cell(&s), scatter_tap(&s) ...
+ * rows, cols: layer 0's span tables (ws_spans). Pixels outside the picture
+ * or of value 0 are passed over. */
+typedef struct {
+    const tt_layer *l;
+    const span *rows, *cols;
+    const tt_pixel *px;
+    size_t n, i;                   /* pixels, the next one */
+    size_t hw;
+    uint32_t in_w;
+    uint32_t r, c;                 /* the current pixel's row and column ... */
+    float v;                       /* ... and value */
+    uint32_t oy, ox;               /* the current output */
+    uint32_t y_end, x_lo, x_end;   /* the pixel's outputs: rows [.., y_end), columns [x_lo, x_end) */
+} tt_scatter;
+
+static inline void scatter_init(tt_scatter *s, const tt_layer *l, const span *rows, const span *cols,
+                                const tt_pixel *px, size_t n, uint32_t in_h, uint32_t in_w)
+{
+    s->l = l;
+    s->rows = rows;
+    s->cols = cols;
+    s->px = px;
+    s->n = n;
+    s->i = 0;
+    s->hw = (size_t)in_h * in_w;
+    s->in_w = in_w;
+    s->r = s->c = 0;
+    s->v = 0.0f;
+    s->oy = s->y_end = 0;
+    s->ox = s->x_lo = s->x_end = 0;     /* no pixel yet: the first scatter_next takes one */
+}
+
+static inline gboolean scatter_next(tt_scatter *s)
+{
+    if (++s->ox < s->x_end)
+        return TRUE;
+    if (++s->oy < s->y_end) {
+        s->ox = s->x_lo;
+        return TRUE;
+    }
+    while (s->i < s->n) {
+        const tt_pixel p = s->px[s->i++];
+        if (p.idx >= s->hw || p.v == 0.0f)
+            continue;
+        const uint32_t r = p.idx / s->in_w, c = p.idx - r * s->in_w;
+        const span sy = s->rows[r], sx = s->cols[c];
+        if (!sy.n || !sx.n)
+            continue;
+        s->r = r;
+        s->c = c;
+        s->v = p.v;
+        s->oy = sy.lo;
+        s->y_end = sy.lo + sy.n;
+        s->ox = s->x_lo = sx.lo;
+        s->x_end = sx.lo + sx.n;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* The current output, oy * out_w + ox, and the kernel tap linking it to the
+ * pixel, ky * kw + kx. */
+static inline uint32_t scatter_cell(const tt_scatter *s)
+{
+    return s->oy * s->l->out_w + s->ox;
+}
+
+static inline uint32_t scatter_tap(const tt_scatter *s)
+{
+    const tt_layer *l = s->l;
+    return (s->r + l->pad_t - s->oy * l->sh) * l->kw + (s->c + l->pad_l - s->ox * l->sw);
+}
+
 
 #pragma GCC visibility push(hidden)
 
@@ -271,15 +351,14 @@ float *dconv_forward(const tt_net *net, tt_ws *ws, uint32_t i, const float *x, g
 /* sparse.c */
 #define TT_AM_BACKGROUND 0x80000000u
 void smap_alloc(smap *m, uint32_t c, uint32_t h, uint32_t w);
-void conv1_scatter(const tt_layer *l, const float *w1t, const float *bias, const tt_pixel *px, size_t n,
-                   uint32_t in_h, uint32_t in_w, smap *m, uint32_t epoch);
+void conv1_scatter(const tt_layer *l, const float *w1t, const float *bias, tt_scatter *s, smap *m,
+                   uint32_t epoch);
 void smap_relu(smap *m);
 void smap_pool_arg(const tt_layer *l, const smap *a, smap *b, uint32_t epoch);
 void smap_densify(const smap *m, float *d);
 void cmaps_free(cmap *cm);
 void cmap_reset(cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells);
-void cm_conv0(const tt_layer *l, const float *w1t, const float *bias, const tt_pixel *px, size_t n,
-              uint32_t in_h, uint32_t in_w, const span *rows, const span *cols, cmap *m);
+void cm_conv0(const float *w1t, const float *bias, tt_scatter *s, cmap *m);
 void cm_relu(cmap *m);
 void cm_pool(const tt_layer *l, const span *rows, const span *cols, const cmap *a, cmap *b);
 void cm_densify(const cmap *m, float *d, size_t dps, size_t drs);

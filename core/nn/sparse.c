@@ -21,47 +21,39 @@ void smap_alloc(smap *m, uint32_t c, uint32_t h, uint32_t w)
     m->n = 0;
 }
 
+/* One pixel (value v) into one output o of conv 0 through kernel tap wk
+ * (channel-last, cs floats): o = bias + v wk at the output's first touch,
+ * else o += v wk. */
+static inline void scatter_add(float *restrict o, const float *restrict bias, const float *restrict wk, float v,
+                               uint32_t cs, gboolean fresh)
+{
+    if (fresh)
+        for (uint32_t q = 0; q < cs; q += 8)
+            *(tt_v8 *)(o + q) = *(const tt_v8 *)(bias + q) + v * *(const tt_v8 *)(wk + q);
+    else
+        for (uint32_t q = 0; q < cs; q += 8)
+            *(tt_v8 *)(o + q) += v * *(const tt_v8 *)(wk + q);
+}
+
 /* conv 0 (in_c == 1) by scatter into a channel-last map.
  * w1t: [kh][kw][cs], bias: [cs] (both zero-padded). */
 TT_CLONES
-void conv1_scatter(const tt_layer *l, const float *w1t, const float *bias, const tt_pixel *px,
-                          size_t n, uint32_t in_h, uint32_t in_w, smap *m, uint32_t epoch)
+void conv1_scatter(const tt_layer *l, const float *w1t, const float *bias, tt_scatter *s, smap *m,
+                   uint32_t epoch)
 {
-    const uint32_t cs = m->cs, ow = l->out_w;
-    const size_t hw = (size_t)in_h * in_w;
+    const uint32_t cs = m->cs;
     uint32_t cnt = m->n;
-    for (size_t i = 0; i < n; i++) {
-        const uint32_t idx = px[i].idx;
-        const float v = px[i].v;
-        if (idx >= hw || v == 0.0f)
-            continue;
-        const int64_t r = idx / in_w, c = idx - (uint32_t)r * in_w;
-        int64_t y0, y1, x0, x1;
-        if (!touched_range(r, l->pad_t, l->kh, l->sh, l->out_h, &y0, &y1) ||
-            !touched_range(c, l->pad_l, l->kw, l->sw, l->out_w, &x0, &x1))
-            continue;
-        for (int64_t oy = y0; oy <= y1; oy++) {
-            const int64_t ky = r + l->pad_t - oy * l->sh;
-            for (int64_t ox = x0; ox <= x1; ox++) {
-                const int64_t kx = c + l->pad_l - ox * l->sw;
-                const uint32_t cell = (uint32_t)(oy * ow + ox);
-                float *restrict o = m->val + (size_t)cell * cs;
-                const float *restrict wk = w1t + (size_t)(ky * l->kw + kx) * cs;
-                if (m->stamp[cell] != epoch) {
-                    m->stamp[cell] = epoch;
-                    m->list[cnt++] = cell;
-                    for (uint32_t q = 0; q < cs; q += 8)
-                        *(tt_v8 *)(o + q) = *(const tt_v8 *)(bias + q) + v * *(const tt_v8 *)(wk + q);
-                } else {
-                    for (uint32_t q = 0; q < cs; q += 8)
-                        *(tt_v8 *)(o + q) += v * *(const tt_v8 *)(wk + q);
-                }
-            }
+    while (scatter_next(s)) {
+        const uint32_t cell = scatter_cell(s);
+        const gboolean fresh = m->stamp[cell] != epoch;
+        if (fresh) {
+            m->stamp[cell] = epoch;
+            m->list[cnt++] = cell;
         }
+        scatter_add(m->val + (size_t)cell * cs, bias, w1t + (size_t)scatter_tap(s) * cs, s->v, cs, fresh);
     }
     m->n = cnt;
 }
-
 void smap_relu(smap *m)
 {
     relu_forward(m->bg, m->bg, m->cs);
@@ -194,39 +186,17 @@ static inline uint32_t cm_add(cmap *m, uint32_t cell, gboolean *fresh)
 /* conv 0 (in_c == 1) by scatter, as conv1_scatter, into a compact map:
  * the same additions in the same order. */
 TT_CLONES
-void cm_conv0(const tt_layer *l, const float *w1t, const float *bias, const tt_pixel *px, size_t n,
-                     uint32_t in_h, uint32_t in_w, const span *rows, const span *cols, cmap *m)
+void cm_conv0(const float *w1t, const float *bias, tt_scatter *s, cmap *m)
 {
-    const uint32_t cs = m->cs, ow = l->out_w;
-    const size_t hw = (size_t)in_h * in_w;
-    for (size_t i = 0; i < n; i++) {
-        const uint32_t idx = px[i].idx;
-        const float v = px[i].v;
-        if (idx >= hw || v == 0.0f)
-            continue;
-        const uint32_t r = idx / in_w, c = idx - r * in_w;
-        const span sy = rows[r], sx = cols[c];
-        for (uint32_t oy = sy.lo; oy < sy.lo + sy.n; oy++) {
-            const uint32_t ky = r + l->pad_t - oy * l->sh;
-            for (uint32_t ox = sx.lo; ox < sx.lo + sx.n; ox++) {
-                const uint32_t kx = c + l->pad_l - ox * l->sw;
-                gboolean fresh;
-                const uint32_t s = cm_add(m, oy * ow + ox, &fresh);
-                float *restrict o = m->val + (size_t)s * cs;
-                const float *restrict wk = w1t + (size_t)(ky * l->kw + kx) * cs;
-                if (fresh)
-                    m->yx[s] = oy << 16 | ox;
-                if (fresh)
-                    for (uint32_t q = 0; q < cs; q += 8)
-                        *(tt_v8 *)(o + q) = *(const tt_v8 *)(bias + q) + v * *(const tt_v8 *)(wk + q);
-                else
-                    for (uint32_t q = 0; q < cs; q += 8)
-                        *(tt_v8 *)(o + q) += v * *(const tt_v8 *)(wk + q);
-            }
-        }
+    const uint32_t cs = m->cs;
+    while (scatter_next(s)) {
+        gboolean fresh;
+        const uint32_t slot = cm_add(m, scatter_cell(s), &fresh);
+        if (fresh)
+            m->yx[slot] = s->oy << 16 | s->ox;
+        scatter_add(m->val + (size_t)slot * cs, bias, w1t + (size_t)scatter_tap(s) * cs, s->v, cs, fresh);
     }
 }
-
 void cm_relu(cmap *m)
 {
     relu_forward(m->bg, m->bg, m->cs);

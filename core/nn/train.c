@@ -13,66 +13,46 @@
 #include "nn_private.h"
 
 /* conv 0 forward into a dense [oc][oh][ow] output: bias, then scatter. */
-static void conv1_scatter_dense(const tt_net *net, const tt_layer *l, const tt_pixel *px, size_t n, float *y)
+static void conv1_scatter_dense(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, float *y)
 {
+    const tt_layer *l = &net->layers[0];
     const float *W = net->params + l->w_off, *b = net->params + l->b_off;
     const size_t on = (size_t)l->out_h * l->out_w, kk = (size_t)l->kh * l->kw;
-    const size_t hw = (size_t)net->in_h * net->in_w;
     for (uint32_t o = 0; o < l->out_c; o++)
         for (size_t p = 0; p < on; p++)
             y[o * on + p] = b[o];
-    for (size_t i = 0; i < n; i++) {
-        if (px[i].idx >= hw || px[i].v == 0.0f)
-            continue;
-        const int64_t r = px[i].idx / net->in_w, c = px[i].idx % net->in_w;
-        const float v = px[i].v;
-        int64_t y0, y1, x0, x1;
-        if (!touched_range(r, l->pad_t, l->kh, l->sh, l->out_h, &y0, &y1) ||
-            !touched_range(c, l->pad_l, l->kw, l->sw, l->out_w, &x0, &x1))
-            continue;
-        for (int64_t oy = y0; oy <= y1; oy++)
-            for (int64_t ox = x0; ox <= x1; ox++) {
-                const size_t k = (size_t)((r + l->pad_t - oy * l->sh) * l->kw + (c + l->pad_l - ox * l->sw));
-                const size_t p = (size_t)(oy * l->out_w + ox);
-                for (uint32_t o = 0; o < l->out_c; o++)
-                    y[o * on + p] += v * W[o * kk + k];
-            }
+    const span *rows, *cols;
+    ws_spans(ws, 0, l, &rows, &cols);
+    tt_scatter s;
+    for (scatter_init(&s, l, rows, cols, px, n, net->in_h, net->in_w); scatter_next(&s);) {
+        const size_t k = scatter_tap(&s), p = scatter_cell(&s);
+        for (uint32_t o = 0; o < l->out_c; o++)
+            y[o * on + p] += s.v * W[o * kk + k];
     }
 }
-
 /* conv 0 backward from the pixels: dW += sum_p v_p g(outputs touching p), db += sum g. */
-static void conv1_backward_sparse(const tt_net *net, const tt_layer *l, const tt_pixel *px, size_t n,
-                                  const float *g, float *grad)
+static void conv1_backward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, const float *g,
+                                  float *grad)
 {
+    const tt_layer *l = &net->layers[0];
     float *dW = grad + l->w_off, *db = grad + l->b_off;
     const size_t on = (size_t)l->out_h * l->out_w, kk = (size_t)l->kh * l->kw;
-    const size_t hw = (size_t)net->in_h * net->in_w;
-    for (size_t i = 0; i < n; i++) {
-        if (px[i].idx >= hw || px[i].v == 0.0f)
-            continue;
-        const int64_t r = px[i].idx / net->in_w, c = px[i].idx % net->in_w;
-        const float v = px[i].v;
-        int64_t y0, y1, x0, x1;
-        if (!touched_range(r, l->pad_t, l->kh, l->sh, l->out_h, &y0, &y1) ||
-            !touched_range(c, l->pad_l, l->kw, l->sw, l->out_w, &x0, &x1))
-            continue;
-        for (int64_t oy = y0; oy <= y1; oy++)
-            for (int64_t ox = x0; ox <= x1; ox++) {
-                const size_t k = (size_t)((r + l->pad_t - oy * l->sh) * l->kw + (c + l->pad_l - ox * l->sw));
-                const size_t p = (size_t)(oy * l->out_w + ox);
-                for (uint32_t o = 0; o < l->out_c; o++)
-                    dW[o * kk + k] += v * g[o * on + p];
-            }
+    const span *rows, *cols;
+    ws_spans(ws, 0, l, &rows, &cols);
+    tt_scatter s;
+    for (scatter_init(&s, l, rows, cols, px, n, net->in_h, net->in_w); scatter_next(&s);) {
+        const size_t k = scatter_tap(&s), p = scatter_cell(&s);
+        for (uint32_t o = 0; o < l->out_c; o++)
+            dW[o * kk + k] += s.v * g[o * on + p];
     }
     for (uint32_t o = 0; o < l->out_c; o++) {
         const float *go = g + o * on;
-        double s = 0.0;
+        double sum = 0.0;
         for (size_t p = 0; p < on; p++)
-            s += go[p];
-        db[o] += (float)s;
+            sum += go[p];
+        db[o] += (float)sum;
     }
 }
-
 /* Can training run layers 0..j-1 on sparse maps? (conv 0, then only relu,
  * maxpool and rate-0 dropout, the kinds chain_forward_train and
  * chain_backward know, before layer j; else conv 0 runs dense). */
@@ -107,7 +87,11 @@ static uint32_t chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel
     fill_w1t(net, ws, m->cs);
     m->n = 0;
     memcpy(m->bg, ws->b1, m->cs * sizeof(float));
-    conv1_scatter(l0, ws->w1t, ws->b1, px, n, net->in_h, net->in_w, m, ws->epoch);
+    const span *rows, *cols;
+    ws_spans(ws, 0, l0, &rows, &cols);
+    tt_scatter s;
+    scatter_init(&s, l0, rows, cols, px, n, net->in_h, net->in_w);
+    conv1_scatter(l0, ws->w1t, ws->b1, &s, m, ws->epoch);
     uint32_t c = 0;
     cur[0] = 0;
     for (uint32_t i = 1; i < j; i++) {
@@ -237,26 +221,18 @@ static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
     /* dW of conv 0: sum over pixels of value x gradient at the outputs it touches */
     const smap *m0 = &ws->map[0];
     float *dW = grad + l0->w_off;
-    const size_t kk = (size_t)l0->kh * l0->kw, pix = (size_t)net->in_h * net->in_w;
-    for (size_t i = 0; i < n; i++) {
-        if (px[i].idx >= pix || px[i].v == 0.0f)
-            continue;
-        const int64_t r = px[i].idx / net->in_w, col = px[i].idx % net->in_w;
-        const float v = px[i].v;
-        int64_t y0, y1, x0, x1;
-        if (!touched_range(r, l0->pad_t, l0->kh, l0->sh, l0->out_h, &y0, &y1) ||
-            !touched_range(col, l0->pad_l, l0->kw, l0->sw, l0->out_w, &x0, &x1))
-            continue;
-        for (int64_t oy = y0; oy <= y1; oy++)
-            for (int64_t ox = x0; ox <= x1; ox++) {
-                const size_t cell = (size_t)(oy * l0->out_w + ox);
-                if (m0->gstamp[cell] != epoch)
-                    continue;                       /* no gradient reached this output */
-                const size_t k = (size_t)((r + l0->pad_t - oy * l0->sh) * l0->kw + (col + l0->pad_l - ox * l0->sw));
-                const float *g = m0->g + cell * cs;
-                for (uint32_t o = 0; o < l0->out_c; o++)
-                    dW[o * kk + k] += v * g[o];
-            }
+    const size_t kk = (size_t)l0->kh * l0->kw;
+    const span *rows, *cols;
+    ws_spans(ws, 0, l0, &rows, &cols);
+    tt_scatter s;
+    for (scatter_init(&s, l0, rows, cols, px, n, net->in_h, net->in_w); scatter_next(&s);) {
+        const size_t cell = scatter_cell(&s);
+        if (m0->gstamp[cell] != epoch)
+            continue;                       /* no gradient reached this output */
+        const size_t k = scatter_tap(&s);
+        const float *g = m0->g + cell * cs;
+        for (uint32_t o = 0; o < l0->out_c; o++)
+            dW[o * kk + k] += s.v * g[o];
     }
 }
 
@@ -516,7 +492,7 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
         }
     } else if (conv0) {
         float *y = ws_act(net, ws, 0);
-        conv1_scatter_dense(net, &net->layers[0], px, n, y);
+        conv1_scatter_dense(net, ws, px, n, y);
         x = y;
         start = 1;
     } else {
@@ -572,7 +548,7 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
             chain_grad_from_dense(net, f, has_relu, g, ws->act[j - 1], grad);
         chain_backward(net, ws, px, n, j, cur, grad);
     } else if (conv0)
-        conv1_backward_sparse(net, &net->layers[0], px, n, g, grad);
+        conv1_backward_sparse(net, ws, px, n, g, grad);
     return (float)(weight * loss);
 }
 
