@@ -453,6 +453,7 @@ void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *log
     const tt_layer *lj = &net->layers[j], *lp = &net->layers[cache->p], *ld = &net->layers[cache->d];
     const size_t on = (size_t)lj->out_h * lj->out_w, pn = (size_t)lp->out_h * lp->out_w, in = layer_in_size(ld);
     const uint32_t ocs = cache->ocs, oc = lj->out_c, ow = lj->out_w, pw = lp->out_w;
+    ws_delta_bufs(ws, lj, ocs);
     if (!ws->dd.ostamp) {
         ws->dd.ostamp = g_new0(uint32_t, on);
         ws->dd.olist = g_new(uint32_t, on);
@@ -536,4 +537,33 @@ void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *log
     float *y = ws_act(net, ws, cache->d);
     memcpy(y, ws->dd.y, ld->out_c * sizeof(float));
     forward_dense_from(net, ws, cache->d + 1, y, FALSE, logits);
+}
+
+/* Scratch of the delta conv lj (out_c rounded up to ocs), inference and training. */
+void ws_delta_bufs(tt_ws *ws, const tt_layer *lj, uint32_t ocs)
+{
+    if (ws->acc)
+        return;
+    ws->acc = g_new(float, (size_t)lj->out_h * lj->out_w * ocs);
+    ws->dval = g_new(float, lj->in_c);
+    ws->dq = g_new(uint32_t, lj->in_c);
+    ws->pmax = g_new(float, ocs);
+}
+
+/* Layers j on of the sparse path, m holding layer j's input: conv j as its
+ * background response plus the delta conv of the changed cells, then the
+ * rest (finish_channel_last). */
+void forward_delta_conv(const tt_net *net, tt_ws *ws, const cmap *m, float *logits)
+{
+    const tt_net_cache *cache = net->cache;
+    const uint32_t j = cache->j;
+    const tt_layer *lj = &net->layers[j];
+    const size_t on = (size_t)lj->out_h * lj->out_w;
+    ws_delta_bufs(ws, lj, cache->ocs);
+    memcpy(ws->acc, cache->bgresp, on * cache->ocs * sizeof(float));    /* [out_h*out_w][ocs] */
+    const span *rows, *cols;
+    ws_spans(ws, j, lj, &rows, &cols);
+    delta_conv(lj, cache->wt, cache->ocs, m->c, m->cs, m->w, m->list, m->n, m->val, m->yx, rows, cols, m->bg,
+               ws->dval, ws->dq, ws->acc, NULL, 0, NULL, 0, NULL, NULL);
+    finish_channel_last(net, ws, j, ws->acc, cache->ocs, logits);
 }

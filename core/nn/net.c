@@ -129,51 +129,36 @@ uint32_t sparse_split(const tt_net *net)
 }
 
 
-static tt_layer mk(uint32_t kind, uint32_t out_c, uint32_t k, uint32_t s, uint32_t pt, uint32_t pb,
-                   float rate)
+/* The stock nets as tables; the last layer's out_c is the caller's class count. */
+#define CONV(oc, k, s, pt, pb) { .kind = TT_LAYER_CONV, .out_c = (oc), .kh = (k), .kw = (k), .sh = (s), .sw = (s), \
+                                 .pad_t = (pt), .pad_l = (pt), .pad_b = (pb), .pad_r = (pb) }
+#define RELU { .kind = TT_LAYER_RELU }
+#define MAXPOOL(k) { .kind = TT_LAYER_MAXPOOL, .kh = (k), .kw = (k), .sh = (k), .sw = (k) }
+#define DROPOUT(r) { .kind = TT_LAYER_DROPOUT, .rate = (r) }
+#define DENSE(n) { .kind = TT_LAYER_DENSE, .out_c = (n) }
+
+static const tt_layer FLOWPIC[] = {
+    CONV(10, 10, 5, 2, 3), RELU, MAXPOOL(2), CONV(20, 10, 5, 2, 3), RELU, DROPOUT(0.25f), MAXPOOL(2),
+    DENSE(64), RELU, DROPOUT(0.5f), DENSE(0),
+};
+static const tt_layer LENET[] = {
+    CONV(6, 5, 1, 2, 2), RELU, MAXPOOL(2), CONV(16, 5, 1, 0, 0), RELU, MAXPOOL(2),
+    DENSE(120), RELU, DENSE(84), RELU, DENSE(0),
+};
+
+static uint32_t stock(const tt_layer *net, uint32_t n, tt_layer *layers, uint32_t n_classes)
 {
-    tt_layer l;
-    memset(&l, 0, sizeof l);
-    l.kind = kind;
-    l.out_c = out_c;
-    l.kh = l.kw = k;
-    l.sh = l.sw = s;
-    l.pad_t = l.pad_l = pt;
-    l.pad_b = l.pad_r = pb;
-    l.rate = rate;
-    return l;
+    memcpy(layers, net, n * sizeof(tt_layer));
+    layers[n - 1].out_c = n_classes;
+    return n;
 }
 
 uint32_t tt_layers_flowpic(tt_layer *layers, uint32_t n_classes)
 {
-    uint32_t n = 0;
-    layers[n++] = mk(TT_LAYER_CONV, 10, 10, 5, 2, 3, 0);
-    layers[n++] = mk(TT_LAYER_RELU, 0, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_MAXPOOL, 0, 2, 2, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_CONV, 20, 10, 5, 2, 3, 0);
-    layers[n++] = mk(TT_LAYER_RELU, 0, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_DROPOUT, 0, 0, 0, 0, 0, 0.25f);
-    layers[n++] = mk(TT_LAYER_MAXPOOL, 0, 2, 2, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_DENSE, 64, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_RELU, 0, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_DROPOUT, 0, 0, 0, 0, 0, 0.5f);
-    layers[n++] = mk(TT_LAYER_DENSE, n_classes, 0, 0, 0, 0, 0);
-    return n;
+    return stock(FLOWPIC, G_N_ELEMENTS(FLOWPIC), layers, n_classes);
 }
 
 uint32_t tt_layers_lenet(tt_layer *layers, uint32_t n_classes)
 {
-    uint32_t n = 0;
-    layers[n++] = mk(TT_LAYER_CONV, 6, 5, 1, 2, 2, 0);
-    layers[n++] = mk(TT_LAYER_RELU, 0, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_MAXPOOL, 0, 2, 2, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_CONV, 16, 5, 1, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_RELU, 0, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_MAXPOOL, 0, 2, 2, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_DENSE, 120, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_RELU, 0, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_DENSE, 84, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_RELU, 0, 0, 0, 0, 0, 0);
-    layers[n++] = mk(TT_LAYER_DENSE, n_classes, 0, 0, 0, 0, 0);
-    return n;
+    return stock(LENET, G_N_ELEMENTS(LENET), layers, n_classes);
 }

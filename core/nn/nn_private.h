@@ -374,6 +374,8 @@ void delta_conv(const tt_layer *l, const float *wt, uint32_t ocs, uint32_t c, ui
                 uint32_t ocsb, uint32_t *ostamp, uint32_t oepoch, uint32_t *olist, uint32_t *on);
 void finish_channel_last(const tt_net *net, tt_ws *ws, uint32_t j, const float *acc, uint32_t ocs,
                          float *logits);
+void ws_delta_bufs(tt_ws *ws, const tt_layer *lj, uint32_t ocs);
+void forward_delta_conv(const tt_net *net, tt_ws *ws, const cmap *m, float *logits);
 void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *logits);
 
 /* forward.c */

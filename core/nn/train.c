@@ -279,12 +279,7 @@ static void conv_delta_forward_train(const tt_net *net, tt_ws *ws, uint32_t j, c
     const size_t kk = (size_t)kh * kw, on = (size_t)oh * ow;
     const float *W = net->params + l->w_off, *b = net->params + l->b_off;
     dtrain_alloc(ws, l, ocs);
-    if (!ws->acc) {
-        ws->acc = g_new(float, on * ocs);
-        ws->dval = g_new(float, ic);
-        ws->dq = g_new(uint32_t, ic);
-        ws->pmax = g_new(float, ocs);
-    }
+    ws_delta_bufs(ws, l, ocs);
     float *wt = ws->dt.wt, *u = ws->dt.u, *r = ws->dt.r, *acc = ws->acc;
     for (uint32_t o = 0; o < oc; o++)
         for (uint32_t c = 0; c < ic; c++)
