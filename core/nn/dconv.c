@@ -55,19 +55,19 @@ dconv_buf *ws_dconv(tt_ws *ws, const tt_layer *l, uint32_t i)
         const size_t flat = ((size_t)l->out_h * wp + tw - 1) / tw, per_row = (ow + tw - 1) / tw;
         const gboolean rows = per_row * l->out_h < flat;
         b->ntq = (uint32_t)(rows ? per_row * l->out_h : flat);
-        b->tq = g_new(uint32_t, b->ntq);
+        b->tq = NN_NEW(ws->owned, uint32_t, b->ntq);
         for (size_t t = 0; t < b->ntq; t++)
             b->tq[t] = (uint32_t)(rows ? (t / per_row) * wp + (t % per_row) * tw : t * tw);
         const size_t end = (size_t)b->tq[b->ntq - 1] + tw;
         b->nq = (MAX(end, (size_t)l->out_h * wp) + TT_DCONV_Q - 1) / TT_DCONV_Q * TT_DCONV_Q;
         /* The last plane is read up to nq - 1 + (kh - 1) * wp + kw - 1. */
-        b->pin = g_new0(float, (l->in_c - 1) * b->ps + b->nq + (size_t)(l->kh - 1) * b->wp + l->kw);
-        b->out = g_new(float, (size_t)l->out_c * b->nq);
+        b->pin = NN_NEW0(ws->owned, float, (l->in_c - 1) * b->ps + b->nq + (size_t)(l->kh - 1) * b->wp + l->kw);
+        b->out = NN_NEW(ws->owned, float, (size_t)l->out_c * b->nq);
         /* 8 or 16 filters and at least 1/8 of the flat positions wasted
          * (the LeNet's second conv: 4 of 16): vectorise over the filters. */
         if ((l->out_c == 8 || l->out_c == 16) && (b->wp - l->out_w) * 8 >= b->wp) {
-            b->wtc = g_new(float, (size_t)l->in_c * l->kh * l->kw * l->out_c);
-            b->wsrc = g_new(float, (size_t)l->in_c * l->kh * l->kw * l->out_c);
+            b->wtc = NN_NEW(ws->owned, float, (size_t)l->in_c * l->kh * l->kw * l->out_c);
+            b->wsrc = NN_NEW(ws->owned, float, (size_t)l->in_c * l->kh * l->kw * l->out_c);
         }
     }
     return b;

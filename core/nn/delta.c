@@ -14,14 +14,7 @@ void cache_free(tt_net_cache *c)
 {
     if (!c)
         return;
-    g_free(c->wt);
-    g_free(c->bgresp);
-    g_free(c->xbg);
-    g_free(c->bgc.v);
-    g_free(c->bgc.rc);
-    g_free(c->bgc.cc);
-    g_free(c->ybg);
-    g_free(c->wdt);
+    g_ptr_array_unref(c->owned);
     g_free(c);
 }
 
@@ -184,16 +177,16 @@ static uint32_t axis_classes(uint32_t out, uint32_t in, uint32_t pad, uint32_t k
 /* The response of conv l (weights W, bias b) to a constant input (bg[c] in
  * channel c, zero padding around), by classes of rows and columns: one
  * output of each class is summed, in (c, ky, kx) order, and stands for all. */
-static void bgtab_build(bgtab *t, const tt_layer *l, const float *W, const float *b, const float *bg,
+static void bgtab_build(GPtrArray *owned, bgtab *t, const tt_layer *l, const float *W, const float *b, const float *bg,
                         uint32_t ocs)
 {
     uint32_t *ry = g_new(uint32_t, l->out_h), *rx = g_new(uint32_t, l->out_w);
-    t->rc = g_new(uint32_t, l->out_h);
-    t->cc = g_new(uint32_t, l->out_w);
+    t->rc = NN_NEW(owned, uint32_t, l->out_h);
+    t->cc = NN_NEW(owned, uint32_t, l->out_w);
     const uint32_t nr = axis_classes(l->out_h, l->in_h, l->pad_t, l->kh, l->sh, t->rc, ry);
     const uint32_t nc = axis_classes(l->out_w, l->in_w, l->pad_l, l->kw, l->sw, t->cc, rx);
     t->ncc = nc;
-    t->v = g_new0(float, (size_t)nr * nc * ocs);
+    t->v = NN_NEW0(owned, float, (size_t)nr * nc * ocs);
     for (uint32_t a = 0; a < nr; a++)
         for (uint32_t e = 0; e < nc; e++) {
             const int64_t y0 = (int64_t)ry[a] * l->sh - l->pad_t, x0 = (int64_t)rx[e] * l->sw - l->pad_l;
@@ -253,14 +246,14 @@ static void prepare_delta_dense(const tt_net *net, tt_net_cache *cache)
                 x[o * pn + py * lp->out_w + px] = relu && !(m > 0.0f) ? 0.0f : m;
             }
         }
-    cache->ybg = g_new0(float, cache->dcs);
+    cache->ybg = NN_NEW0(cache->owned, float, cache->dcs);
     dense_forward(net, ld, x, cache->ybg);
-    cache->xbg = g_new0(float, pn * ocs);
+    cache->xbg = NN_NEW0(cache->owned, float, pn * ocs);
     for (size_t o = 0; o < oc; o++)
         for (size_t pp = 0; pp < pn; pp++)
             cache->xbg[pp * ocs + o] = x[o * pn + pp];
     g_free(x);
-    cache->wdt = g_new0(float, in * cache->dcs);
+    cache->wdt = NN_NEW0(cache->owned, float, in * cache->dcs);
     const float *W = net->params + ld->w_off;
     for (uint32_t u = 0; u < ld->out_c; u++)
         for (size_t o = 0; o < oc; o++)
@@ -289,20 +282,21 @@ void tt_net_prepare(tt_net *net)
                 bg[q] = bg[q] > 0.0f ? bg[q] : 0.0f;
 
     tt_net_cache *cache = g_new0(tt_net_cache, 1);
+    cache->owned = g_ptr_array_new_with_free_func(g_free);
     cache->j = j;
     const uint32_t ic = lj->in_c, oc = lj->out_c, ocs = cstride(oc);
     cache->ocs = ocs;
     const size_t kk = (size_t)lj->kh * lj->kw, n = (size_t)lj->out_h * lj->out_w;
     const float *W = net->params + lj->w_off;
-    cache->wt = g_new0(float, kk * ic * ocs);
+    cache->wt = NN_NEW0(cache->owned, float, kk * ic * ocs);
     for (uint32_t o = 0; o < oc; o++)
         for (uint32_t c = 0; c < ic; c++)
             for (size_t k = 0; k < kk; k++)
                 cache->wt[(k * ic + c) * ocs + o] = W[((size_t)o * ic + c) * kk + k];
     /* Response to the constant background (zero padding makes the borders
      * differ), by classes of rows and columns, then spread over every output. */
-    bgtab_build(&cache->bgc, lj, W, net->params + lj->b_off, bg, ocs);
-    cache->bgresp = g_new(float, n * ocs);
+    bgtab_build(cache->owned, &cache->bgc, lj, W, net->params + lj->b_off, bg, ocs);
+    cache->bgresp = NN_NEW(cache->owned, float, n * ocs);
     for (uint32_t y = 0; y < lj->out_h; y++)
         for (uint32_t x = 0; x < lj->out_w; x++)
             memcpy(cache->bgresp + ((size_t)y * lj->out_w + x) * ocs,
@@ -455,14 +449,14 @@ void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *log
     const uint32_t ocs = cache->ocs, oc = lj->out_c, ow = lj->out_w, pw = lp->out_w;
     ws_delta_bufs(ws, lj, ocs);
     if (!ws->dd.ostamp) {
-        ws->dd.ostamp = g_new0(uint32_t, on);
-        ws->dd.olist = g_new(uint32_t, on);
-        ws->dd.pstamp = g_new0(uint32_t, pn);
-        ws->dd.plist = g_new(uint32_t, pn);
-        ws->dd.xv = g_new(float, pn * ocs);
-        ws->dd.dk = g_new(uint32_t, in);
-        ws->dd.dv = g_new(float, in);
-        ws->dd.y = g_new(float, cache->dcs);
+        ws->dd.ostamp = NN_NEW0(ws->owned, uint32_t, on);
+        ws->dd.olist = NN_NEW(ws->owned, uint32_t, on);
+        ws->dd.pstamp = NN_NEW0(ws->owned, uint32_t, pn);
+        ws->dd.plist = NN_NEW(ws->owned, uint32_t, pn);
+        ws->dd.xv = NN_NEW(ws->owned, float, pn * ocs);
+        ws->dd.dk = NN_NEW(ws->owned, uint32_t, in);
+        ws->dd.dv = NN_NEW(ws->owned, float, in);
+        ws->dd.y = NN_NEW(ws->owned, float, cache->dcs);
     }
     if (++ws->dd.epoch == 0) {
         memset(ws->dd.ostamp, 0, on * sizeof(uint32_t));
@@ -544,10 +538,10 @@ void ws_delta_bufs(tt_ws *ws, const tt_layer *lj, uint32_t ocs)
 {
     if (ws->acc)
         return;
-    ws->acc = g_new(float, (size_t)lj->out_h * lj->out_w * ocs);
-    ws->dval = g_new(float, lj->in_c);
-    ws->dq = g_new(uint32_t, lj->in_c);
-    ws->pmax = g_new(float, ocs);
+    ws->acc = NN_NEW(ws->owned, float, (size_t)lj->out_h * lj->out_w * ocs);
+    ws->dval = NN_NEW(ws->owned, float, lj->in_c);
+    ws->dq = NN_NEW(ws->owned, uint32_t, lj->in_c);
+    ws->pmax = NN_NEW(ws->owned, float, ocs);
 }
 
 /* Layers j on of the sparse path, m holding layer j's input: conv j as its

@@ -82,15 +82,13 @@ static cmap *conv0_scatter(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
 {
     const tt_layer *l0 = &net->layers[0];
     if (!ws->cm)
-        ws->cm = g_new0(cmap, TT_MAX_LAYERS);
+        ws->cm = NN_NEW0(ws->owned, cmap, TT_MAX_LAYERS);
     cmap *m = &ws->cm[0];
-    cmap_reset(m, l0->out_c, l0->out_h, l0->out_w, n * conv0_touch(l0));
+    cmap_reset(ws->owned, m, l0->out_c, l0->out_h, l0->out_w, n * conv0_touch(l0));
     fill_w1t(net, ws, m->cs);                           /* w1t [kh][kw][cs], b1 [cs] */
     memcpy(m->bg, ws->b1, m->cs * sizeof(float));
-    const span *rows, *cols;
-    ws_spans(ws, 0, l0, &rows, &cols);
     tt_scatter s;
-    scatter_init(&s, l0, rows, cols, px, n, net->in_h, net->in_w);
+    scatter_start(&s, net, ws, px, n);
     cm_conv0(ws->w1t, ws->b1, &s, m);
     return m;
 }

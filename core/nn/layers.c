@@ -29,7 +29,7 @@ static float *ws_keep(const tt_layer *l, tt_ws *ws, uint32_t i)
     if (conv_chunk(l) < (size_t)l->out_h * l->out_w)
         return NULL;
     if (!ws->colkeep[i])
-        ws->colkeep[i] = g_new(float, (size_t)l->in_c * l->kh * l->kw * l->out_h * l->out_w);
+        ws->colkeep[i] = NN_NEW(ws->owned, float, (size_t)l->in_c * l->kh * l->kw * l->out_h * l->out_w);
     return ws->colkeep[i];
 }
 
@@ -272,7 +272,7 @@ static void dropout_fwd(const nn_ctx *c, const tt_layer *l, const float *x, floa
         return;
     tt_ws *ws = c->ws;
     if (!ws->mask[c->i])
-        ws->mask[c->i] = g_new(float, no);
+        ws->mask[c->i] = NN_NEW(ws->owned, float, no);
     float *mk = ws->mask[c->i];
     const float keep = 1.0f / (1.0f - l->rate);
     const uint64_t thr = (uint64_t)((double)l->rate * 4294967296.0);
@@ -304,7 +304,7 @@ static void maxpool_fwd(const nn_ctx *c, const tt_layer *l, const float *x, floa
     uint32_t *arg = NULL;
     if (c->rng) {
         if (!c->ws->argmax[c->i])
-            c->ws->argmax[c->i] = g_new(uint32_t, layer_out_size(l));
+            c->ws->argmax[c->i] = NN_NEW(c->ws->owned, uint32_t, layer_out_size(l));
         arg = c->ws->argmax[c->i];
     }
     maxpool_forward(l, x, y, arg);

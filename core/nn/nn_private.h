@@ -49,6 +49,25 @@
 #define TT_SPARSE_COST_CONV0_DIRECT 50.0
 #define TT_SPARSE_COST_DELTA_DIRECT 0.8
 
+/* Buffers of one owner (a workspace, a net's cache) are listed in its
+ * GPtrArray `owned` as they are allocated and freed together with it: no
+ * per-field free list to keep in step with the structs. */
+#define NN_NEW(owned, T, n) ((T *)nn_own((owned), g_new(T, (n))))
+#define NN_NEW0(owned, T, n) ((T *)nn_own((owned), g_new0(T, (n))))
+
+static inline gpointer nn_own(GPtrArray *owned, gpointer p)
+{
+    g_ptr_array_add(owned, p);
+    return p;
+}
+
+/* Frees an owned buffer before its owner (one that grows). */
+static inline void nn_disown(GPtrArray *owned, gpointer p)
+{
+    if (p)
+        g_ptr_array_remove_fast(owned, p);
+}
+
 static inline size_t layer_out_size(const tt_layer *l)
 {
     return (size_t)l->out_c * l->out_h * l->out_w;
@@ -86,6 +105,7 @@ typedef struct {
 } bgtab;
 
 struct tt_net_cache {
+    GPtrArray *owned;  /* every buffer below (NN_NEW) */
     uint32_t j;        /* the conv layer computed as a delta conv */
     uint32_t ocs;      /* channel stride of wt / bgresp (out_c rounded up to 8) */
     float   *wt;       /* its weights as [kh][kw][in_c][ocs] */
@@ -166,10 +186,10 @@ typedef struct {
 } span;
 
 struct tt_ws {
+    GPtrArray *owned;                /* every buffer below (NN_NEW) */
     uint32_t n_layers, in_h, in_w;
     size_t   n_params;
     float   *act[TT_MAX_LAYERS];     /* per layer output; relu/dropout alias the previous */
-    gboolean act_own[TT_MAX_LAYERS];
     float   *col;                    /* im2col buffer, col_cap floats */
     size_t   col_cap;
     float   *input;                  /* dense input picture (in_h * in_w) */
@@ -213,10 +233,10 @@ struct tt_ws {
  * list order, a pixel's outputs row by row. The one loop of conv 0 on the
  * sparse paths, forward (inference and training) and backward:
  *     tt_scatter s;
- *     for (scatter_init(&s, l, rows, cols, px, n, in_h, in_w); scatter_next(&s);)
+ *     for (scatter_start(&s, net, ws, px, n); scatter_next(&s);)
  *         ... s.v, s.oy, s.ox, scatter_cell(&s), scatter_tap(&s) ...
- * rows, cols: layer 0's span tables (ws_spans). Pixels outside the picture
- * or of value 0 are passed over. */
+ * (scatter_start: scatter_init with layer 0's span tables, ws_spans). Pixels
+ * outside the picture or of value 0 are passed over. */
 typedef struct {
     const tt_layer *l;
     const span *rows, *cols;
@@ -303,6 +323,7 @@ float *ws_col(tt_ws *ws, size_t need);
 float *ws_input(const tt_net *net, tt_ws *ws);
 void densify_input(const tt_net *net, float *dst, const tt_pixel *px, size_t n);
 void ws_spans(tt_ws *ws, uint32_t i, const tt_layer *l, const span **rows, const span **cols);
+void scatter_start(tt_scatter *s, const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n);
 size_t max_act(const tt_net *net);
 void ws_next_epoch(tt_ws *ws);
 void fill_w1t(const tt_net *net, tt_ws *ws, uint32_t cs);
@@ -350,14 +371,13 @@ float *dconv_forward(const tt_net *net, tt_ws *ws, uint32_t i, const float *x, g
 
 /* sparse.c */
 #define TT_AM_BACKGROUND 0x80000000u
-void smap_alloc(smap *m, uint32_t c, uint32_t h, uint32_t w);
+void smap_alloc(GPtrArray *owned, smap *m, uint32_t c, uint32_t h, uint32_t w);
 void conv1_scatter(const tt_layer *l, const float *w1t, const float *bias, tt_scatter *s, smap *m,
                    uint32_t epoch);
 void smap_relu(smap *m);
 void smap_pool_arg(const tt_layer *l, const smap *a, smap *b, uint32_t epoch);
 void smap_densify(const smap *m, float *d);
-void cmaps_free(cmap *cm);
-void cmap_reset(cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells);
+void cmap_reset(GPtrArray *owned, cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells);
 void cm_conv0(const float *w1t, const float *bias, tt_scatter *s, cmap *m);
 void cm_relu(cmap *m);
 void cm_pool(const tt_layer *l, const span *rows, const span *cols, const cmap *a, cmap *b);

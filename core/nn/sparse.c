@@ -7,17 +7,17 @@
  */
 #include "nn_private.h"
 
-void smap_alloc(smap *m, uint32_t c, uint32_t h, uint32_t w)
+void smap_alloc(GPtrArray *owned, smap *m, uint32_t c, uint32_t h, uint32_t w)
 {
     if (m->val)
         return;
     size_t hw = (size_t)h * w;
     m->c = c; m->h = h; m->w = w;
     m->cs = cstride(c);
-    m->val = g_new(float, hw * m->cs);
-    m->stamp = g_new0(uint32_t, hw);
-    m->list = g_new(uint32_t, hw);
-    m->bg = g_new0(float, m->cs);
+    m->val = NN_NEW(owned, float, hw * m->cs);
+    m->stamp = NN_NEW0(owned, uint32_t, hw);
+    m->list = NN_NEW(owned, uint32_t, hw);
+    m->bg = NN_NEW0(owned, float, m->cs);
     m->n = 0;
 }
 
@@ -77,46 +77,28 @@ void smap_relu(smap *m)
  * of at most TT_CM_DIRECT_MAX cells, whose arrays are small anyway.
  */
 
-void cmaps_free(cmap *cm)
-{
-    if (!cm)
-        return;
-    for (uint32_t i = 0; i < TT_MAX_LAYERS; i++) {
-        cmap *m = &cm[i];
-        g_free(m->val);
-        g_free(m->list);
-        g_free(m->yx);
-        g_free(m->cnt);
-        g_free(m->bg);
-        g_free(m->ht);
-        g_free(m->stamp);
-        g_free(m->slot);
-    }
-    g_free(cm);
-}
-
 /* Empty the map for a call that touches at most max_cells cells. */
-void cmap_reset(cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells)
+void cmap_reset(GPtrArray *owned, cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells)
 {
     const size_t hw = (size_t)h * w;
     if (!m->bg) {
         m->c = c; m->h = h; m->w = w;
         m->cs = cstride(c);
-        m->bg = g_new0(float, m->cs);
+        m->bg = NN_NEW0(owned, float, m->cs);
     }
     if (max_cells > hw)
         max_cells = hw;
     if (max_cells < 1)
         max_cells = 1;
     if (m->cap < max_cells) {
-        g_free(m->val);
-        g_free(m->list);
-        g_free(m->cnt);
-        g_free(m->yx);
-        m->val = g_new(float, max_cells * m->cs);
-        m->list = g_new(uint32_t, max_cells);
-        m->cnt = g_new(uint32_t, max_cells);
-        m->yx = g_new(uint32_t, max_cells);
+        nn_disown(owned, m->val);
+        nn_disown(owned, m->list);
+        nn_disown(owned, m->cnt);
+        nn_disown(owned, m->yx);
+        m->val = NN_NEW(owned, float, max_cells * m->cs);
+        m->list = NN_NEW(owned, uint32_t, max_cells);
+        m->cnt = NN_NEW(owned, uint32_t, max_cells);
+        m->yx = NN_NEW(owned, uint32_t, max_cells);
         m->cap = (uint32_t)max_cells;
     }
     m->n = 0;
@@ -124,8 +106,8 @@ void cmap_reset(cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells)
     m->direct = max_cells > TT_CM_HASH_MAX || hw <= TT_CM_DIRECT_MAX;
     if (m->direct) {
         if (!m->stamp) {
-            m->stamp = g_new0(uint32_t, hw);
-            m->slot = g_new(uint32_t, hw);
+            m->stamp = NN_NEW0(owned, uint32_t, hw);
+            m->slot = NN_NEW(owned, uint32_t, hw);
         }
         if (++m->epoch == 0) {
             memset(m->stamp, 0, hw * sizeof(uint32_t));
@@ -138,8 +120,8 @@ void cmap_reset(cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells)
     while (((size_t)1 << bits) < 4 * max_cells)
         bits++;
     if (m->hcap < (1u << bits)) {
-        g_free(m->ht);
-        m->ht = g_new(cm_ent, (size_t)1 << bits);
+        nn_disown(owned, m->ht);
+        m->ht = NN_NEW(owned, cm_ent, (size_t)1 << bits);
         m->hcap = 1u << bits;
     }
     m->hbits = bits;
@@ -341,7 +323,7 @@ cmap *cm_pool_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m)
 {
     const span *rows, *cols;
     cmap *b = &ws->cm[i];
-    cmap_reset(b, l->out_c, l->out_h, l->out_w,
+    cmap_reset(ws->owned, b, l->out_c, l->out_h, l->out_w,
                (size_t)m->n * ((l->kh + l->sh - 1) / l->sh) * ((l->kw + l->sw - 1) / l->sw));
     ws_spans(ws, i, l, &rows, &cols);
     cm_pool(l, rows, cols, m, b);

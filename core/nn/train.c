@@ -21,10 +21,8 @@ static void conv1_scatter_dense(const tt_net *net, tt_ws *ws, const tt_pixel *px
     for (uint32_t o = 0; o < l->out_c; o++)
         for (size_t p = 0; p < on; p++)
             y[o * on + p] = b[o];
-    const span *rows, *cols;
-    ws_spans(ws, 0, l, &rows, &cols);
     tt_scatter s;
-    for (scatter_init(&s, l, rows, cols, px, n, net->in_h, net->in_w); scatter_next(&s);) {
+    for (scatter_start(&s, net, ws, px, n); scatter_next(&s);) {
         const size_t k = scatter_tap(&s), p = scatter_cell(&s);
         for (uint32_t o = 0; o < l->out_c; o++)
             y[o * on + p] += s.v * W[o * kk + k];
@@ -37,10 +35,8 @@ static void conv1_backward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *
     const tt_layer *l = &net->layers[0];
     float *dW = grad + l->w_off, *db = grad + l->b_off;
     const size_t on = (size_t)l->out_h * l->out_w, kk = (size_t)l->kh * l->kw;
-    const span *rows, *cols;
-    ws_spans(ws, 0, l, &rows, &cols);
     tt_scatter s;
-    for (scatter_init(&s, l, rows, cols, px, n, net->in_h, net->in_w); scatter_next(&s);) {
+    for (scatter_start(&s, net, ws, px, n); scatter_next(&s);) {
         const size_t k = scatter_tap(&s), p = scatter_cell(&s);
         for (uint32_t o = 0; o < l->out_c; o++)
             dW[o * kk + k] += s.v * g[o * on + p];
@@ -78,19 +74,17 @@ static uint32_t chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel
     const tt_layer *l0 = &net->layers[0];
     ws_next_epoch(ws);
     smap *m = &ws->map[0];
-    smap_alloc(m, l0->out_c, l0->out_h, l0->out_w);
+    smap_alloc(ws->owned, m, l0->out_c, l0->out_h, l0->out_w);
     if (!m->g)
     {
-        m->g = g_new(float, (size_t)m->h * m->w * m->cs);
-        m->gstamp = g_new0(uint32_t, (size_t)m->h * m->w);
+        m->g = NN_NEW(ws->owned, float, (size_t)m->h * m->w * m->cs);
+        m->gstamp = NN_NEW0(ws->owned, uint32_t, (size_t)m->h * m->w);
     }
     fill_w1t(net, ws, m->cs);
     m->n = 0;
     memcpy(m->bg, ws->b1, m->cs * sizeof(float));
-    const span *rows, *cols;
-    ws_spans(ws, 0, l0, &rows, &cols);
     tt_scatter s;
-    scatter_init(&s, l0, rows, cols, px, n, net->in_h, net->in_w);
+    scatter_start(&s, net, ws, px, n);
     conv1_scatter(l0, ws->w1t, ws->b1, &s, m, ws->epoch);
     uint32_t c = 0;
     cur[0] = 0;
@@ -100,11 +94,11 @@ static uint32_t chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel
             smap_relu(&ws->map[c]);
         } else if (l->kind == TT_LAYER_MAXPOOL) {
             smap *b = &ws->map[i];
-            smap_alloc(b, l->out_c, l->out_h, l->out_w);
+            smap_alloc(ws->owned, b, l->out_c, l->out_h, l->out_w);
             if (!b->am) {
-                b->am = g_new(uint32_t, (size_t)b->h * b->w * b->cs);
-                b->g = g_new(float, (size_t)b->h * b->w * b->cs);
-                b->gstamp = g_new0(uint32_t, (size_t)b->h * b->w);
+                b->am = NN_NEW(ws->owned, uint32_t, (size_t)b->h * b->w * b->cs);
+                b->g = NN_NEW(ws->owned, float, (size_t)b->h * b->w * b->cs);
+                b->gstamp = NN_NEW0(ws->owned, uint32_t, (size_t)b->h * b->w);
             }
             smap_pool_arg(l, &ws->map[c], b, ws->epoch);
             c = i;
@@ -222,10 +216,8 @@ static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
     const smap *m0 = &ws->map[0];
     float *dW = grad + l0->w_off;
     const size_t kk = (size_t)l0->kh * l0->kw;
-    const span *rows, *cols;
-    ws_spans(ws, 0, l0, &rows, &cols);
     tt_scatter s;
-    for (scatter_init(&s, l0, rows, cols, px, n, net->in_h, net->in_w); scatter_next(&s);) {
+    for (scatter_start(&s, net, ws, px, n); scatter_next(&s);) {
         const size_t cell = scatter_cell(&s);
         if (m0->gstamp[cell] != epoch)
             continue;                       /* no gradient reached this output */
@@ -241,11 +233,11 @@ static void dtrain_alloc(tt_ws *ws, const tt_layer *l, uint32_t ocs)
     if (ws->dt.wt)
         return;
     const size_t kk = (size_t)l->kh * l->kw, on = (size_t)l->out_h * l->out_w;
-    ws->dt.wt = g_new0(float, kk * l->in_c * ocs);
-    ws->dt.dwt = g_new0(float, kk * l->in_c * ocs);
-    ws->dt.u = g_new0(float, kk * ocs);
-    ws->dt.r = g_new0(float, MAX((size_t)l->kh * l->out_w * ocs, (size_t)l->out_c * l->out_h * l->kw));
-    ws->dt.gy = g_new0(float, on * ocs);
+    ws->dt.wt = NN_NEW0(ws->owned, float, kk * l->in_c * ocs);
+    ws->dt.dwt = NN_NEW0(ws->owned, float, kk * l->in_c * ocs);
+    ws->dt.u = NN_NEW0(ws->owned, float, kk * ocs);
+    ws->dt.r = NN_NEW0(ws->owned, float, MAX((size_t)l->kh * l->out_w * ocs, (size_t)l->out_c * l->out_h * l->kw));
+    ws->dt.gy = NN_NEW0(ws->owned, float, on * ocs);
 }
 
 /* Valid kernel rows [*lo, *hi) of a conv at output row oy (the others fall in
@@ -445,10 +437,10 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
     const uint32_t L = net->n_layers;
     const size_t gcap = max_act(net);
     if (ws->gcap < gcap) {
-        g_free(ws->g[0]);
-        g_free(ws->g[1]);
-        ws->g[0] = g_new(float, gcap);
-        ws->g[1] = g_new(float, gcap);
+        nn_disown(ws->owned, ws->g[0]);
+        nn_disown(ws->owned, ws->g[1]);
+        ws->g[0] = NN_NEW(ws->owned, float, gcap);
+        ws->g[1] = NN_NEW(ws->owned, float, gcap);
         ws->gcap = gcap;
     }
 

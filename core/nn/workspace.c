@@ -8,6 +8,7 @@ tt_ws *tt_ws_new(const tt_net *net)
 {
     g_return_val_if_fail(net != NULL, NULL);
     tt_ws *ws = g_new0(tt_ws, 1);
+    ws->owned = g_ptr_array_new_with_free_func(g_free);
     ws->n_layers = net->n_layers;
     ws->in_h = net->in_h;
     ws->in_w = net->in_w;
@@ -36,51 +37,7 @@ void tt_ws_free(tt_ws *ws)
 {
     if (!ws)
         return;
-    for (uint32_t i = 0; i < TT_MAX_LAYERS; i++) {
-        if (ws->act_own[i])
-            g_free(ws->act[i]);
-        g_free(ws->argmax[i]);
-        g_free(ws->mask[i]);
-        g_free(ws->colkeep[i]);
-        g_free(ws->map[i].val);
-        g_free(ws->map[i].stamp);
-        g_free(ws->map[i].list);
-        g_free(ws->map[i].bg);
-        g_free(ws->map[i].am);
-        g_free(ws->map[i].g);
-        g_free(ws->map[i].gstamp);
-        g_free(ws->dc[i].pin);
-        g_free(ws->dc[i].out);
-        g_free(ws->dc[i].wtc);
-        g_free(ws->dc[i].wsrc);
-        g_free(ws->dc[i].tq);
-        g_free(ws->spans[i][0]);
-        g_free(ws->spans[i][1]);
-    }
-    cmaps_free(ws->cm);
-    g_free(ws->col);
-    g_free(ws->input);
-    g_free(ws->g[0]);
-    g_free(ws->g[1]);
-    g_free(ws->w1t);
-    g_free(ws->acc);
-    g_free(ws->dval);
-    g_free(ws->dq);
-    g_free(ws->b1);
-    g_free(ws->pmax);
-    g_free(ws->dt.wt);
-    g_free(ws->dt.u);
-    g_free(ws->dt.r);
-    g_free(ws->dt.dwt);
-    g_free(ws->dt.gy);
-    g_free(ws->dd.ostamp);
-    g_free(ws->dd.olist);
-    g_free(ws->dd.pstamp);
-    g_free(ws->dd.plist);
-    g_free(ws->dd.xv);
-    g_free(ws->dd.dk);
-    g_free(ws->dd.dv);
-    g_free(ws->dd.y);
+    g_ptr_array_unref(ws->owned);
     g_free(ws);
 }
 
@@ -114,10 +71,8 @@ float *ws_act(const tt_net *net, tt_ws *ws, uint32_t i)
         return ws->act[i];
     if (in_place(net, i)) {
         ws->act[i] = ws_act(net, ws, i - 1);
-        ws->act_own[i] = FALSE;
     } else {
-        ws->act[i] = g_new(float, MAX(layer_out_size(&net->layers[i]), 1));
-        ws->act_own[i] = TRUE;
+        ws->act[i] = NN_NEW(ws->owned, float, MAX(layer_out_size(&net->layers[i]), 1));
     }
     return ws->act[i];
 }
@@ -125,8 +80,8 @@ float *ws_act(const tt_net *net, tt_ws *ws, uint32_t i)
 float *ws_col(tt_ws *ws, size_t need)
 {
     if (ws->col_cap < need) {
-        g_free(ws->col);
-        ws->col = g_new(float, need);
+        nn_disown(ws->owned, ws->col);
+        ws->col = NN_NEW(ws->owned, float, need);
         ws->col_cap = need;
     }
     return ws->col;
@@ -135,7 +90,7 @@ float *ws_col(tt_ws *ws, size_t need)
 float *ws_input(const tt_net *net, tt_ws *ws)
 {
     if (!ws->input)
-        ws->input = g_new(float, (size_t)net->in_h * net->in_w);
+        ws->input = NN_NEW(ws->owned, float, (size_t)net->in_h * net->in_w);
     return ws->input;
 }
 
@@ -153,7 +108,7 @@ void ws_spans(tt_ws *ws, uint32_t i, const tt_layer *l, const span **rows, const
 {
     if (!ws->spans[i][0]) {
         const uint32_t pt = l->kind == TT_LAYER_CONV ? l->pad_t : 0, pl = l->kind == TT_LAYER_CONV ? l->pad_l : 0;
-        span *r = g_new(span, l->in_h), *c = g_new(span, l->in_w);
+        span *r = NN_NEW(ws->owned, span, l->in_h), *c = NN_NEW(ws->owned, span, l->in_w);
         for (uint32_t y = 0; y < l->in_h; y++) {
             int64_t lo, hi;
             const gboolean any = touched_range(y, pt, l->kh, l->sh, l->out_h, &lo, &hi);
@@ -201,12 +156,20 @@ void fill_w1t(const tt_net *net, tt_ws *ws, uint32_t cs)
     const tt_layer *l = &net->layers[0];
     const size_t kk = (size_t)l->kh * l->kw;
     if (!ws->w1t) {
-        ws->w1t = g_new0(float, kk * cs);
-        ws->b1 = g_new0(float, cs);
+        ws->w1t = NN_NEW0(ws->owned, float, kk * cs);
+        ws->b1 = NN_NEW0(ws->owned, float, cs);
     }
     const float *W = net->params + l->w_off;
     for (uint32_t o = 0; o < l->out_c; o++)
         for (size_t k = 0; k < kk; k++)
             ws->w1t[k * cs + o] = W[o * kk + k];
     memcpy(ws->b1, net->params + l->b_off, l->out_c * sizeof(float));
+}
+
+/* A scatter over layer 0 (a conv) from the pixel list (see tt_scatter). */
+void scatter_start(tt_scatter *s, const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n)
+{
+    const span *rows, *cols;
+    ws_spans(ws, 0, &net->layers[0], &rows, &cols);
+    scatter_init(s, &net->layers[0], rows, cols, px, n, net->in_h, net->in_w);
 }
