@@ -427,6 +427,51 @@ static void conv_delta_backward_train(const tt_net *net, tt_ws *ws, uint32_t j, 
                 dW[((size_t)o * ic + c) * kk + k] += dwt[(k * ic + c) * ocs + o];
 }
 
+/* The gradient ping-pong buffers, each as large as the largest activation. */
+static void ws_grad_bufs(const tt_net *net, tt_ws *ws)
+{
+    const size_t gcap = max_act(net);
+    if (ws->gcap >= gcap)
+        return;
+    nn_disown(ws->owned, ws->g[0]);
+    nn_disown(ws->owned, ws->g[1]);
+    ws->g[0] = NN_NEW(ws->owned, float, gcap);
+    ws->g[1] = NN_NEW(ws->owned, float, gcap);
+    ws->gcap = gcap;
+}
+
+/* Is conv j worth training as background response + delta conv from the
+ * map f? As delta_worth at inference, with the training break-even. */
+static gboolean delta_worth_train(const tt_net *net, const tt_ws *ws, uint32_t j, const smap *f)
+{
+    const tt_layer *lj = &net->layers[j];
+    if (lj->kind != TT_LAYER_CONV)
+        return FALSE;
+    const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
+                            lj->in_c * cstride(lj->out_c);
+    const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
+    const double cost = ws->cost_delta >= 0.0 ? ws->cost_delta : TT_SPARSE_COST_DELTA;
+    return (double)f->n * per_cell * cost <= dense;
+}
+
+/* Softmax cross-entropy of logits [K] against label, scaled by weight:
+ * g[k] = weight * (softmax(logits)[k] - (k == label)); returns the loss. */
+static double softmax_xent(const float *logits, uint32_t K, uint32_t label, float weight, float *g)
+{
+    double mx = logits[0];
+    for (uint32_t k = 1; k < K; k++)
+        mx = MAX(mx, (double)logits[k]);
+    double s = 0.0;
+    for (uint32_t k = 0; k < K; k++)
+        s += exp((double)logits[k] - mx);
+    const double lse = mx + log(s);
+    for (uint32_t k = 0; k < K; k++) {
+        double p = exp((double)logits[k] - lse);
+        g[k] = (float)(weight * (p - (k == label ? 1.0 : 0.0)));
+    }
+    return lse - (double)logits[label];
+}
+
 float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, uint32_t label,
                        float weight, uint64_t *rng_state, float *grad, float *logits_out)
 {
@@ -435,14 +480,7 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
         return NAN;
     g_return_val_if_fail(label < net->n_out, NAN);
     const uint32_t L = net->n_layers;
-    const size_t gcap = max_act(net);
-    if (ws->gcap < gcap) {
-        nn_disown(ws->owned, ws->g[0]);
-        nn_disown(ws->owned, ws->g[1]);
-        ws->g[0] = NN_NEW(ws->owned, float, gcap);
-        ws->g[1] = NN_NEW(ws->owned, float, gcap);
-        ws->gcap = gcap;
-    }
+    ws_grad_bufs(net, ws);
 
     /* Forward, keeping every activation from layer `start` on. Three ways in:
      *  - conv 0 then relu/maxpool up to layer j on sparse maps (start = j);
@@ -458,14 +496,7 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
     gboolean delta = FALSE;
     if (chain) {
         f = &ws->map[chain_forward_train(net, ws, px, n, j, cur)];
-        const tt_layer *lj = &net->layers[j];
-        if (lj->kind == TT_LAYER_CONV) {
-            const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
-                                    lj->in_c * cstride(lj->out_c);
-            const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
-            const double cost = ws->cost_delta >= 0.0 ? ws->cost_delta : TT_SPARSE_COST_DELTA;
-            delta = (double)f->n * per_cell * cost <= dense;
-        }
+        delta = delta_worth_train(net, ws, j, f);
         if (delta) {
             float *y = ws_act(net, ws, j);
             conv_delta_forward_train(net, ws, j, f, y);
@@ -499,21 +530,8 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
     if (logits_out)
         memcpy(logits_out, logits, net->n_out * sizeof(float));
 
-    /* Softmax cross-entropy. */
-    const uint32_t K = net->n_out;
-    double mx = logits[0];
-    for (uint32_t k = 1; k < K; k++)
-        mx = MAX(mx, (double)logits[k]);
-    double s = 0.0;
-    for (uint32_t k = 0; k < K; k++)
-        s += exp((double)logits[k] - mx);
-    const double lse = mx + log(s);
-    const double loss = lse - (double)logits[label];
-    float *g = ws->g[0], *gx = ws->g[1];
-    for (uint32_t k = 0; k < K; k++) {
-        double p = exp((double)logits[k] - lse);
-        g[k] = (float)(weight * (p - (k == label ? 1.0 : 0.0)));
-    }
+    float *g = ws->g[0], *gx = ws->g[1];                  /* gradient ping-pong, max_act floats each */
+    const double loss = softmax_xent(logits, net->n_out, label, weight, g);   /* g: [n_out] */
 
     /* Backward, down to layer `start` (its input gradient only if needed). */
     for (uint32_t ii = L; ii-- > start;) {
