@@ -3,8 +3,9 @@
  */
 #include "nn_private.h"
 
-/* Inference from layer `start` on, x being the (dense) input of that layer;
- * staged: that layer is a direct conv whose padded input already holds it (x unused).
+/* Inference from layer `start` on, x being the (dense) input of that layer,
+ * [in_c][in_h][in_w]; staged: that layer is a direct conv whose padded input
+ * already holds it (x unused). logits: [n_out].
  * A stride-1 conv runs directly and writes its output through the relu /
  * dropout layers and the (first) maxpool that follow it, into the padded input
  * of the next layer when that is a direct conv too: no activation is copied. */
@@ -14,7 +15,9 @@ void forward_dense_from(const tt_net *net, tt_ws *ws, uint32_t start, const floa
     for (uint32_t i = start; i < net->n_layers; i++) {
         const tt_layer *l = &net->layers[i];
         if (l->kind == TT_LAYER_CONV && dconv_ok(l)) {
-            x = dconv_forward(net, ws, i, x, &staged, &i);    /* layer i's output (i: the last folded in) */
+            /* layer i and the relu / dropout / pool after it, i the last of them:
+             * x = its output [out_c][out_h][out_w] (or the next conv's padded input) */
+            x = dconv_forward(net, ws, i, x, &staged, &i);
             continue;
         }
         staged = FALSE;

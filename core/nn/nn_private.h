@@ -29,7 +29,6 @@
 #include "nn_kernels.h"
 #include "tt_nn_tuning.h"
 
-
 /* Sparse work is done while (its multiply-adds) x factor <= (the
  * multiply-adds of the dense way it replaces): a scatter multiply-add costs
  * more than an sgemm one, but the dense way also pays for densifying and
@@ -94,6 +93,16 @@ static inline gboolean touched_range(int64_t y, int64_t pad, int64_t k, int64_t 
     return (int64_t)l <= h;
 }
 
+/* Outputs [lo, lo + n) of a conv / pool along one axis touched by one input
+ * coordinate: touched_range, tabulated per layer (ws_spans) so the scatter
+ * loops of the sparse paths do no division. */
+typedef struct {
+    uint32_t lo, n;
+} span;
+
+/* ------------------------------------------------------------------------ */
+/* The net's cache for the sparse path (delta.c, tt_net_prepare)            */
+
 /* A conv's response to the constant background, by classes of rows and
  * columns: the value at (y, x) is v + (rc[y] * ncc + cc[x]) * stride. Rows
  * (columns) whose windows overlap the padding alike share a class, so on the
@@ -124,6 +133,8 @@ struct tt_net_cache {
                         * 0), rows in channel-last order: input o * pn + p is row p * out_c + o */
 };
 
+/* ------------------------------------------------------------------------ */
+/* Sparse maps (sparse.c): compact at inference (cmap), by cell in training  */
 
 #define TT_CM_HASH_MAX 16384u
 #define TT_CM_DIRECT_MAX 8192u
@@ -133,7 +144,7 @@ typedef struct {
     uint32_t slot;
 } cm_ent;
 
-struct cmap {
+typedef struct cmap {
     uint32_t c, h, w, cs;
     uint32_t n, cap;       /* slots used / allocated */
     float    *val;         /* [cap][cs], slot order */
@@ -146,8 +157,7 @@ struct cmap {
     uint32_t  hbits, hcap;
     uint32_t *stamp, *slot; /* direct mode, [h*w], allocated when first needed */
     uint32_t  epoch;
-};
-
+} cmap;
 
 typedef struct {
     uint32_t c, h, w;
@@ -163,7 +173,10 @@ typedef struct {
     uint32_t *gstamp;  /* [h*w] */
 } smap;
 
-/* Buffers of a stride-1 conv run directly at inference (dconv_*, below). */
+/* ------------------------------------------------------------------------ */
+/* The workspace                                                            */
+
+/* Buffers of a stride-1 conv run directly at inference (dconv.c). */
 typedef struct {
     float   *pin;      /* zero-padded input: in_c planes of ps floats, plus slack; borders stay 0 */
     float   *out;      /* conv output without bias: out_c rows of nq floats, row stride wp;
@@ -177,14 +190,6 @@ typedef struct {
     gboolean wtc_ok;   /* wtc has been made at least once */
 } dconv_buf;
 
-typedef struct cmap cmap;            /* inference: compact sparse map (below) */
-/* Outputs [lo, lo + n) of a conv / pool along one axis touched by one input
- * coordinate: touched_range, tabulated per layer so the scatter loops of the
- * sparse inference path do no division. */
-typedef struct {
-    uint32_t lo, n;
-} span;
-
 struct tt_ws {
     GPtrArray *owned;                /* every buffer below (NN_NEW) */
     uint32_t n_layers, in_h, in_w;
@@ -195,7 +200,7 @@ struct tt_ws {
     float   *input;                  /* dense input picture (in_h * in_w) */
     dconv_buf dc[TT_MAX_LAYERS];     /* inference: stride-1 convs run directly */
     cmap    *cm;                     /* inference: compact sparse maps, TT_MAX_LAYERS */
-    span    *spans[TT_MAX_LAYERS][2];/* inference: per layer, rows and columns of its input */
+    span    *spans[TT_MAX_LAYERS][2];/* per conv / pool layer: span tables of its input's rows, columns */
     struct {
         uint32_t epoch;
         uint32_t *ostamp, *olist;    /* conv j outputs set from bgresp this call ([out_h*out_w]) */
@@ -225,8 +230,11 @@ struct tt_ws {
     float   *pmax;                   /* running max over a pool window, [ocs] */
     struct {
         float *wt, *u, *r, *dwt, *gy;
-    } dt;                            /* delta conv in training (tt_dtrain) */
+    } dt;                            /* delta conv in training (dtrain_alloc) */
 };
+
+/* ------------------------------------------------------------------------ */
+/* The first conv's scatter                                                 */
 
 /* The first conv's scatter (conv 0, in_c == 1, on the pixel list): every
  * pair of a non-zero pixel and an output whose window holds it, pixels in
@@ -308,6 +316,9 @@ static inline uint32_t scatter_tap(const tt_scatter *s)
     return (s->r + l->pad_t - s->oy * l->sh) * l->kw + (s->c + l->pad_l - s->ox * l->sw);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* The internal functions, by file                                          */
 
 #pragma GCC visibility push(hidden)
 
