@@ -144,17 +144,19 @@ void tt_ger(int m, int n, float alpha, const float *x, const float *y, float *a,
 #endif
 }
 
+/* y = (m > 0) ? x : 0, lane by lane: relu (m = x) and its backward (m = the
+ * relu's output, x = y = the gradient). */
 TT_CLONES
-void relu_forward(const float *x, float *y, size_t n)
+void relu_mask(const float *m, const float *x, float *y, size_t n)
 {
     size_t k = 0;
     const tt_v8 zero = { 0 };
     for (; k + 8 <= n; k += 8) {
-        tt_v8 v = *(const tt_v8 *)(x + k);
-        *(tt_v8i *)(y + k) = (tt_v8i)v & (v > zero);
+        tt_v8 v = *(const tt_v8 *)(m + k);
+        *(tt_v8i *)(y + k) = *(const tt_v8i *)(x + k) & (v > zero);
     }
     for (; k < n; k++)
-        y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+        y[k] = m[k] > 0.0f ? x[k] : 0.0f;
 }
 
 /* y[i] += A[i] . x for a row-major m x n A (row stride lda). Four 8-lane
@@ -182,20 +184,6 @@ void gemv_rows(int m, int n, const float *a, int lda, const float *x, float *y)
             t += ai[j] * x[j];
         y[i] += t;
     }
-}
-
-/* g *= (y > 0) */
-TT_CLONES
-void relu_backward(const float *y, float *g, size_t n)
-{
-    size_t k = 0;
-    const tt_v8 zero = { 0 };
-    for (; k + 8 <= n; k += 8) {
-        tt_v8 v = *(const tt_v8 *)(y + k);
-        *(tt_v8i *)(g + k) = *(tt_v8i *)(g + k) & (v > zero);
-    }
-    for (; k < n; k++)
-        g[k] = y[k] > 0.0f ? g[k] : 0.0f;
 }
 
 /* col[r][p - p0] for r = (c, ky, kx), p in [p0, p0 + nc): whole runs of an

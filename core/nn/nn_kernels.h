@@ -99,10 +99,20 @@ void gemv_rows(int m, int n, const float *a, int lda, const float *x, float *y);
 void im2col(const tt_layer *l, const float *x, size_t p0, size_t nc, float *col);
 /* dx += col2im(dcol) for the chunk. */
 void col2im_add(const tt_layer *l, const float *dcol, size_t p0, size_t nc, float *dx);
-/* y = max(x, 0); g *= (y > 0). */
-void relu_forward(const float *x, float *y, size_t n);
-void relu_backward(const float *y, float *g, size_t n);
+/* y = (m > 0) ? x : 0 (relu_forward, relu_backward). */
+void relu_mask(const float *m, const float *x, float *y, size_t n);
 
 #pragma GCC visibility pop
+
+/* y = max(x, 0) (NaN and -0 give 0); g *= (y > 0). */
+static inline void relu_forward(const float *x, float *y, size_t n)
+{
+    relu_mask(x, x, y, n);
+}
+
+static inline void relu_backward(const float *y, float *g, size_t n)
+{
+    relu_mask(y, g, g, n);
+}
 
 #endif
