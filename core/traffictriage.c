@@ -166,10 +166,9 @@ static int cmd_info(int argc, char **argv)
     printf("blocks       at least %u packets%s, at most %u stored; flows idle %g s end\n",
            s->min_packets, s->min_span > 0 ? " and the min span" : "", s->max_packets, s->idle_timeout);
     printf("temperature  %g\nparameters   %zu\nlayers      ", (double)m->temperature, m->net->n_params);
-    static const char *kinds[] = { "?", "conv", "relu", "maxpool", "dropout", "dense" };
     for (uint32_t i = 0; i < m->net->n_layers; i++) {
         const tt_layer *l = &m->net->layers[i];
-        printf(" %s", kinds[l->kind]);
+        printf(" %s", tt_layer_kind_name(l->kind));
         if (l->kind == TT_LAYER_CONV)
             printf("(%u@%ux%u/%u)", l->out_c, l->kh, l->kw, l->sh);
         else if (l->kind == TT_LAYER_DENSE)

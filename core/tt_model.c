@@ -438,7 +438,7 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
                 l->pad_t = rd32(r + 24); l->pad_b = rd32(r + 28);
                 l->pad_l = rd32(r + 32); l->pad_r = rd32(r + 36);
                 l->rate = rdf32(r + 40);
-                if (l->kind < TT_LAYER_CONV || l->kind > TT_LAYER_DENSE)
+                if (!tt_layer_kind_name(l->kind))
                     FAIL(TT_ERROR_FORMAT, "layer %u has unknown kind %u", i, l->kind);
                 if (!isfinite(l->rate) || l->rate < 0.0f || l->rate >= 1.0f)
                     FAIL(TT_ERROR_FORMAT, "layer %u has dropout rate %g outside [0, 1)", i, (double)l->rate);

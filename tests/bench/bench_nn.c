@@ -1,4 +1,4 @@
-/* tt_bench_nn: speed of the CNN (core/tt_nn.c), one thread.
+/* tt_bench_nn: speed of the CNN (core/nn/ (the CNN engine)), one thread.
  *
  *   tt_bench_nn [--seconds S] [--threshold] [--quick]
  *

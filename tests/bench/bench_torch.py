@@ -6,7 +6,7 @@
 Needs Debian's python3-torch (apt-get install -y python3-torch): a benchmark
 peer only, never a TrafficTriage dependency.
 
-Nets (as tt_layers_flowpic / tt_layers_lenet in core/tt_nn.c, eval mode):
+Nets (as tt_layers_flowpic / tt_layers_lenet in core/nn/net.c, eval mode):
   paper 1500x1500: conv 10@10x10 stride 5, pad 2 before / 3 after (F.pad),
     relu, maxpool 2, conv 20@10x10/5 pad 2/3, relu, dropout, maxpool 2,
     dense 64, relu, dropout, dense 5;

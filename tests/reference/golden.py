@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Golden values for tests/unit/test_nn.c (/nn/golden).
 
-An independent reference for tt_nn.c: PyTorch (Debian's python3-torch, float64)
+An independent reference for the CNN engine (core/nn/): PyTorch (Debian's python3-torch, float64)
 computes the logits, the softmax cross-entropy loss and the gradient of every
 parameter for one fixed picture through a small net that has every layer kind,
 non-square kernels, strides and ASYMMETRIC padding (F.pad before each conv).

@@ -1,4 +1,4 @@
-/* Unit tests for core/tt_nn.c: shapes and rejections, sparse vs dense
+/* Unit tests for core/nn/ (the CNN engine): shapes and rejections, sparse vs dense
  * inference, golden values from PyTorch, finite-difference gradients,
  * training on a separable toy task, reproducibility, Adam. */
 #include "tt_nn.h"
@@ -1145,6 +1145,111 @@ static void test_misuse(void)
     tt_net_free(nb);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Layer kinds                                                              */
+
+/* A net with a layer of the given kind between its two convolutions: the
+ * spot where the sparse paths run the layers on maps. Generic fields, so any
+ * kind with a valid shape there fits (pool 2x2 / 2, dropout rate 0 so the
+ * training paths draw nothing). */
+static uint32_t net_with_middle(uint32_t kind, tt_layer *ls)
+{
+    const tt_layer l[] = { CONV(4, 5, 5, 3, 3, 2, 2, 2, 2), L_(kind, 4, 2, 2, 2, 2, 0, 0, 0, 0, 0.0f),
+                           CONV(6, 3, 3, 2, 2, 1, 1, 1, 1), RELU(), POOL(1, 1, 1, 1), DENSE(5), RELU(), DENSE(3) };
+    memcpy(ls, l, sizeof l);
+    return G_N_ELEMENTS(l);
+}
+
+/* Every kind the engine knows, between the convolutions, gives the same
+ * logits on the sparse path (each of its ways) as on the dense path, and the
+ * same gradients on both training paths: a sparse path must run the layer on
+ * its maps or hand the net to the dense path, never skip it. */
+static void test_kind_between_convs(gconstpointer data)
+{
+    const uint32_t kind = GPOINTER_TO_UINT(data);
+    tt_layer ls[TT_MAX_LAYERS];
+    const uint32_t nl = net_with_middle(kind, ls);
+    tt_net *net = make_net(40, 40, ls, nl);
+    init_random(net, 11, 0.3);
+    tt_ws *ws = tt_ws_new(net);
+    uint64_t st = 5;
+    const size_t counts[] = { 1, 10, 100, 800 };
+    for (size_t c = 0; c < G_N_ELEMENTS(counts); c++) {
+        tt_pixel *px = random_pixels(40, 40, counts[c], FALSE, &st);
+        check_sparse_dense(net, ws, px, counts[c]);
+        g_free(px);
+    }
+    tt_ws_free(ws);
+    tt_net_free(net);
+    train_paths_agree(ls, nl, 40, 40, 60, 6, 0.0);
+    train_paths_agree(ls, nl, 40, 40, 60, 6, INFINITY);
+}
+
+/* A kind the engine does not know is refused on every path: by tt_net_new
+ * and tt_net_check with an error, and by inference and training (a critical
+ * warning, logits untouched, NAN) instead of being skipped as identity. */
+static void test_kind_unknown(void)
+{
+    const uint32_t UNKNOWN = 77;
+    g_assert_null(tt_layer_kind_name(UNKNOWN));
+    g_assert_null(tt_layer_kind_name(0));
+    g_assert_cmpstr(tt_layer_kind_name(TT_LAYER_CONV), ==, "conv");
+    g_assert_cmpstr(tt_layer_kind_name(TT_LAYER_DENSE), ==, "dense");
+
+    tt_layer ls[TT_MAX_LAYERS];
+    const uint32_t nl = net_with_middle(UNKNOWN, ls);
+    GError *err = NULL;
+    g_assert_null(tt_net_new(40, 40, ls, nl, &err));
+    g_assert_error(err, TT_ERROR, TT_ERROR_SHAPE);
+    g_assert_nonnull(strstr(err->message, "layer 1: unknown kind 77"));
+    g_clear_error(&err);
+
+    /* a valid net whose middle layer is changed afterwards */
+    net_with_middle(TT_LAYER_RELU, ls);
+    tt_net *net = make_net(40, 40, ls, nl);
+    init_random(net, 12, 0.3);
+    tt_ws *ws = tt_ws_new(net);
+    uint64_t st = 9;
+    tt_pixel *px = random_pixels(40, 40, 30, FALSE, &st);
+    float ref[3], lg[3] = { 7, 7, 7 };
+    tt_net_forward_sparse(net, ws, px, 30, ref);
+    net->layers[1].kind = UNKNOWN;
+    g_assert_false(tt_net_check(net, &err));
+    g_assert_error(err, TT_ERROR, TT_ERROR_SHAPE);
+    g_assert_nonnull(strstr(err->message, "layer 1: unknown kind 77"));
+    g_clear_error(&err);
+    tt_net_prepare(net);                 /* builds nothing for it */
+    for (int way = 0; way < 2; way++) {
+        tt_ws_set_sparse_cost(ws, way ? INFINITY : -1, -1);   /* default; conv 0 dense */
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
+        tt_net_forward_sparse(net, ws, px, 30, lg);
+        g_test_assert_expected_messages();
+        g_assert_cmpfloat(lg[0], ==, 7.0f);
+    }
+    float *d = dense_of(40, 40, px, 30);
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
+    tt_net_forward_dense(net, ws, d, lg);
+    g_test_assert_expected_messages();
+    g_assert_cmpfloat(lg[0], ==, 7.0f);
+    float *grad = g_new0(float, net->n_params);
+    uint64_t rng = 1;
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
+    g_assert_true(isnan(tt_net_train_one(net, ws, px, 30, 0, 1.0f, &rng, grad, NULL)));
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(rng, ==, 1);
+    /* back to relu: the same logits as before */
+    net->layers[1].kind = TT_LAYER_RELU;
+    tt_net_prepare(net);
+    tt_ws_set_sparse_cost(ws, -1, -1);
+    tt_net_forward_sparse(net, ws, px, 30, lg);
+    g_assert_cmpmem(lg, sizeof lg, ref, sizeof ref);
+    g_free(grad);
+    g_free(d);
+    g_free(px);
+    tt_ws_free(ws);
+    tt_net_free(net);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1170,5 +1275,12 @@ int main(int argc, char **argv)
     g_test_add_func("/nn/train/sparse-vs-dense", test_train_paths);
     g_test_add_func("/nn/train/lines", test_train_lines);
     g_test_add_func("/nn/train/flowpic", test_train_flowpic);
+    g_test_add_func("/nn/kind/unknown", test_kind_unknown);
+    for (uint32_t k = 0; k < 256; k++)
+        if (tt_layer_kind_name(k)) {
+            char *path = g_strdup_printf("/nn/kind/between-convs/%s", tt_layer_kind_name(k));
+            g_test_add_data_func(path, GUINT_TO_POINTER(k), test_kind_between_convs);
+            g_free(path);
+        }
     return g_test_run();
 }

@@ -79,6 +79,17 @@ tt_net *tt_net_new(uint32_t in_h, uint32_t in_w, const tt_layer *layers,
                    uint32_t n_layers, GError **error);
 void tt_net_free(tt_net *net);
 
+/* Name of a layer kind ("conv", "relu", "maxpool", "dropout", "dense");
+ * NULL for a kind the engine does not know. */
+const char *tt_layer_kind_name(uint32_t kind);
+
+/* Checks that the engine can run every layer of net (a net made by
+ * tt_net_new can, unless its layers were changed since): FALSE with a
+ * TT_ERROR_SHAPE error naming the first layer it cannot. The inference and
+ * training calls below check it too, and refuse such a net (a critical
+ * warning; logits untouched, NAN from training). */
+gboolean tt_net_check(const tt_net *net, GError **error);
+
 /* He-normal weights, zero biases, from a seed (deterministic). */
 void tt_net_init_params(tt_net *net, uint64_t seed);
 
