@@ -12,9 +12,13 @@
  * model and the frame keeps only its block ids and a status word. A
  * block's result exists once the block closes; the end-of-pass hook flushes
  * the flows' last, unfinished blocks. So with tshark -2 and in the GUI every
- * packet shows its block's result; in single-pass tshark packets of open
- * blocks read "pending" and the packet that closes a block carries that
- * block's result under triage.closed.*.
+ * packet shows its block's result. In single-pass tshark (a file or a live
+ * capture) a packet of an open block reads "provisional" with the result
+ * its block would have if it ended there (from a checkpoint: the model's
+ * min_packets packets, then every quarter block), or "pending" before that;
+ * the packet that closes a block carries that block's result under
+ * triage.closed.*. The GUI marks results of blocks still open (live
+ * capture, after a redissection) "provisional" too.
  */
 #define _GNU_SOURCE 1          /* dladdr */
 #include "ws-compat.h"
@@ -74,6 +78,8 @@ static gint ett_triage = -1;
 static gint ett_triage_closed = -1;
 
 static expert_field ei_pending = EI_INIT;
+static expert_field ei_pending_live = EI_INIT;
+static expert_field ei_provisional = EI_INIT;
 static expert_field ei_too_few = EI_INIT;
 static expert_field ei_truncated = EI_INIT;
 static expert_field ei_no_model = EI_INIT;
@@ -104,6 +110,8 @@ static struct {
     int                expert_hfs[5]; /* _ws.expert and its fields (-1: not found) */
     triage_run        *run;
     GArray            *scratch;     /* triage_closed, one packet's worth */
+    gboolean           streaming;   /* first-pass results are shown as such (not the GUI) */
+    gboolean           live;        /* this capture is live (a dumpcap child runs) */
     char              *bad_threshold; /* last invalid threshold reported */
 } triage;
 
@@ -111,7 +119,8 @@ static struct {
  * consumers compare them by pointer, and interning per packet cost a hash
  * lookup each (tests/bench/FINDINGS.md F7). */
 static struct {
-    const char *unknown, *classified, *low_confidence, *too_few, *no_usable, *no_model, *pending;
+    const char *unknown, *classified, *low_confidence, *too_few, *no_usable, *no_model, *pending,
+               *provisional;
 } str;
 
 /* ---- per-frame bookkeeping ------------------------------------------------
@@ -336,6 +345,55 @@ triage_apply_prefs_load(gboolean load_models)
 
 /* ---- per-file routines --------------------------------------------------- */
 
+/* Whether the capture being opened is live. Wireshark 4.0 tells a dissector
+ * nothing about it; but a live capture is read from a file that a dumpcap
+ * child of this process writes, and the init routine runs when that file is
+ * opened (tshark: cf_open, after dumpcap started; the GUI alike). So: is one
+ * of our children dumpcap? Read once per capture from /proc (the `children`
+ * lists of this process's threads); FALSE where that is not available. Only
+ * the wording of notes depends on it (no -2 advice for a live capture). */
+static gboolean
+triage_live_capture(void)
+{
+    gboolean live = FALSE;
+    GDir *tasks = g_dir_open("/proc/self/task", 0, NULL);
+    const char *tid;
+    while (tasks && !live && (tid = g_dir_read_name(tasks)) != NULL) {
+        char *path = g_strdup_printf("/proc/self/task/%s/children", tid);
+        char *children = NULL;
+        if (g_file_get_contents(path, &children, NULL, NULL)) {
+            gchar **pids = g_strsplit(g_strstrip(children), " ", -1);
+            for (gchar **pid = pids; *pid && !live; pid++) {
+                char *comm_path = g_strdup_printf("/proc/%s/comm", *pid);
+                char *comm = NULL;
+                if (**pid && g_file_get_contents(comm_path, &comm, NULL, NULL))
+                    live = strcmp(g_strstrip(comm), "dumpcap") == 0;
+                g_free(comm);
+                g_free(comm_path);
+            }
+            g_strfreev(pids);
+        }
+        g_free(children);
+        g_free(path);
+    }
+    if (tasks)
+        g_dir_close(tasks);
+    return live;
+}
+
+/* Whether what the first pass shows is what the user sees: tshark (a single
+ * pass on a file or a live capture) prints each packet as it is dissected,
+ * so a packet of an open block gets a provisional result there. The GUI
+ * shows nothing of its first pass (its loading pass only colours, and a live
+ * capture's rows are dissected again when shown, with the latest results),
+ * so computing provisional results in it would be wasted work. */
+static gboolean
+triage_streaming_program(void)
+{
+    const char *name = g_get_prgname();
+    return name == NULL || g_ascii_strncasecmp(name, "wireshark", 9) != 0;
+}
+
 static void
 triage_init(void)
 {
@@ -346,6 +404,9 @@ triage_init(void)
     triage_apply_prefs_load(active);
     triage_run_capture_reset(triage.run);
     frames_reset();
+    triage.streaming = triage_streaming_program();
+    triage.live = triage_live_capture();
+    triage_stats_set_live(triage.live);
     /* No wanted fields: the IP length is read from the header bytes, so the
      * first pass needs no protocol tree (tests/bench/FINDINGS.md F6). */
     triage_extract_lookup_prefs();
@@ -487,7 +548,7 @@ display_needed(proto_tree *tree)
         &hf_status, &hf_model, &hf_packets, &hf_ip_len, &hf_tunnel, &hf_tunnel_confidence,
         &hf_app, &hf_app_confidence, &hf_closed, &hf_closed_category, &hf_closed_confidence,
         &hf_closed_flow, &hf_closed_block, &hf_closed_status, &hf_closed_packets,
-        &ei_pending.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
+        &ei_pending.hf, &ei_pending_live.hf, &ei_provisional.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
     };
     for (guint i = 0; i < G_N_ELEMENTS(hfs); i++)
         if (hf_referenced(*hfs[i]))
@@ -686,9 +747,17 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     triage_run_block_where(run, 0, id, &flow, &block);
     gboolean first = (fr->status & FRAME_FIRST) != 0;
     const triage_result *r = NULL;
-    if (id != 0)
-        r = visited ? triage_run_block_result_now(run, 0, id)
-                    : triage_run_block_result(run, 0, id);
+    gboolean provisional = FALSE;     /* r is of a block still open */
+    if (id != 0 && visited) {
+        r = triage_run_block_result_now(run, 0, id);
+        provisional = r != NULL && triage_run_block_open(run, 0, id);
+    } else if (id != 0) {
+        r = triage_run_block_result(run, 0, id);
+        if (r == NULL && triage.streaming) {
+            r = triage_run_block_result_provisional(run, 0, id);
+            provisional = r != NULL;
+        }
+    }
 
     const char *cls = NULL;
     if (r) {
@@ -703,7 +772,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     add_gen_uint(t, hf_block, tvb, block);
     proto_item *st;
     if (r) {
-        st = add_gen_string(t, hf_status, tvb, block_status(r, triage_threshold(s)));
+        st = add_gen_string(t, hf_status, tvb, provisional ? str.provisional : block_status(r, triage_threshold(s)));
         add_gen_uint(t, hf_packets, tvb, r->n_packets);
     } else {
         st = add_gen_string(t, hf_status, tvb, str.pending);
@@ -719,9 +788,13 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     gboolean text = want_text(tree);
     if (r) {
         if (text)
-            proto_item_append_text(ti, ": %s (%.3f), flow %u block %u", cls, confidence_shown(r->confidence),
-                                   flow, block);
-        if (r->state == TRIAGE_BLOCK_TOO_FEW && first)
+            proto_item_append_text(ti, ": %s (%.3f%s), flow %u block %u", cls, confidence_shown(r->confidence),
+                                   provisional ? ", provisional" : "", flow, block);
+        if (provisional && want_pending_info(tree))
+            expert_add_info_format(pinfo, st, &ei_provisional,
+                                   "Block still open: provisional result from its first %u packets",
+                                   r->n_packets);
+        if (r->state == TRIAGE_BLOCK_TOO_FEW && first && !provisional)
             expert_add_info_format(pinfo, st, &ei_too_few,
                                    "Block has too few packets to classify (%u < %u)",
                                    r->n_packets, s->model->spec.min_packets);
@@ -729,7 +802,12 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
             expert_add_info_format(pinfo, st, &ei_truncated,
                                    "Block truncated: %u packets, only the first %u are used",
                                    r->n_packets, r->n_stored);
-        if (tap) {
+        if (tap && !visited && provisional) {
+            /* counted when the block closes (closed[]), as a pending packet is */
+            tap->pending = TRUE;
+            tap->current.flow = flow;
+            tap->current.block = block;
+        } else if (tap) {
             tap->has_current = TRUE;
             tap_block(&tap->current, s, flow, block, r);
             tap->current.packets = 1;
@@ -740,7 +818,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         if (text)
             proto_item_append_text(ti, ": pending, flow %u block %u", flow, block);
         if (want_pending_info(tree))
-            expert_add_info(pinfo, st, &ei_pending);
+            expert_add_info(pinfo, st, triage.live ? &ei_pending_live : &ei_pending);
         if (tap) {
             tap->pending = TRUE;
             tap->current.flow = flow;
@@ -819,6 +897,7 @@ proto_register_triage(void)
     str.no_usable = g_intern_static_string("no usable packets");
     str.no_model = g_intern_static_string("no model");
     str.pending = g_intern_static_string("pending");
+    str.provisional = g_intern_static_string("provisional");
 
     static hf_register_info hf[] = {
         { &hf_category, { "Category", "triage.category", FT_STRING, BASE_NONE, NULL, 0x0,
@@ -832,7 +911,7 @@ proto_register_triage(void)
         { &hf_block, { "Block", "triage.block", FT_UINT32, BASE_DEC, NULL, 0x0,
           "Time block index within the flow", HFILL } },
         { &hf_status, { "Status", "triage.status", FT_STRING, BASE_NONE, NULL, 0x0,
-          "classified, low confidence, pending, too few packets, no usable packets, no model", HFILL } },
+          "classified, low confidence, provisional (the block is still open), pending, too few packets, no usable packets, no model", HFILL } },
         { &hf_model, { "Model", "triage.model", FT_STRING, BASE_NONE, NULL, 0x0,
           "Model name and the first 12 hex digits of its SHA-256", HFILL } },
         { &hf_packets, { "Packets in block", "triage.packets", FT_UINT32, BASE_DEC, NULL, 0x0,
@@ -866,6 +945,10 @@ proto_register_triage(void)
     static ei_register_info ei[] = {
         { &ei_pending, { "triage.pending", PI_SEQUENCE, PI_CHAT,
           "Block still open: its category comes with a later packet (use tshark -2 to label every packet)", EXPFILL } },
+        { &ei_pending_live, { "triage.pending_live", PI_SEQUENCE, PI_CHAT,
+          "Block still open: a provisional category comes once it has enough packets, the final one with the packet that closes it (triage.closed.*)", EXPFILL } },
+        { &ei_provisional, { "triage.provisional", PI_SEQUENCE, PI_CHAT,
+          "Block still open: provisional result from its packets so far", EXPFILL } },
         { &ei_too_few, { "triage.too_few", PI_SEQUENCE, PI_NOTE,
           "Block has too few packets to classify", EXPFILL } },
         { &ei_truncated, { "triage.truncated", PI_SEQUENCE, PI_NOTE,

@@ -80,6 +80,16 @@ static const char *const st_bytes = "Bytes (IP length)";
 static const char *const st_status = "Blocks by status";
 static const char *const st_nomodel = "Packets not classified (no model loaded)";
 static const char *const st_pending = "Packets of unfinished blocks (use tshark -2)";
+static const char *const st_pending_live = "Packets of blocks still open when the capture stopped";
+
+/* A live capture: no advice to use tshark -2 (triage_stats_set_live). */
+static gboolean stats_live;
+
+void
+triage_stats_set_live(gboolean live)
+{
+    stats_live = live;
+}
 
 /* What one Categories tree has counted so far: the flows, and each flow's
  * categories (a flow counts once in total and once under each category its
@@ -193,7 +203,7 @@ categories_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt,
     for (guint i = 0; i < ti->n_closed; i++)
         categories_count(st, cs, &ti->closed[i], TRUE);
     if (cs && open_blocks_feed(&cs->open, ti))
-        set_stat_node(st, st_pending, 0, TRUE, (gint)MIN(cs->open.packets, G_MAXINT));
+        set_stat_node(st, stats_live ? st_pending_live : st_pending, 0, TRUE, (gint)MIN(cs->open.packets, G_MAXINT));
     return TAP_PACKET_REDRAW;
 }
 
@@ -276,7 +286,13 @@ static void
 flows_explain(void)
 {
     char *why = NULL;
-    if (flows_text.rows == 0 && flows_open.packets > 0)
+    if (stats_live && flows_open.packets > 0)
+        why = g_strdup_printf("%s%" G_GUINT64_FORMAT " packets of blocks still open when the capture stopped (a live"
+                              " capture lists a block once a later\npacket of its flow closes it; their packets"
+                              " carry provisional results).\n",
+                              flows_text.rows == 0 ? "No row: no block has finished. Not listed: " : "Not listed: ",
+                              flows_open.packets);
+    else if (flows_text.rows == 0 && flows_open.packets > 0)
         why = g_strdup_printf("No row: no block has finished. The %" G_GUINT64_FORMAT " TCP/UDP packets are all in blocks"
                               " still open at the end;\na single pass lists a block only once a later packet of its"
                               " flow closes it: run tshark -2 to list every block.\n", flows_open.packets);

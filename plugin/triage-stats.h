@@ -47,4 +47,7 @@ typedef struct {
 /* Register both reports (from the plugin's tap registration routine). */
 void triage_stats_register(void);
 
+/* Whether the capture is live: the reports then do not advise tshark -2. */
+void triage_stats_set_live(gboolean live);
+
 #endif
