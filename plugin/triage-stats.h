@@ -11,7 +11,8 @@
  *    packets were still pending (first pass: single-pass tshark): each counts
  *    whole (packets and bytes from the block). Blocks still open when a
  *    single pass ends are not counted (use tshark -2); their packets
- *    (pending) are counted apart, so that both reports can say so.
+ *    (pending, or provisional: counted like pending) are counted apart, so
+ *    that both reports can say so.
  * A flow counts once, when its first block is counted (the table's rows name
  * the same flows), and once under each category its counted blocks got.
  */
