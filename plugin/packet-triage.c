@@ -112,6 +112,8 @@ static struct {
     GArray            *scratch;     /* triage_closed, one packet's worth */
     gboolean           streaming;   /* first-pass results are shown as such (not the GUI) */
     gboolean           live;        /* this capture is live (a dumpcap child runs) */
+    gboolean           stop_listener; /* registered triage_live_stop (see there) */
+    gboolean           stopped;     /* it ran for this capture */
     char              *bad_threshold; /* last invalid threshold reported */
 } triage;
 
@@ -345,6 +347,11 @@ triage_apply_prefs_load(gboolean load_models)
 
 /* ---- per-file routines --------------------------------------------------- */
 
+static void triage_live_stop_listen(void);
+static void triage_live_stop_unlisten(void);
+static void tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 block,
+                      const triage_result *r);
+
 /* Whether the capture being opened is live. Wireshark 4.0 tells a dissector
  * nothing about it; but a live capture is read from a file that a dumpcap
  * child of this process writes, and the init routine runs when that file is
@@ -407,6 +414,7 @@ triage_init(void)
     triage.streaming = triage_streaming_program();
     triage.live = triage_live_capture();
     triage_stats_set_live(triage.live);
+    triage_live_stop_listen();
     /* No wanted fields: the IP length is read from the header bytes, so the
      * first pass needs no protocol tree (tests/bench/FINDINGS.md F6). */
     triage_extract_lookup_prefs();
@@ -421,6 +429,7 @@ triage_init(void)
 static void
 triage_cleanup(void)
 {
+    triage_live_stop_unlisten();
     triage_run_capture_reset(triage.run);
     frames_reset();
 }
@@ -431,6 +440,79 @@ static void
 triage_postseq(void)
 {
     triage_run_flush(triage.run);
+}
+
+/* The end of a live tshark capture. tshark 4.0 gives a plugin no hook
+ * between the last packet and its reports in a single pass: the first thing
+ * it does after the capture stops is draw the tap listeners (-z reports), in
+ * the reverse order of their registration, and its live capture opens the
+ * capture file (our init routine) after the reports registered theirs. So a
+ * listener registered here is drawn just before the reports: it classifies
+ * every block still open (as the end-of-pass hook of tshark -2 does) and
+ * hands them to the reports (triage_stats_add_final). Only for a live
+ * capture in tshark with a triage report to complete: tshark draws only at
+ * the end (the GUI draws periodically, and runs the end-of-pass hook when a
+ * capture stops), and a file read in one pass keeps its documented output. */
+static void triage_live_stop(void *tapdata);
+
+static tap_packet_status
+triage_live_stop_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt,
+                        const void *data, triage_tap_flags_t flags)
+{
+    (void)tapdata; (void)pinfo; (void)edt; (void)data; (void)flags;
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static void
+triage_live_stop_listen(void)
+{
+    triage.stopped = FALSE;
+    if (triage.stop_listener || !triage.live || !triage.streaming || !have_tap_listener(triage.tap))
+        return;
+    GString *err = register_tap_listener(TRIAGE_TAP_NAME, &triage, NULL, TL_REQUIRES_NOTHING, NULL,
+                                         triage_live_stop_packet, triage_live_stop, NULL);
+    if (err) {
+        ws_warning("TrafficTriage: %s", err->str);
+        g_string_free(err, TRUE);
+        return;
+    }
+    triage.stop_listener = TRUE;
+}
+
+static void
+triage_live_stop_unlisten(void)
+{
+    if (triage.stop_listener)
+        remove_tap_listener(&triage);
+    triage.stop_listener = FALSE;
+}
+
+static void
+triage_live_stop(void *tapdata)
+{
+    (void)tapdata;
+    if (triage.stopped || triage.run == NULL || triage.run->n_slots == 0)
+        return;
+    triage.stopped = TRUE;
+    GArray *closed = g_array_new(FALSE, FALSE, sizeof(triage_closed));
+    triage_run_flush_closed(triage.run, closed);
+    const triage_slot *s = &triage.run->slots[0];
+    GArray *blocks = g_array_new(FALSE, TRUE, sizeof(triage_tap_block));
+    for (guint i = 0; s->model && i < closed->len; i++) {
+        const triage_closed *c = &g_array_index(closed, triage_closed, i);
+        const triage_result *r = c->slot == 0 ? triage_run_block_result(triage.run, 0, c->id) : NULL;
+        if (r == NULL)
+            continue;
+        triage_tap_block tb;
+        memset(&tb, 0, sizeof tb);
+        tap_block(&tb, s, c->flow, c->block, r);
+        tb.packets = r->n_packets;
+        tb.bytes = r->n_bytes;
+        g_array_append_val(blocks, tb);
+    }
+    triage_stats_add_final((const triage_tap_block *)(void *)blocks->data, blocks->len);
+    g_array_free(blocks, TRUE);
+    g_array_free(closed, TRUE);
 }
 
 static void

@@ -435,10 +435,22 @@ slot_flush(triage_run *run, guint i)
 }
 
 void
-triage_run_flush(triage_run *run)
+triage_run_flush_closed(triage_run *run, GArray *closed)
 {
+    g_array_set_size(run->closing, 0);
+    run->collecting = closed != NULL;
     for (guint i = 0; i < run->n_slots; i++)
         slot_flush(run, i);
+    run->collecting = FALSE;
+    if (closed && run->closing->len)
+        g_array_append_vals(closed, run->closing->data, run->closing->len);
+    g_array_set_size(run->closing, 0);
+}
+
+void
+triage_run_flush(triage_run *run)
+{
+    triage_run_flush_closed(run, NULL);
 }
 
 static const triage_block_rec *

@@ -133,6 +133,9 @@ gboolean triage_run_add(triage_run *run, const tt_packet *pkt,
 /* Close and classify every open block (end of the first pass). */
 void triage_run_flush(triage_run *run);
 
+/* The same, appending the blocks it closed to *closed (triage_closed). */
+void triage_run_flush_closed(triage_run *run, GArray *closed);
+
 /* Result of a block, or NULL if it is still open (or unknown). */
 const triage_result *triage_run_result(const triage_run *run, guint slot,
                                        guint32 flow, guint32 block);

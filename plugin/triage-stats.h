@@ -51,4 +51,8 @@ void triage_stats_register(void);
 /* Whether the capture is live: the reports then do not advise tshark -2. */
 void triage_stats_set_live(gboolean live);
 
+/* Count the blocks still open when a live capture stopped, classified then
+ * (packets, bytes: the whole block's), in every report. */
+void triage_stats_add_final(const triage_tap_block *blocks, guint n);
+
 #endif
