@@ -31,6 +31,7 @@
 #include <wsutil/filesystem.h>
 
 #include "triage-extract.h"
+#include "triage-live.h"
 #include "triage-prefs.h"
 #include "triage-run.h"
 #include "triage-stats.h"
@@ -112,8 +113,6 @@ static struct {
     GArray            *scratch;     /* triage_closed, one packet's worth */
     gboolean           streaming;   /* first-pass results are shown as such (not the GUI) */
     gboolean           live;        /* this capture is live (a dumpcap child runs) */
-    gboolean           stop_listener; /* registered triage_live_stop (see there) */
-    gboolean           stopped;     /* it ran for this capture */
     char              *bad_threshold; /* last invalid threshold reported */
 } triage;
 
@@ -347,59 +346,9 @@ triage_apply_prefs_load(gboolean load_models)
 
 /* ---- per-file routines --------------------------------------------------- */
 
-static void triage_live_stop_listen(void);
-static void triage_live_stop_unlisten(void);
+static void triage_live_stop(void);
 static void tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 block,
                       const triage_result *r);
-
-/* Whether the capture being opened is live. Wireshark 4.0 tells a dissector
- * nothing about it; but a live capture is read from a file that a dumpcap
- * child of this process writes, and the init routine runs when that file is
- * opened (tshark: cf_open, after dumpcap started; the GUI alike). So: is one
- * of our children dumpcap? Read once per capture from /proc (the `children`
- * lists of this process's threads); FALSE where that is not available. Only
- * the wording of notes depends on it (no -2 advice for a live capture). */
-static gboolean
-triage_live_capture(void)
-{
-    gboolean live = FALSE;
-    GDir *tasks = g_dir_open("/proc/self/task", 0, NULL);
-    const char *tid;
-    while (tasks && !live && (tid = g_dir_read_name(tasks)) != NULL) {
-        char *path = g_strdup_printf("/proc/self/task/%s/children", tid);
-        char *children = NULL;
-        if (g_file_get_contents(path, &children, NULL, NULL)) {
-            gchar **pids = g_strsplit(g_strstrip(children), " ", -1);
-            for (gchar **pid = pids; *pid && !live; pid++) {
-                char *comm_path = g_strdup_printf("/proc/%s/comm", *pid);
-                char *comm = NULL;
-                if (**pid && g_file_get_contents(comm_path, &comm, NULL, NULL))
-                    live = strcmp(g_strstrip(comm), "dumpcap") == 0;
-                g_free(comm);
-                g_free(comm_path);
-            }
-            g_strfreev(pids);
-        }
-        g_free(children);
-        g_free(path);
-    }
-    if (tasks)
-        g_dir_close(tasks);
-    return live;
-}
-
-/* Whether what the first pass shows is what the user sees: tshark (a single
- * pass on a file or a live capture) prints each packet as it is dissected,
- * so a packet of an open block gets a provisional result there. The GUI
- * shows nothing of its first pass (its loading pass only colours, and a live
- * capture's rows are dissected again when shown, with the latest results),
- * so computing provisional results in it would be wasted work. */
-static gboolean
-triage_streaming_program(void)
-{
-    const char *name = g_get_prgname();
-    return name == NULL || g_ascii_strncasecmp(name, "wireshark", 9) != 0;
-}
 
 static void
 triage_init(void)
@@ -411,10 +360,12 @@ triage_init(void)
     triage_apply_prefs_load(active);
     triage_run_capture_reset(triage.run);
     frames_reset();
-    triage.streaming = triage_streaming_program();
-    triage.live = triage_live_capture();
+    triage.streaming = triage_live_streaming_program();
+    triage.live = triage_live_capture_running();
     triage_stats_set_live(triage.live);
-    triage_live_stop_listen();
+    /* tshark live with a triage report: complete it when the capture stops */
+    if (triage.live && triage.streaming && have_tap_listener(triage.tap))
+        triage_live_on_stop(TRIAGE_TAP_NAME, triage_live_stop);
     /* No wanted fields: the IP length is read from the header bytes, so the
      * first pass needs no protocol tree (tests/bench/FINDINGS.md F6). */
     triage_extract_lookup_prefs();
@@ -429,7 +380,7 @@ triage_init(void)
 static void
 triage_cleanup(void)
 {
-    triage_live_stop_unlisten();
+    triage_live_on_stop_cancel();
     triage_run_capture_reset(triage.run);
     frames_reset();
 }
@@ -442,58 +393,14 @@ triage_postseq(void)
     triage_run_flush(triage.run);
 }
 
-/* The end of a live tshark capture. tshark 4.0 gives a plugin no hook
- * between the last packet and its reports in a single pass: the first thing
- * it does after the capture stops is draw the tap listeners (-z reports), in
- * the reverse order of their registration, and its live capture opens the
- * capture file (our init routine) after the reports registered theirs. So a
- * listener registered here is drawn just before the reports: it classifies
- * every block still open (as the end-of-pass hook of tshark -2 does) and
- * hands them to the reports (triage_stats_add_final). Only for a live
- * capture in tshark with a triage report to complete: tshark draws only at
- * the end (the GUI draws periodically, and runs the end-of-pass hook when a
- * capture stops), and a file read in one pass keeps its documented output. */
-static void triage_live_stop(void *tapdata);
-
-static tap_packet_status
-triage_live_stop_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt,
-                        const void *data, triage_tap_flags_t flags)
-{
-    (void)tapdata; (void)pinfo; (void)edt; (void)data; (void)flags;
-    return TAP_PACKET_DONT_REDRAW;
-}
-
+/* A live tshark capture stopped (triage-live.c): classify every block still
+ * open, as the end-of-pass hook of tshark -2 does, and hand them to the
+ * -z reports, which tshark draws next. */
 static void
-triage_live_stop_listen(void)
+triage_live_stop(void)
 {
-    triage.stopped = FALSE;
-    if (triage.stop_listener || !triage.live || !triage.streaming || !have_tap_listener(triage.tap))
+    if (triage.run == NULL || triage.run->n_slots == 0)
         return;
-    GString *err = register_tap_listener(TRIAGE_TAP_NAME, &triage, NULL, TL_REQUIRES_NOTHING, NULL,
-                                         triage_live_stop_packet, triage_live_stop, NULL);
-    if (err) {
-        ws_warning("TrafficTriage: %s", err->str);
-        g_string_free(err, TRUE);
-        return;
-    }
-    triage.stop_listener = TRUE;
-}
-
-static void
-triage_live_stop_unlisten(void)
-{
-    if (triage.stop_listener)
-        remove_tap_listener(&triage);
-    triage.stop_listener = FALSE;
-}
-
-static void
-triage_live_stop(void *tapdata)
-{
-    (void)tapdata;
-    if (triage.stopped || triage.run == NULL || triage.run->n_slots == 0)
-        return;
-    triage.stopped = TRUE;
     GArray *closed = g_array_new(FALSE, FALSE, sizeof(triage_closed));
     triage_run_flush_closed(triage.run, closed);
     const triage_slot *s = &triage.run->slots[0];
@@ -657,6 +564,17 @@ want_pending_info(proto_tree *tree)
     if (triage.expert_tap <= 0 || have_tap_listener(triage.expert_tap))
         return TRUE;
     return hf_referenced(ei_pending.hf);
+}
+
+/* Whether tshark prints this dissection now: packet details or fields (a
+ * visible tree) or a summary line (columns). Only then is a provisional
+ * result worth its classification: tshark -2's first pass prints nothing
+ * (it may build a tree for -Y, but no columns) and the reports count a
+ * provisional packet as pending. */
+static gboolean
+printed_now(proto_tree *tree, packet_info *pinfo)
+{
+    return tree != NULL && (PTREE_DATA(tree)->visible || pinfo->cinfo != NULL);
 }
 
 static proto_item *
@@ -835,7 +753,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         provisional = r != NULL && triage_run_block_open(run, 0, id);
     } else if (id != 0) {
         r = triage_run_block_result(run, 0, id);
-        if (r == NULL && triage.streaming) {
+        if (r == NULL && triage.streaming && printed_now(tree, pinfo)) {
             r = triage_run_block_result_provisional(run, 0, id);
             provisional = r != NULL;
         }

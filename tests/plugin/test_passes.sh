@@ -47,8 +47,12 @@ done
 tt_tshark -r "$cap" "${P[@]}" -q -z expert > "$TT_OUT/expert1"
 grep -q "use tshark -2" "$TT_OUT/expert1" || fail "single pass: no expert note about -2"
 echo "ok: single pass: expert note tells to use -2"
-grep -q "provisional result from its first" "$TT_OUT/expert1" || fail "single pass: no expert note on provisional results"
-echo "ok: single pass: expert note on provisional results"
+tt_tshark -r "$cap" "${P[@]}" -c 300 -V > "$TT_OUT/details1"
+grep -q "Block still open: provisional result from its first" "$TT_OUT/details1" ||
+    fail "single pass -V: no expert note on provisional results"
+grep -q "TrafficTriage: [a-z_]* (0\.[0-9]*, provisional), flow" "$TT_OUT/details1" ||
+    fail "single pass -V: the TrafficTriage line does not say provisional"
+echo "ok: single pass -V: provisional results marked in the details and by an expert note"
 tt_tshark -r "$cap" -2 "${P[@]}" -q -z expert > "$TT_OUT/expert2"
 grep -q "use tshark -2" "$TT_OUT/expert2" && fail "-2: pending expert note present"
 grep -q "provisional" "$TT_OUT/expert2" && fail "-2: provisional expert note present"
