@@ -810,6 +810,8 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         } else if (tap) {
             tap->has_current = TRUE;
             tap_block(&tap->current, s, flow, block, r);
+            if (provisional)                 /* GUI, block still open */
+                tap->current.status = str.provisional;
             tap->current.packets = 1;
             tap->current.bytes = ip_len;
             tap->current.first_in_block = first;

@@ -165,7 +165,9 @@ gboolean triage_run_block_open(const triage_run *run, guint slot, guint32 id);
  * of the open block `id` as of its latest checkpoint, for the packet just
  * added. A checkpoint is reached when the block has the model's min_packets
  * packets, then after each further quarter of a block length (packet time),
- * so a block is classified at most ~4 extra times. NULL while no checkpoint
+ * so a block is classified at most ~4 extra times (the result cached per
+ * open block is shared with triage_run_block_result_now: a lookup "now"
+ * counts as a checkpoint; the GUI uses one, tshark the other). NULL while no checkpoint
  * was reached or when the block would not be classified (too few packets)
  * or is closed (use triage_run_block_result). */
 const triage_result *triage_run_block_result_provisional(triage_run *run, guint slot, guint32 id);
