@@ -22,6 +22,7 @@ typedef struct {
     guint32  provisional_block;
     guint32  provisional_n;       /* the block's packets when it was computed */
     double   provisional_ts;      /* the block's last packet time then */
+    gboolean provisional_tried;   /* the engine called it classifiable (TT_BLOCK_OK) */
     triage_result provisional;
 } triage_open;
 
@@ -509,8 +510,8 @@ typedef struct {
 } peek_ctx;
 
 /* Whether the open block reached a new checkpoint: min_packets packets for
- * the first result (and every packet while the block would not be
- * classified: too few packets, a minimum span not reached), then each
+ * the first result (and every packet while the engine would not classify
+ * it: too few packets, a minimum span not reached; cheap, no CNN), then each
  * further quarter of a block length of packet time: at most ~4
  * classifications per block however many packets. */
 static gboolean
@@ -518,9 +519,8 @@ checkpoint_due(const triage_slot *s, const triage_open *o, const tt_block *b)
 {
     if (b->n_packets < MAX(s->model->spec.min_packets, 1u))
         return FALSE;
-    if (!o->have_provisional || o->provisional_block != b->block_index ||
-        o->provisional.state != TRIAGE_BLOCK_CLASSIFIED)
-        return TRUE;              /* no classification yet: looking is cheap */
+    if (!o->have_provisional || o->provisional_block != b->block_index || !o->provisional_tried)
+        return TRUE;              /* not classifiable yet: looking is cheap */
     return b->n_packets > o->provisional_n &&
            b->last_ts - o->provisional_ts >= s->model->spec.block_seconds / 4.0;
 }
@@ -544,6 +544,7 @@ on_peek(const tt_block *b, void *user)
     o->provisional_block = b->block_index;
     o->provisional_n = b->n_packets;
     o->provisional_ts = b->last_ts;
+    o->provisional_tried = b->status == TT_BLOCK_OK;
 }
 
 /* The provisional result of an open block (see peek_mode), or NULL. */
