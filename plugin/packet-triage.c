@@ -566,15 +566,17 @@ want_pending_info(proto_tree *tree)
     return hf_referenced(ei_pending.hf);
 }
 
-/* Whether tshark prints this dissection now: packet details or fields (a
- * visible tree) or a summary line (columns). Only then is a provisional
- * result worth its classification: tshark -2's first pass prints nothing
- * (it may build a tree for -Y, but no columns) and the reports count a
- * provisional packet as pending. */
+/* Whether anything of this dissection may be printed or filtered on now: a
+ * protocol tree is built (lines with custom columns, fields, details, a
+ * display filter). Only then is a provisional result worth its
+ * classification: the reports count a provisional packet as pending, and
+ * tshark -2's first pass builds no tree unless a filter (-Y, -R) needs one.
+ * (Whether the tree is visible or columns are filled differs between
+ * Wireshark versions for -T fields, so neither can tell.) */
 static gboolean
-printed_now(proto_tree *tree, packet_info *pinfo)
+may_be_printed(proto_tree *tree)
 {
-    return tree != NULL && (PTREE_DATA(tree)->visible || pinfo->cinfo != NULL);
+    return tree != NULL;
 }
 
 static proto_item *
@@ -753,7 +755,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         provisional = r != NULL && triage_run_block_open(run, 0, id);
     } else if (id != 0) {
         r = triage_run_block_result(run, 0, id);
-        if (r == NULL && triage.streaming && printed_now(tree, pinfo)) {
+        if (r == NULL && triage.streaming && may_be_printed(tree)) {
             r = triage_run_block_result_provisional(run, 0, id);
             provisional = r != NULL;
         }
