@@ -110,32 +110,38 @@ static gboolean usable(const tt_spec *s, uint32_t size)
     return s->size_policy == TT_SIZE_CLIP || size <= s->max_size;
 }
 
+/* The flow's current block as it would be reported if it closed now. */
+static void describe_block(const tt_engine *e, const tt_flow *f, tt_close_reason reason, tt_block *b)
+{
+    memset(b, 0, sizeof *b);
+    b->flow_id = f->id;
+    b->block_index = f->block_index;
+    b->reason = reason;
+    b->truncated = f->n_packets > f->n_stored;
+    b->key = &f->key;
+    b->start = f->block_start;
+    b->first_ts = f->block_first;
+    b->last_ts = f->block_last;
+    b->n_packets = f->n_packets;
+    b->n_bytes = f->n_bytes;
+    b->n_stored = f->n_stored;
+    b->pkts = f->pkts;
+    if (f->n_usable == 0)
+        b->status = TT_BLOCK_EMPTY;
+    else if (f->n_usable < e->spec.min_packets ||
+             (e->spec.min_span > 0.0 && f->block_last - f->block_first < e->spec.min_span))
+        b->status = TT_BLOCK_TOO_FEW;
+    else
+        b->status = TT_BLOCK_OK;
+}
+
 /* Report the flow's current block (if it has packets) and reset it. */
 static void close_block(tt_engine *e, tt_flow *f, tt_close_reason reason)
 {
     if (f->n_packets == 0)
         return;
     tt_block b;
-    memset(&b, 0, sizeof b);
-    b.flow_id = f->id;
-    b.block_index = f->block_index;
-    b.reason = reason;
-    b.truncated = f->n_packets > f->n_stored;
-    b.key = &f->key;
-    b.start = f->block_start;
-    b.first_ts = f->block_first;
-    b.last_ts = f->block_last;
-    b.n_packets = f->n_packets;
-    b.n_bytes = f->n_bytes;
-    b.n_stored = f->n_stored;
-    b.pkts = f->pkts;
-    if (f->n_usable == 0)
-        b.status = TT_BLOCK_EMPTY;
-    else if (f->n_usable < e->spec.min_packets ||
-             (e->spec.min_span > 0.0 && f->block_last - f->block_first < e->spec.min_span))
-        b.status = TT_BLOCK_TOO_FEW;
-    else
-        b.status = TT_BLOCK_OK;
+    describe_block(e, f, reason, &b);
 
     e->st.blocks_closed++;
     if (b.status != TT_BLOCK_OK)
@@ -283,6 +289,19 @@ void tt_engine_flush(tt_engine *e)
 {
     while (e->lru.head)
         end_flow(e, e->lru.head->data, TT_CLOSE_FLUSH);
+}
+
+gboolean tt_engine_peek(const tt_engine *e, const tt_key *key, tt_block_fn fn, void *user)
+{
+    tt_key k = normalize_key(key);
+    const tt_flow *f = g_hash_table_lookup(e->flows, &k);
+    if (f == NULL || f->n_packets == 0)
+        return FALSE;
+    tt_block b;
+    describe_block(e, f, TT_CLOSE_FLUSH, &b);
+    if (fn)
+        fn(&b, user);
+    return TRUE;
 }
 
 uint64_t tt_engine_flow_id(const tt_engine *e, const tt_key *key)

@@ -11,6 +11,7 @@
  *   - the flow table is full and this is the least recently
  *     seen flow, evicted to make room                          (TT_CLOSE_EVICT)
  *   - the caller flushes (end of capture)                      (TT_CLOSE_FLUSH)
+ * tt_engine_peek reports an open block as a flush would, leaving it open.
  *
  * Memory: each open flow holds its current block's packets (8 bytes each, at
  * most spec.max_packets; later packets of the block are counted, not stored,
@@ -77,6 +78,16 @@ gboolean tt_engine_add(tt_engine *eng, const tt_packet *pkt, tt_pkt_ref *ref);
 
 /* Close every open block (reason FLUSH) and forget all flows. */
 void tt_engine_flush(tt_engine *eng);
+
+/* Look at the open block of the flow tracked for a directed 5-tuple without
+ * closing it or changing any state or statistics: fn gets the block exactly
+ * as tt_engine_flush would report it now (reason TT_CLOSE_FLUSH; status,
+ * counts and pkts from the packets so far; pkts valid during the call only).
+ * What a block would be if the capture ended here: provisional results
+ * during a live capture. Returns FALSE, without calling fn, when no flow is
+ * tracked for key (compare block->flow_id to tell a flow from a later one
+ * with the same 5-tuple). */
+gboolean tt_engine_peek(const tt_engine *eng, const tt_key *key, tt_block_fn fn, void *user);
 
 /* Flow id currently tracked for a directed 5-tuple, or 0. */
 uint64_t tt_engine_flow_id(const tt_engine *eng, const tt_key *key);

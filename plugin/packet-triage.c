@@ -12,9 +12,13 @@
  * model and the frame keeps only its block ids and a status word. A
  * block's result exists once the block closes; the end-of-pass hook flushes
  * the flows' last, unfinished blocks. So with tshark -2 and in the GUI every
- * packet shows its block's result; in single-pass tshark packets of open
- * blocks read "pending" and the packet that closes a block carries that
- * block's result under triage.closed.*.
+ * packet shows its block's result. In single-pass tshark (a file or a live
+ * capture) a packet of an open block reads "provisional" with the result
+ * its block would have if it ended there (from a checkpoint: the model's
+ * min_packets packets, then every quarter block), or "pending" before that;
+ * the packet that closes a block carries that block's result under
+ * triage.closed.*. The GUI marks results of blocks still open (live
+ * capture, after a redissection) "provisional" too.
  */
 #define _GNU_SOURCE 1          /* dladdr */
 #include "ws-compat.h"
@@ -27,6 +31,7 @@
 #include <wsutil/filesystem.h>
 
 #include "triage-extract.h"
+#include "triage-live.h"
 #include "triage-prefs.h"
 #include "triage-run.h"
 #include "triage-stats.h"
@@ -74,6 +79,8 @@ static gint ett_triage = -1;
 static gint ett_triage_closed = -1;
 
 static expert_field ei_pending = EI_INIT;
+static expert_field ei_pending_live = EI_INIT;
+static expert_field ei_provisional = EI_INIT;
 static expert_field ei_too_few = EI_INIT;
 static expert_field ei_truncated = EI_INIT;
 static expert_field ei_no_model = EI_INIT;
@@ -104,6 +111,8 @@ static struct {
     int                expert_hfs[5]; /* _ws.expert and its fields (-1: not found) */
     triage_run        *run;
     GArray            *scratch;     /* triage_closed, one packet's worth */
+    gboolean           streaming;   /* first-pass results are shown as such (not the GUI) */
+    gboolean           live;        /* this capture is live (a dumpcap child runs) */
     char              *bad_threshold; /* last invalid threshold reported */
 } triage;
 
@@ -111,7 +120,8 @@ static struct {
  * consumers compare them by pointer, and interning per packet cost a hash
  * lookup each (tests/bench/FINDINGS.md F7). */
 static struct {
-    const char *unknown, *classified, *low_confidence, *too_few, *no_usable, *no_model, *pending;
+    const char *unknown, *classified, *low_confidence, *too_few, *no_usable, *no_model, *pending,
+               *provisional;
 } str;
 
 /* ---- per-frame bookkeeping ------------------------------------------------
@@ -336,6 +346,10 @@ triage_apply_prefs_load(gboolean load_models)
 
 /* ---- per-file routines --------------------------------------------------- */
 
+static void triage_live_stop(void);
+static void tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 block,
+                      const triage_result *r);
+
 static void
 triage_init(void)
 {
@@ -346,6 +360,12 @@ triage_init(void)
     triage_apply_prefs_load(active);
     triage_run_capture_reset(triage.run);
     frames_reset();
+    triage.streaming = triage_live_streaming_program();
+    triage.live = triage_live_capture_running();
+    triage_stats_set_live(triage.live);
+    /* tshark live with a triage report: complete it when the capture stops */
+    if (triage.live && triage.streaming && have_tap_listener(triage.tap))
+        triage_live_on_stop(TRIAGE_TAP_NAME, triage_live_stop);
     /* No wanted fields: the IP length is read from the header bytes, so the
      * first pass needs no protocol tree (tests/bench/FINDINGS.md F6). */
     triage_extract_lookup_prefs();
@@ -360,6 +380,7 @@ triage_init(void)
 static void
 triage_cleanup(void)
 {
+    triage_live_on_stop_cancel();
     triage_run_capture_reset(triage.run);
     frames_reset();
 }
@@ -370,6 +391,35 @@ static void
 triage_postseq(void)
 {
     triage_run_flush(triage.run);
+}
+
+/* A live tshark capture stopped (triage-live.c): classify every block still
+ * open, as the end-of-pass hook of tshark -2 does, and hand them to the
+ * -z reports, which tshark draws next. */
+static void
+triage_live_stop(void)
+{
+    if (triage.run == NULL || triage.run->n_slots == 0)
+        return;
+    GArray *closed = g_array_new(FALSE, FALSE, sizeof(triage_closed));
+    triage_run_flush_closed(triage.run, closed);
+    const triage_slot *s = &triage.run->slots[0];
+    GArray *blocks = g_array_new(FALSE, TRUE, sizeof(triage_tap_block));
+    for (guint i = 0; s->model && i < closed->len; i++) {
+        const triage_closed *c = &g_array_index(closed, triage_closed, i);
+        const triage_result *r = c->slot == 0 ? triage_run_block_result(triage.run, 0, c->id) : NULL;
+        if (r == NULL)
+            continue;
+        triage_tap_block tb;
+        memset(&tb, 0, sizeof tb);
+        tap_block(&tb, s, c->flow, c->block, r);
+        tb.packets = r->n_packets;
+        tb.bytes = r->n_bytes;
+        g_array_append_val(blocks, tb);
+    }
+    triage_stats_add_final((const triage_tap_block *)(void *)blocks->data, blocks->len);
+    g_array_free(blocks, TRUE);
+    g_array_free(closed, TRUE);
 }
 
 static void
@@ -487,7 +537,7 @@ display_needed(proto_tree *tree)
         &hf_status, &hf_model, &hf_packets, &hf_ip_len, &hf_tunnel, &hf_tunnel_confidence,
         &hf_app, &hf_app_confidence, &hf_closed, &hf_closed_category, &hf_closed_confidence,
         &hf_closed_flow, &hf_closed_block, &hf_closed_status, &hf_closed_packets,
-        &ei_pending.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
+        &ei_pending.hf, &ei_pending_live.hf, &ei_provisional.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
     };
     for (guint i = 0; i < G_N_ELEMENTS(hfs); i++)
         if (hf_referenced(*hfs[i]))
@@ -514,6 +564,19 @@ want_pending_info(proto_tree *tree)
     if (triage.expert_tap <= 0 || have_tap_listener(triage.expert_tap))
         return TRUE;
     return hf_referenced(ei_pending.hf);
+}
+
+/* Whether anything of this dissection may be printed or filtered on now: a
+ * protocol tree is built (lines with custom columns, fields, details, a
+ * display filter). Only then is a provisional result worth its
+ * classification: the reports count a provisional packet as pending, and
+ * tshark -2's first pass builds no tree unless a filter (-Y, -R) needs one.
+ * (Whether the tree is visible or columns are filled differs between
+ * Wireshark versions for -T fields, so neither can tell.) */
+static gboolean
+may_be_printed(proto_tree *tree)
+{
+    return tree != NULL;
 }
 
 static proto_item *
@@ -686,9 +749,17 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     triage_run_block_where(run, 0, id, &flow, &block);
     gboolean first = (fr->status & FRAME_FIRST) != 0;
     const triage_result *r = NULL;
-    if (id != 0)
-        r = visited ? triage_run_block_result_now(run, 0, id)
-                    : triage_run_block_result(run, 0, id);
+    gboolean provisional = FALSE;     /* r is of a block still open */
+    if (id != 0 && visited) {
+        r = triage_run_block_result_now(run, 0, id);
+        provisional = r != NULL && triage_run_block_open(run, 0, id);
+    } else if (id != 0) {
+        r = triage_run_block_result(run, 0, id);
+        if (r == NULL && triage.streaming && may_be_printed(tree)) {
+            r = triage_run_block_result_provisional(run, 0, id);
+            provisional = r != NULL;
+        }
+    }
 
     const char *cls = NULL;
     if (r) {
@@ -703,7 +774,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     add_gen_uint(t, hf_block, tvb, block);
     proto_item *st;
     if (r) {
-        st = add_gen_string(t, hf_status, tvb, block_status(r, triage_threshold(s)));
+        st = add_gen_string(t, hf_status, tvb, provisional ? str.provisional : block_status(r, triage_threshold(s)));
         add_gen_uint(t, hf_packets, tvb, r->n_packets);
     } else {
         st = add_gen_string(t, hf_status, tvb, str.pending);
@@ -719,9 +790,13 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     gboolean text = want_text(tree);
     if (r) {
         if (text)
-            proto_item_append_text(ti, ": %s (%.3f), flow %u block %u", cls, confidence_shown(r->confidence),
-                                   flow, block);
-        if (r->state == TRIAGE_BLOCK_TOO_FEW && first)
+            proto_item_append_text(ti, ": %s (%.3f%s), flow %u block %u", cls, confidence_shown(r->confidence),
+                                   provisional ? ", provisional" : "", flow, block);
+        if (provisional && want_pending_info(tree))
+            expert_add_info_format(pinfo, st, &ei_provisional,
+                                   "Block still open: provisional result from its first %u packets",
+                                   r->n_packets);
+        if (r->state == TRIAGE_BLOCK_TOO_FEW && first && !provisional)
             expert_add_info_format(pinfo, st, &ei_too_few,
                                    "Block has too few packets to classify (%u < %u)",
                                    r->n_packets, s->model->spec.min_packets);
@@ -729,9 +804,16 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
             expert_add_info_format(pinfo, st, &ei_truncated,
                                    "Block truncated: %u packets, only the first %u are used",
                                    r->n_packets, r->n_stored);
-        if (tap) {
+        if (tap && !visited && provisional) {
+            /* counted when the block closes (closed[]), as a pending packet is */
+            tap->pending = TRUE;
+            tap->current.flow = flow;
+            tap->current.block = block;
+        } else if (tap) {
             tap->has_current = TRUE;
             tap_block(&tap->current, s, flow, block, r);
+            if (provisional)                 /* GUI, block still open */
+                tap->current.status = str.provisional;
             tap->current.packets = 1;
             tap->current.bytes = ip_len;
             tap->current.first_in_block = first;
@@ -740,7 +822,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         if (text)
             proto_item_append_text(ti, ": pending, flow %u block %u", flow, block);
         if (want_pending_info(tree))
-            expert_add_info(pinfo, st, &ei_pending);
+            expert_add_info(pinfo, st, triage.live ? &ei_pending_live : &ei_pending);
         if (tap) {
             tap->pending = TRUE;
             tap->current.flow = flow;
@@ -819,6 +901,7 @@ proto_register_triage(void)
     str.no_usable = g_intern_static_string("no usable packets");
     str.no_model = g_intern_static_string("no model");
     str.pending = g_intern_static_string("pending");
+    str.provisional = g_intern_static_string("provisional");
 
     static hf_register_info hf[] = {
         { &hf_category, { "Category", "triage.category", FT_STRING, BASE_NONE, NULL, 0x0,
@@ -832,7 +915,7 @@ proto_register_triage(void)
         { &hf_block, { "Block", "triage.block", FT_UINT32, BASE_DEC, NULL, 0x0,
           "Time block index within the flow", HFILL } },
         { &hf_status, { "Status", "triage.status", FT_STRING, BASE_NONE, NULL, 0x0,
-          "classified, low confidence, pending, too few packets, no usable packets, no model", HFILL } },
+          "classified, low confidence, provisional (the block is still open), pending, too few packets, no usable packets, no model", HFILL } },
         { &hf_model, { "Model", "triage.model", FT_STRING, BASE_NONE, NULL, 0x0,
           "Model name and the first 12 hex digits of its SHA-256", HFILL } },
         { &hf_packets, { "Packets in block", "triage.packets", FT_UINT32, BASE_DEC, NULL, 0x0,
@@ -866,6 +949,10 @@ proto_register_triage(void)
     static ei_register_info ei[] = {
         { &ei_pending, { "triage.pending", PI_SEQUENCE, PI_CHAT,
           "Block still open: its category comes with a later packet (use tshark -2 to label every packet)", EXPFILL } },
+        { &ei_pending_live, { "triage.pending_live", PI_SEQUENCE, PI_CHAT,
+          "Block still open: a provisional category comes once it has enough packets, the final one with the packet that closes it (triage.closed.*)", EXPFILL } },
+        { &ei_provisional, { "triage.provisional", PI_SEQUENCE, PI_CHAT,
+          "Block still open: provisional result from its packets so far", EXPFILL } },
         { &ei_too_few, { "triage.too_few", PI_SEQUENCE, PI_NOTE,
           "Block has too few packets to classify", EXPFILL } },
         { &ei_truncated, { "triage.truncated", PI_SEQUENCE, PI_NOTE,

@@ -16,23 +16,15 @@ typedef struct {
 typedef struct {
     guint32  cur_id;              /* block id of the flow's open block */
     guint64  class_seen;          /* classes of its classified blocks (first_of_class) */
-    double   first_ts;            /* the flow's first packet: block k starts at first_ts + k * B */
-    /* The open block's packets (discarded when it closes), so that its result
-     * can be computed on demand without closing it (triage_run_result_now). */
-    guint32  open_block;
-    GArray  *open_pkts;           /* triage_open_pkt, NULL until needed */
-    gboolean open_overflow;       /* more than TRIAGE_MAX_OPEN_PKTS: no on-demand result */
+    /* The open block's provisional result (tt_engine_peek: as if it closed
+     * now), kept until it is out of date; dropped when the block closes. */
     gboolean have_provisional;
     guint32  provisional_block;
-    guint32  provisional_n;       /* open_pkts->len when it was computed */
-    triage_result provisional;    /* on-demand result of the open block */
+    guint32  provisional_n;       /* the block's packets when it was computed */
+    double   provisional_ts;      /* the block's last packet time then */
+    gboolean provisional_tried;   /* the engine called it classifiable (TT_BLOCK_OK) */
+    triage_result provisional;
 } triage_open;
-
-/* A packet of a still open block, kept for on-demand results. */
-typedef struct {
-    double   ts;
-    guint32  ip_len;
-} triage_open_pkt;
 
 /* ---- chunked storage ----------------------------------------------------- */
 
@@ -105,14 +97,6 @@ role_from_task(const char *task, triage_role *role)
 
 static void on_block(const tt_block *b, void *user);
 
-static void
-open_free(gpointer p)
-{
-    triage_open *o = p;
-    if (o->open_pkts)
-        g_array_free(o->open_pkts, TRUE);
-    g_free(o);
-}
 
 static void
 slot_capture_free(triage_slot *s)
@@ -137,7 +121,7 @@ slot_capture_ensure(triage_run *run, triage_slot *s)
         return FALSE;
     if (s->eng == NULL) {
         s->eng = tt_engine_new(&s->model->spec, run->max_flows, on_block, s);
-        s->open = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, open_free);
+        s->open = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         chunks_init(&s->flows, sizeof(triage_flow));
         chunks_init(&s->blocks, sizeof(triage_block_rec));
     }
@@ -358,10 +342,7 @@ on_block(const tt_block *b, void *user)
     fill_result(s, b, &rec->r, &o->class_seen, TRUE);
 
     if (b->reason == TT_CLOSE_NEXT) {
-        /* the block's packets are no longer needed for on-demand results */
-        if (o->open_pkts)
-            g_array_set_size(o->open_pkts, 0);
-        o->have_provisional = FALSE;
+        o->have_provisional = FALSE;      /* the next block starts afresh */
     } else {
         /* idle, evicted or flushed: the engine forgets the flow, so does the
          * run (what display needs stays in s->flows and s->blocks) */
@@ -372,28 +353,6 @@ on_block(const tt_block *b, void *user)
         triage_closed c = { (guint8)s->index, rec->flow, rec->block, id };
         g_array_append_val(run->closing, c);
     }
-}
-
-/* Keep the packet for on-demand results of its (open) block. */
-static void
-open_keep_packet(triage_open *o, const tt_packet *pkt, const tt_pkt_ref *ref)
-{
-    if (ref->new_flow)
-        o->first_ts = pkt->ts;
-    if (o->open_pkts == NULL)
-        o->open_pkts = g_array_new(FALSE, FALSE, sizeof(triage_open_pkt));
-    if (ref->index_in_block == 0 || o->open_block != ref->block_index) {
-        g_array_set_size(o->open_pkts, 0);
-        o->open_block = ref->block_index;
-        o->open_overflow = FALSE;
-        o->have_provisional = FALSE;
-    }
-    if (o->open_pkts->len >= TRIAGE_MAX_OPEN_PKTS) {
-        o->open_overflow = TRUE;
-        return;
-    }
-    triage_open_pkt op = { pkt->ts, pkt->ip_len };
-    g_array_append_val(o->open_pkts, op);
 }
 
 /* A new flow id from the engine: its display record (ids are consecutive
@@ -459,7 +418,6 @@ triage_run_add(triage_run *run, const tt_packet *pkt,
             }
         }
         refs[i].id = o->cur_id;
-        open_keep_packet(o, pkt, &ref);
     }
     run->collecting = FALSE;
     if (closed && run->closing->len)
@@ -478,10 +436,22 @@ slot_flush(triage_run *run, guint i)
 }
 
 void
-triage_run_flush(triage_run *run)
+triage_run_flush_closed(triage_run *run, GArray *closed)
 {
+    g_array_set_size(run->closing, 0);
+    run->collecting = closed != NULL;
     for (guint i = 0; i < run->n_slots; i++)
         slot_flush(run, i);
+    run->collecting = FALSE;
+    if (closed && run->closing->len)
+        g_array_append_vals(closed, run->closing->data, run->closing->len);
+    g_array_set_size(run->closing, 0);
+}
+
+void
+triage_run_flush(triage_run *run)
+{
+    triage_run_flush_closed(run, NULL);
 }
 
 static const triage_block_rec *
@@ -526,69 +496,88 @@ triage_run_result(const triage_run *run, guint slot, guint32 flow, guint32 block
     return triage_run_block_result(run, slot, block_id_of(run, slot, flow, block));
 }
 
-/* Collects the result of block 1 of the replay engine. */
+/* How up to date a provisional result must be. */
+typedef enum {
+    PEEK_NOW,                     /* exactly the packets so far */
+    PEEK_CHECKPOINT               /* the latest checkpoint (triage_run_block_result_provisional) */
+} peek_mode;
+
 typedef struct {
     triage_slot   *slot;
     triage_open   *open;
-    gboolean       found;
-} replay_ctx;
+    guint32        flow, block;
+    peek_mode      mode;
+} peek_ctx;
 
-static void
-on_replay_block(const tt_block *b, void *user)
+/* Whether the open block reached a new checkpoint: min_packets packets for
+ * the first result (and every packet while the engine would not classify
+ * it: too few packets, a minimum span not reached; cheap, no CNN), then each
+ * further quarter of a block length of packet time: at most ~4
+ * classifications per block however many packets. */
+static gboolean
+checkpoint_due(const triage_slot *s, const triage_open *o, const tt_block *b)
 {
-    replay_ctx *c = user;
-    if (b->block_index != 1)
-        return;                  /* block 0 holds only the anchor */
-    /* the real flow's classes seen so far decide first_of_class */
-    guint64 seen = c->open->class_seen;
-    fill_result(c->slot, b, &c->open->provisional, &seen, FALSE);
-    c->found = TRUE;
+    if (b->n_packets < MAX(s->model->spec.min_packets, 1u))
+        return FALSE;
+    if (!o->have_provisional || o->provisional_block != b->block_index || !o->provisional_tried)
+        return TRUE;              /* not classifiable yet: looking is cheap */
+    return b->n_packets > o->provisional_n &&
+           b->last_ts - o->provisional_ts >= s->model->spec.block_seconds / 4.0;
 }
 
-/* The result the open block would get if it closed now: replay its packets
- * through a private engine with the model's spec. An anchor packet one
- * block length before the block's window makes the replayed block's window
- * coincide with the real one (block 1 of the replay); the idle timeout is
- * lifted so that the anchor's flow lives on. */
-static const triage_result *
-provisional_result(triage_slot *s, triage_open *o, guint32 flow, guint32 block)
+static void
+on_peek(const tt_block *b, void *user)
 {
-    if (o->open_block != block || o->open_pkts == NULL || o->open_pkts->len == 0 || o->open_overflow)
-        return NULL;
-    if (o->have_provisional && o->provisional_block == block && o->provisional_n == o->open_pkts->len)
-        return &o->provisional;
-    const triage_flow *f = chunks_at(&s->flows, flow - 1);
-    if (f == NULL)
-        return NULL;
-
-    tt_spec spec = s->model->spec;
-    spec.idle_timeout = 1e12;
-    replay_ctx c = { s, o, FALSE };
-    tt_engine *e = tt_engine_new(&spec, 4, on_replay_block, &c);
-    if (e == NULL)
-        return NULL;
-    double start = o->first_ts + (double)block * spec.block_seconds;
-    tt_packet p;
-    memset(&p, 0, sizeof p);
-    p.key = f->key;
-    p.ts = start - spec.block_seconds;
-    p.ip_len = 1;
-    tt_pkt_ref ref;
-    tt_engine_add(e, &p, &ref);
-    for (guint i = 0; i < o->open_pkts->len; i++) {
-        const triage_open_pkt *op = &g_array_index(o->open_pkts, triage_open_pkt, i);
-        p.ts = op->ts;
-        p.ip_len = op->ip_len;
-        tt_engine_add(e, &p, &ref);
-    }
-    tt_engine_flush(e);
-    tt_engine_free(e);
-    if (!c.found)
-        return NULL;
+    peek_ctx *c = user;
+    triage_open *o = c->open;
+    if (b->flow_id != c->flow || b->block_index != c->block)
+        return;                   /* another flow with that 5-tuple (cannot happen) */
+    gboolean fresh = o->have_provisional && o->provisional_block == b->block_index;
+    gboolean compute = c->mode == PEEK_NOW ? !(fresh && o->provisional_n == b->n_packets)
+                                           : checkpoint_due(c->slot, o, b);
+    if (!compute)
+        return;
+    /* the real flow's classes seen so far decide first_of_class */
+    guint64 seen = o->class_seen;
+    fill_result(c->slot, b, &o->provisional, &seen, FALSE);
     o->have_provisional = TRUE;
-    o->provisional_block = block;
-    o->provisional_n = o->open_pkts->len;
-    return &o->provisional;
+    o->provisional_block = b->block_index;
+    o->provisional_n = b->n_packets;
+    o->provisional_ts = b->last_ts;
+    o->provisional_tried = b->status == TT_BLOCK_OK;
+}
+
+/* The provisional result of an open block (see peek_mode), or NULL. */
+static const triage_result *
+provisional_result(triage_run *run, guint slot, guint32 id, peek_mode mode)
+{
+    const triage_block_rec *rec = block_rec(run, slot, id);
+    if (rec == NULL || rec->r.state != TRIAGE_BLOCK_OPEN)
+        return NULL;
+    triage_slot *s = &run->slots[slot];
+    if (s->model == NULL || s->open == NULL)
+        return NULL;
+    triage_open *o = g_hash_table_lookup(s->open, GUINT_TO_POINTER(rec->flow));
+    const triage_flow *f = chunks_at(&s->flows, rec->flow - 1);
+    if (o == NULL || f == NULL || o->cur_id != id)
+        return NULL;
+    peek_ctx c = { s, o, rec->flow, rec->block, mode };
+    tt_engine_peek(s->eng, &f->key, on_peek, &c);
+    return o->have_provisional && o->provisional_block == rec->block ? &o->provisional : NULL;
+}
+
+gboolean
+triage_run_block_open(const triage_run *run, guint slot, guint32 id)
+{
+    const triage_block_rec *rec = block_rec(run, slot, id);
+    return rec != NULL && rec->r.state == TRIAGE_BLOCK_OPEN;
+}
+
+const triage_result *
+triage_run_block_result_provisional(triage_run *run, guint slot, guint32 id)
+{
+    const triage_result *r = provisional_result(run, slot, id, PEEK_CHECKPOINT);
+    return r && r->state == TRIAGE_BLOCK_CLASSIFIED ? r : NULL;
 }
 
 const triage_result *
@@ -599,11 +588,7 @@ triage_run_block_result_now(triage_run *run, guint slot, guint32 id)
         return NULL;
     if (rec->r.state != TRIAGE_BLOCK_OPEN)
         return &rec->r;
-    triage_slot *s = &run->slots[slot];
-    if (s->model == NULL || s->open == NULL)
-        return NULL;
-    triage_open *o = g_hash_table_lookup(s->open, GUINT_TO_POINTER(rec->flow));
-    return o ? provisional_result(s, o, rec->flow, rec->block) : NULL;
+    return provisional_result(run, slot, id, PEEK_NOW);
 }
 
 const triage_result *

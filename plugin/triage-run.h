@@ -49,16 +49,13 @@ typedef struct {
 
 /* What is kept of a flow for the whole capture (display, Statistics): 48
  * bytes. Everything needed only while the flow is open (its open block's
- * packets, on-demand result, classes seen) lives in a separate record that is
+ * provisional result, classes seen) lives in a separate record that is
  * freed when the engine ends the flow (idle, evicted, flushed). */
 typedef struct {
     tt_key   key;                 /* directed 5-tuple */
     guint32  reverse;             /* flow id of the opposite direction, 0 = none seen */
     guint32  last_block_id;       /* the flow's latest block (see triage_ref.id) */
 } triage_flow;
-
-/* Bound on the packets kept per open block for on-demand results. */
-#define TRIAGE_MAX_OPEN_PKTS 1000000u
 
 /* Where one packet went in one model's engine (flow 0 = not tracked). */
 typedef struct {
@@ -136,16 +133,19 @@ gboolean triage_run_add(triage_run *run, const tt_packet *pkt,
 /* Close and classify every open block (end of the first pass). */
 void triage_run_flush(triage_run *run);
 
+/* The same, appending the blocks it closed to *closed (triage_closed). */
+void triage_run_flush_closed(triage_run *run, GArray *closed);
+
 /* Result of a block, or NULL if it is still open (or unknown). */
 const triage_result *triage_run_result(const triage_run *run, guint slot,
                                        guint32 flow, guint32 block);
 
-/* Like triage_run_result, but a block that is still open gets a result
- * computed on demand from its packets so far, exactly as if it closed now,
- * without closing it or touching the engine (after a GUI redissection there
- * is no end-of-pass hook; during a live capture blocks are open at the edge).
- * The result is kept until the block gets more packets. NULL only if the
- * block is unknown. */
+/* Like triage_run_result, but a block that is still open gets a provisional
+ * result: the one a flush would give now, from the engine's open block
+ * (tt_engine_peek), without closing it (after a GUI redissection there is no
+ * end-of-pass hook; during a live capture blocks are open at the edge). The
+ * result is kept until the block gets more packets. NULL only if the block
+ * is unknown. */
 const triage_result *triage_run_result_now(triage_run *run, guint slot,
                                            guint32 flow, guint32 block);
 
@@ -157,6 +157,20 @@ void triage_run_block_where(const triage_run *run, guint slot, guint32 id,
                             guint32 *flow, guint32 *block);
 const triage_result *triage_run_block_result(const triage_run *run, guint slot, guint32 id);
 const triage_result *triage_run_block_result_now(triage_run *run, guint slot, guint32 id);
+
+/* Whether the block is still open (its results so far are provisional). */
+gboolean triage_run_block_open(const triage_run *run, guint slot, guint32 id);
+
+/* A streaming pass (single-pass tshark, live capture): the provisional result
+ * of the open block `id` as of its latest checkpoint, for the packet just
+ * added. A checkpoint is reached when the block has the model's min_packets
+ * packets, then after each further quarter of a block length (packet time),
+ * so a block is classified at most ~4 extra times (the result cached per
+ * open block is shared with triage_run_block_result_now: a lookup "now"
+ * counts as a checkpoint; the GUI uses one, tshark the other). NULL while no checkpoint
+ * was reached or when the block would not be classified (too few packets)
+ * or is closed (use triage_run_block_result). */
+const triage_result *triage_run_block_result_provisional(triage_run *run, guint slot, guint32 id);
 
 /* Index of the slot filling `role` (loaded or failed), or -1. */
 int triage_run_slot_for(const triage_run *run, triage_role role);

@@ -81,6 +81,15 @@ static const char *const st_status = "Blocks by status";
 static const char *const st_nomodel = "Packets not classified (no model loaded)";
 static const char *const st_pending = "Packets of unfinished blocks (use tshark -2)";
 
+/* A live capture: no advice to use tshark -2 (triage_stats_set_live). */
+static gboolean stats_live;
+
+void
+triage_stats_set_live(gboolean live)
+{
+    stats_live = live;
+}
+
 /* What one Categories tree has counted so far: the flows, and each flow's
  * categories (a flow counts once in total and once under each category its
  * blocks got, so the total equals the flows of the Flows table). One per
@@ -192,7 +201,9 @@ categories_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt,
         categories_count(st, cs, &ti->current, ti->current.first_in_block);
     for (guint i = 0; i < ti->n_closed; i++)
         categories_count(st, cs, &ti->closed[i], TRUE);
-    if (cs && open_blocks_feed(&cs->open, ti))
+    /* live: the blocks still open are classified when the capture stops
+     * (triage_stats_add_final), so no node for them */
+    if (cs && open_blocks_feed(&cs->open, ti) && !stats_live)
         set_stat_node(st, st_pending, 0, TRUE, (gint)MIN(cs->open.packets, G_MAXINT));
     return TAP_PACKET_REDRAW;
 }
@@ -244,6 +255,7 @@ static struct {
     guint    width[N_COLS];
     guint    rows;
     guint64  no_model;               /* packets not classified: no model */
+    guint    finals;                 /* blocks classified when a live capture stopped */
     char     format[N_COLS][16];
     char     name[N_COLS][48];
     char     first_name[1024];       /* lines above the header + the first column's name */
@@ -276,7 +288,17 @@ static void
 flows_explain(void)
 {
     char *why = NULL;
-    if (flows_text.rows == 0 && flows_open.packets > 0)
+    if (stats_live && flows_text.finals > 0)
+        why = g_strdup_printf("The last %u rows are the blocks still open when the capture stopped, classified then"
+                              " (as tshark -2 on\nthe saved capture would); their packets showed provisional"
+                              " results.\n", flows_text.finals);
+    else if (stats_live && flows_open.packets > 0)
+        why = g_strdup_printf("%s%" G_GUINT64_FORMAT " packets of blocks still open when the capture stopped (a live"
+                              " capture lists a block once a later\npacket of its flow closes it; their packets"
+                              " carry provisional results).\n",
+                              flows_text.rows == 0 ? "No row: no block has finished. Not listed: " : "Not listed: ",
+                              flows_open.packets);
+    else if (flows_text.rows == 0 && flows_open.packets > 0)
         why = g_strdup_printf("No row: no block has finished. The %" G_GUINT64_FORMAT " TCP/UDP packets are all in blocks"
                               " still open at the end;\na single pass lists a block only once a later packet of its"
                               " flow closes it: run tshark -2 to list every block.\n", flows_open.packets);
@@ -497,6 +519,41 @@ static stat_tap_table_ui flows_ui = {
     NULL,
     0
 };
+
+/* The blocks still open when a live capture stopped, classified then
+ * (packet-triage.c, from the end-of-capture draw): rows of the Flows table
+ * and counts of every Categories tree, as if a packet had closed them. */
+void
+triage_stats_add_final(const triage_tap_block *blocks, guint n)
+{
+    triage_tap_info ti;
+    memset(&ti, 0, sizeof ti);
+    ti.closed = (triage_tap_block *)blocks;
+    ti.n_closed = n;
+    if (categories_states) {
+        GHashTableIter it;
+        gpointer st, cs;
+        g_hash_table_iter_init(&it, categories_states);
+        while (g_hash_table_iter_next(&it, &st, &cs)) {
+            for (guint i = 0; i < n; i++)
+                categories_count(st, cs, &blocks[i], TRUE);
+            open_blocks_feed(&((categories_state *)cs)->open, &ti);
+        }
+    }
+    stat_tap_table *table = NULL;
+    if (flows_ui.tables && flows_ui.tables->len > 0 && flows_rows)
+        table = g_array_index(flows_ui.tables, stat_tap_table *, 0);
+    if (table == NULL)
+        return;
+    for (guint i = 0; i < n; i++)
+        flows_add(table, &blocks[i]);
+    flows_text.finals += n;
+    open_blocks_feed(&flows_open, &ti);
+    if (flows_text.dirty)
+        flows_layout(table);
+    else if (flows_text.text)
+        flows_explain();
+}
 
 void
 triage_stats_register(void)

@@ -11,7 +11,8 @@
  *    packets were still pending (first pass: single-pass tshark): each counts
  *    whole (packets and bytes from the block). Blocks still open when a
  *    single pass ends are not counted (use tshark -2); their packets
- *    (pending) are counted apart, so that both reports can say so.
+ *    (pending, or provisional: counted like pending) are counted apart, so
+ *    that both reports can say so.
  * A flow counts once, when its first block is counted (the table's rows name
  * the same flows), and once under each category its counted blocks got.
  */
@@ -46,5 +47,12 @@ typedef struct {
 
 /* Register both reports (from the plugin's tap registration routine). */
 void triage_stats_register(void);
+
+/* Whether the capture is live: the reports then do not advise tshark -2. */
+void triage_stats_set_live(gboolean live);
+
+/* Count the blocks still open when a live capture stopped, classified then
+ * (packets, bytes: the whole block's), in every report. */
+void triage_stats_add_final(const triage_tap_block *blocks, guint n);
 
 #endif

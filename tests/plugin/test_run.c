@@ -223,8 +223,29 @@ test_on_demand(Fixture *f, gconstpointer data)
     triage_run_free(ref_run);
 }
 
-/* A live capture: results looked up on demand in the middle of the pass do
- * not disturb the engine (same flows, blocks and final results). */
+/* A run fed with the first `upto` packets (in feeding order) and then flushed:
+ * what every open block would be if the capture ended there. */
+static triage_run *
+flushed_after(const char *model, int upto)
+{
+    triage_run *run = triage_run_new();
+    triage_run_set_models(run, model, "", 1000);
+    int k = 0;
+    for (int i = 0; i < N_PKT && k < upto; i++)
+        for (int c = 0; c < N_CONV && k < upto; c++, k++) {
+            tt_packet p = pkt(c, i);
+            triage_ref r[TRIAGE_MAX_MODELS];
+            triage_run_add(run, &p, r, NULL);
+        }
+    triage_run_flush(run);
+    return run;
+}
+
+/* A live capture: a block still open, looked up right after each packet, has
+ * the result a flush at that point would give (the engine's peek), is marked
+ * open, and the lookups do not disturb the engine (same flows, blocks and
+ * final results). Streaming checkpoints (single pass) are flush results of
+ * an earlier point of the same block. */
 static void
 test_on_demand_live(Fixture *f, gconstpointer data)
 {
@@ -234,23 +255,46 @@ test_on_demand_live(Fixture *f, gconstpointer data)
 
     triage_run *run = triage_run_new();
     triage_run_set_models(run, model, "", 1000);
+    int k = 0, n_checkpoints = 0;
     for (int i = 0; i < N_PKT; i++)
         for (int c = 0; c < N_CONV; c++) {
             tt_packet p = pkt(c, i);
             triage_ref r[TRIAGE_MAX_MODELS];
             g_assert_true(triage_run_add(run, &p, r, NULL));
+            k++;
             g_assert_cmpuint(r[0].flow, ==, want[c][i].flow);
             g_assert_cmpuint(r[0].block, ==, want[c][i].block);
+            g_assert_true(triage_run_block_open(run, 0, r[0].id));
+            g_assert_null(triage_run_block_result(run, 0, r[0].id));
+            triage_run *flushed = flushed_after(model, k);
+            const triage_result *at_flush = triage_run_result(flushed, 0, r[0].flow, r[0].block);
+            /* the streaming checkpoint first, as the dissector does */
+            const triage_result *cp = triage_run_block_result_provisional(run, 0, r[0].id);
+            if (cp) {
+                g_assert_cmpuint(cp->state, ==, TRIAGE_BLOCK_CLASSIFIED);
+                g_assert_cmpuint(cp->n_packets, <=, r[0].index + 1);
+                if (cp->n_packets == r[0].index + 1) {
+                    assert_same_result(cp, at_flush);      /* a checkpoint taken now */
+                    n_checkpoints++;
+                }
+            } else {
+                g_assert_cmpuint(at_flush->state, !=, TRIAGE_BLOCK_CLASSIFIED);
+            }
             /* look at the packet's own (open) block right away */
             const triage_result *now = triage_run_result_now(run, 0, r[0].flow, r[0].block);
             g_assert_nonnull(now);
             g_assert_cmpuint(now->n_packets, ==, r[0].index + 1);
+            assert_same_result(now, at_flush);
+            triage_run_free(flushed);
         }
+    g_assert_cmpint(n_checkpoints, >=, N_CONV * 3);   /* at least one per block */
+    g_assert_cmpint(n_checkpoints, <, k / 2);         /* not one per packet */
     triage_run_flush(run);
     for (int c = 0; c < N_CONV; c++)
-        for (int i = 0; i < N_PKT; i++)
+        for (int i = 0; i < N_PKT; i++) {
             assert_same_result(triage_run_result(run, 0, want[c][i].flow, want[c][i].block),
                                triage_run_result(ref_run, 0, want[c][i].flow, want[c][i].block));
+        }
     triage_run_free(run);
     triage_run_free(ref_run);
 }

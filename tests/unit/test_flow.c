@@ -298,6 +298,164 @@ static void test_spec_validation(void)
     g_assert_false(tt_spec_validate(&b, NULL));
 }
 
+/* ---- peek: an open block as a flush would report it, left open ---------- */
+
+/* A deep copy of a reported block (its packets included). */
+typedef struct {
+    tt_block b;
+    tt_pkt  *pkts;
+    gboolean seen;
+} block_copy;
+
+static void copy_block(const tt_block *b, void *user)
+{
+    block_copy *c = user;
+    g_free(c->pkts);
+    c->b = *b;
+    c->b.key = NULL;
+    c->pkts = g_memdup2(b->pkts, sizeof(tt_pkt) * b->n_stored);
+    c->b.pkts = NULL;
+    c->seen = TRUE;
+}
+
+/* Keeps, per flow id, the last block reported (a flush reports one per flow). */
+static void copy_flushed(const tt_block *b, void *user)
+{
+    GHashTable *by_flow = user;
+    block_copy *c = g_new0(block_copy, 1);
+    copy_block(b, c);
+    g_hash_table_replace(by_flow, GUINT_TO_POINTER((guint)b->flow_id), c);
+}
+
+static void block_copy_free(gpointer p)
+{
+    block_copy *c = p;
+    g_free(c->pkts);
+    g_free(c);
+}
+
+static void assert_same_block(const block_copy *a, const block_copy *b)
+{
+    g_assert_cmpuint(a->b.flow_id, ==, b->b.flow_id);
+    g_assert_cmpuint(a->b.block_index, ==, b->b.block_index);
+    g_assert_cmpint(a->b.status, ==, b->b.status);
+    g_assert_cmpint(a->b.reason, ==, b->b.reason);
+    g_assert_cmpint(a->b.truncated, ==, b->b.truncated);
+    g_assert_cmpfloat(a->b.start, ==, b->b.start);
+    g_assert_cmpfloat(a->b.first_ts, ==, b->b.first_ts);
+    g_assert_cmpfloat(a->b.last_ts, ==, b->b.last_ts);
+    g_assert_cmpuint(a->b.n_packets, ==, b->b.n_packets);
+    g_assert_cmpuint(a->b.n_bytes, ==, b->b.n_bytes);
+    g_assert_cmpuint(a->b.n_stored, ==, b->b.n_stored);
+    g_assert_cmpmem(a->pkts, sizeof(tt_pkt) * a->b.n_stored, b->pkts, sizeof(tt_pkt) * b->b.n_stored);
+}
+
+typedef struct {
+    const char *name;
+    uint32_t    min_packets, max_packets;
+    tt_size_policy policy;
+    uint32_t    n;          /* packets of flow 1 */
+    double      gap;        /* seconds between them */
+    uint32_t    big_every;  /* every k-th packet is 9000 bytes (0 = none) */
+} peek_case;
+
+static const peek_case peek_cases[] = {
+    { "one-block",        3, 100, TT_SIZE_CLIP,  12, 0.5,  0 },
+    { "across-blocks",    3, 100, TT_SIZE_CLIP,  40, 1.3,  0 },   /* closes blocks 0, 1, 2 on the way */
+    { "too-few",         50, 100, TT_SIZE_CLIP,  20, 0.2,  0 },
+    { "truncated",        3,   6, TT_SIZE_CLIP,  20, 0.1,  0 },
+    { "size-drop",        3, 100, TT_SIZE_DROP,  10, 0.4,  2 },
+    { "all-dropped",      1, 100, TT_SIZE_DROP,   5, 0.4,  1 },
+};
+
+static tt_packet peek_packet(const peek_case *c, uint32_t i, uint8_t host)
+{
+    uint32_t len = (c->big_every && i % c->big_every == 0) ? 9000 : 100 + i % 700;
+    return pkt(1000.0 + c->gap * i, len, host, 7);
+}
+
+/* After every packet, a peek of engine A reports exactly the block that a
+ * flush of an identical engine B reports, and leaves A as if never peeked:
+ * every later callback and the statistics equal those of engine C. */
+static void test_peek_equals_flush(gconstpointer data)
+{
+    const peek_case *c = data;
+    tt_spec s = spec15();
+    s.min_packets = c->min_packets;
+    s.max_packets = c->max_packets;
+    s.size_policy = c->policy;
+    s.max_size = 1500;
+    sink ka, kc;
+    sink_init(&ka);
+    sink_init(&kc);
+    tt_engine *a = tt_engine_new(&s, 0, on_block, &ka);
+    tt_engine *cc = tt_engine_new(&s, 0, on_block, &kc);
+    for (uint32_t n = 1; n <= c->n; n++) {
+        GHashTable *flushed = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, block_copy_free);
+        tt_engine *b = tt_engine_new(&s, 0, copy_flushed, flushed);
+        for (uint32_t i = 0; i < n; i++) {
+            tt_packet p = peek_packet(c, i, 1), q = pkt(1000.0 + i, 60, 2, 9);
+            tt_engine_add(b, &p, NULL);
+            tt_engine_add(b, &q, NULL);                 /* another flow alongside */
+        }
+        g_hash_table_remove_all(flushed);               /* blocks closed before the flush */
+        tt_engine_flush(b);
+
+        tt_packet p = peek_packet(c, n - 1, 1), q = pkt(1000.0 + (n - 1), 60, 2, 9);
+        tt_engine_add(a, &p, NULL);
+        tt_engine_add(a, &q, NULL);
+        tt_engine_add(cc, &p, NULL);
+        tt_engine_add(cc, &q, NULL);
+        tt_engine_stats before, after;
+        tt_engine_get_stats(a, &before);
+        block_copy peeked = { .seen = FALSE };
+        g_assert_true(tt_engine_peek(a, &p.key, copy_block, &peeked));
+        g_assert_true(peeked.seen);
+        g_assert_cmpint(peeked.b.reason, ==, TT_CLOSE_FLUSH);
+        tt_engine_get_stats(a, &after);
+        g_assert_cmpmem(&before, sizeof before, &after, sizeof after);
+        const block_copy *want = g_hash_table_lookup(flushed, GUINT_TO_POINTER((guint)peeked.b.flow_id));
+        g_assert_nonnull(want);
+        assert_same_block(&peeked, want);
+        g_free(peeked.pkts);
+        g_hash_table_destroy(flushed);
+        tt_engine_free(b);
+    }
+    tt_engine_flush(a);
+    tt_engine_flush(cc);
+    g_assert_cmpuint(ka.blocks->len, ==, kc.blocks->len);
+    for (guint i = 0; i < ka.blocks->len; i++)
+        g_assert_cmpmem(&g_array_index(ka.blocks, tt_block, i), sizeof(tt_block),
+                        &g_array_index(kc.blocks, tt_block, i), sizeof(tt_block));
+    tt_engine_stats sa, sc;
+    tt_engine_get_stats(a, &sa);
+    tt_engine_get_stats(cc, &sc);
+    g_assert_cmpmem(&sa, sizeof sa, &sc, sizeof sc);
+    tt_engine_free(a);
+    tt_engine_free(cc);
+    sink_clear(&ka);
+    sink_clear(&kc);
+}
+
+static void test_peek_untracked(void)
+{
+    tt_spec s = spec15();
+    tt_engine *e = tt_engine_new(&s, 0, NULL, NULL);
+    tt_packet a = pkt(1.0, 100, 1, 1), other = pkt(1.0, 100, 2, 1);
+    block_copy c = { .seen = FALSE };
+    g_assert_false(tt_engine_peek(e, &a.key, copy_block, &c));      /* empty engine */
+    tt_engine_add(e, &a, NULL);
+    g_assert_false(tt_engine_peek(e, &other.key, copy_block, &c));  /* another 5-tuple */
+    tt_key rev;
+    tt_key_reverse(&a.key, &rev);
+    g_assert_false(tt_engine_peek(e, &rev, copy_block, &c));        /* the reverse direction */
+    g_assert_false(c.seen);
+    g_assert_true(tt_engine_peek(e, &a.key, NULL, NULL));           /* tracked; no callback wanted */
+    tt_engine_flush(e);
+    g_assert_false(tt_engine_peek(e, &a.key, copy_block, &c));      /* flushed: forgotten */
+    tt_engine_free(e);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -309,5 +467,11 @@ int main(int argc, char **argv)
     g_test_add_func("/flow/table/eviction", test_eviction);
     g_test_add_func("/flow/table/keys", test_keys);
     g_test_add_func("/flow/spec/validation", test_spec_validation);
+    for (guint i = 0; i < G_N_ELEMENTS(peek_cases); i++) {
+        char *path = g_strdup_printf("/flow/peek/equals-flush/%s", peek_cases[i].name);
+        g_test_add_data_func(path, &peek_cases[i], test_peek_equals_flush);
+        g_free(path);
+    }
+    g_test_add_func("/flow/peek/untracked", test_peek_untracked);
     return g_test_run();
 }
