@@ -29,6 +29,7 @@
 #include "triage-extract.h"
 #include "triage-prefs.h"
 #include "triage-run.h"
+#include "triage-conv.h"
 #include "triage-stats.h"
 #include "triage-menu.h"
 #include "tt_nn.h"
@@ -69,6 +70,8 @@ static int hf_closed_flow = -1;
 static int hf_closed_block = -1;
 static int hf_closed_status = -1;
 static int hf_closed_packets = -1;
+static int hf_conv_category = -1;
+static int hf_conv_confidence = -1;
 
 static gint ett_triage = -1;
 static gint ett_triage_closed = -1;
@@ -487,7 +490,7 @@ display_needed(proto_tree *tree)
         &hf_status, &hf_model, &hf_packets, &hf_ip_len, &hf_tunnel, &hf_tunnel_confidence,
         &hf_app, &hf_app_confidence, &hf_closed, &hf_closed_category, &hf_closed_confidence,
         &hf_closed_flow, &hf_closed_block, &hf_closed_status, &hf_closed_packets,
-        &ei_pending.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
+        &hf_conv_category, &hf_conv_confidence, &ei_pending.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
     };
     for (guint i = 0; i < G_N_ELEMENTS(hfs); i++)
         if (hf_referenced(*hfs[i]))
@@ -625,6 +628,23 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
     }
 }
 
+/* triage.conversation.*: the block's answer pooled with the reverse flow's
+ * block of the same index (triage-conv.h), shown like triage.category. Only
+ * computed where it can be seen (a visible tree or a reference to one of
+ * the two fields): the lookup walks the reverse flow's blocks. */
+static void
+show_conversation(proto_tree *t, tvbuff_t *tvb, proto_tree *tree, const triage_slot *s,
+                  guint32 id, const triage_result *r)
+{
+    if (tree == NULL || !(PTREE_DATA(tree)->visible || hf_referenced(hf_conv_category) ||
+                          hf_referenced(hf_conv_confidence)))
+        return;
+    triage_result conv;
+    triage_conv_result(triage.run, s->index, id, r, &conv);
+    add_gen_string(t, hf_conv_category, tvb, block_class(s->model, &conv, triage_threshold(s)));
+    add_gen_confidence(t, hf_conv_confidence, tvb, conv.confidence);
+}
+
 /* Result fields of an extra model (tunnel, app) for this packet. */
 static void
 show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
@@ -695,6 +715,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         cls = block_class(s->model, r, triage_threshold(s));
         add_gen_string(t, hf_category, tvb, cls);
         add_gen_confidence(t, hf_confidence, tvb, r->confidence);
+        show_conversation(t, tvb, tree, s, id, r);
     }
     add_gen_uint(t, hf_flow, tvb, flow);
     const triage_flow *f = triage_run_flow(run, 0, flow);
@@ -825,6 +846,12 @@ proto_register_triage(void)
           "Traffic category of this packet's flow block (\"unknown\" below the confidence threshold)", HFILL } },
         { &hf_confidence, { "Confidence", "triage.confidence", FT_DOUBLE, BASE_CUSTOM, CF_FUNC(format_confidence), 0x0,
           "Model probability of the top category (0..1, 3 decimals rounded down)", HFILL } },
+        { &hf_conv_category, { "Conversation category", "triage.conversation.category", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Category of this time block of the conversation: the block's class probabilities pooled "
+          "(mean) with those of the reverse flow's block of the same index; the block's own answer "
+          "when that block is missing, unclassified or still open (\"unknown\" below the threshold)", HFILL } },
+        { &hf_conv_confidence, { "Conversation confidence", "triage.conversation.confidence", FT_DOUBLE, BASE_CUSTOM, CF_FUNC(format_confidence), 0x0,
+          "Pooled probability of the conversation category (0..1, 3 decimals rounded down)", HFILL } },
         { &hf_flow, { "Flow", "triage.flow", FT_UINT32, BASE_DEC, NULL, 0x0,
           "Unidirectional flow number (directed 5-tuple of the innermost IP header)", HFILL } },
         { &hf_reverse_flow, { "Reverse flow", "triage.reverse_flow", FT_UINT32, BASE_DEC, NULL, 0x0,
