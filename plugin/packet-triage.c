@@ -569,9 +569,9 @@ triage_threshold(const triage_slot *s)
     return triage_prefs.threshold_set ? triage_prefs.threshold_value : s->threshold;
 }
 
-/* Fill a tap record for a finished block. */
+/* Fill a tap record for a finished block (block id `id`). */
 static void
-tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 block,
+tap_block(triage_tap_block *tb, const triage_slot *s, guint32 id, guint32 flow, guint32 block,
           const triage_result *r)
 {
     const triage_flow *f = triage_run_flow(triage.run, s->index, flow);
@@ -581,6 +581,9 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 bloc
     tb->category = block_class_interned(s, r, triage_threshold(s));
     tb->status = block_status(r, triage_threshold(s));
     tb->confidence = confidence_shown(r->confidence);
+    triage_result conv;
+    triage_conv_result(triage.run, s->index, id, r, &conv);
+    tb->conv_category = block_class_interned(s, &conv, triage_threshold(s));
 }
 
 /* The blocks this packet closed, for the primary model: a separate subtree
@@ -621,7 +624,7 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
         add_gen_uint(ct, hf_closed_packets, tvb, r->n_packets);
         if (tap) {
             triage_tap_block *tb = &tap->closed[tap->n_closed++];
-            tap_block(tb, s, flow, block, r);
+            tap_block(tb, s, id, flow, block, r);
             tb->packets = r->n_packets;
             tb->bytes = r->n_bytes;
         }
@@ -693,6 +696,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         if (tap) {
             tap->has_current = TRUE;
             tap->current.category = str.unknown;
+            tap->current.conv_category = str.unknown;
             tap->current.status = str.no_model;
             tap->current.packets = 1;
             tap->current.bytes = ip_len;
@@ -752,7 +756,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
                                    r->n_packets, r->n_stored);
         if (tap) {
             tap->has_current = TRUE;
-            tap_block(&tap->current, s, flow, block, r);
+            tap_block(&tap->current, s, id, flow, block, r);
             tap->current.packets = 1;
             tap->current.bytes = ip_len;
             tap->current.first_in_block = first;

@@ -10,7 +10,8 @@
 # untrained one answers ~0.2 for every class, too flat to tell the rule
 # apart). A block without a classified reverse block answers alone: the
 # conversation fields equal the per-direction ones. Single pass: no
-# conversation fields on pending packets.
+# conversation fields on pending packets. The Flows table's last column is
+# the same answer.
 . "$(dirname "$0")/common.sh"
 tt_setup
 bundled=$(dirname "$0")/../../models/category.ttm
@@ -107,4 +108,14 @@ thr=$("$TT_CLI" info "$TT_TMP/models/cat.ttm" | sed -n 's/^threshold=//p')
 awk -F'\t' -v t="$thr" '($8 < t) != ($7 == "unknown") { print "FAIL: " $0; bad = 1 } END { exit bad }' "$TT_OUT/ws" ||
     fail "conversation category and the threshold $thr disagree"
 echo "ok: conversation category unknown exactly below the model's threshold $thr"
+
+# -z triage,flows: the last column (Conversation) is the block's triage.conversation.category
+tt_tshark -r "$cap" -2 "${M[@]}" -q -z triage,flows > "$TT_OUT/flows"
+grep -q "| Conversation *|$" "$TT_OUT/flows" || fail "no Conversation column last in -z triage,flows"
+awk -F'|' 'NF > 12 && $6 ~ /[0-9]/ { for (i = 1; i <= NF; i++) gsub(/ /, "", $i); print $6 "\t" $7 "\t" $13 }' "$TT_OUT/flows" |
+    sort > "$TT_OUT/flows.conv"
+cut -f1,3,7 "$TT_OUT/ws" | sort > "$TT_OUT/ws.conv"
+expect_eq "$(wc -l < "$TT_OUT/flows.conv")" "$(wc -l < "$TT_OUT/ws")" "-z triage,flows: one row per block"
+cmp -s "$TT_OUT/flows.conv" "$TT_OUT/ws.conv" || { diff "$TT_OUT/flows.conv" "$TT_OUT/ws.conv" | head; fail "Conversation column != triage.conversation.category"; }
+echo "ok: -z triage,flows Conversation column = triage.conversation.category of each block"
 echo "PASS"
