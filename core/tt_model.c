@@ -595,6 +595,61 @@ gboolean tt_classify_packets(tt_classifier *c, const tt_pkt *pkts, size_t n, tt_
     return TRUE;
 }
 
+/* Top class (the lowest index among equals) and its probability. */
+static void result_set_top(tt_result *r)
+{
+    uint32_t top = 0;
+    for (uint32_t c = 1; c < r->n_classes; c++)
+        if (r->probs[c] > r->probs[top])
+            top = c;
+    r->top = top;
+    r->confidence = r->n_classes ? r->probs[top] : 0.0f;
+}
+
+void tt_result_pool(const tt_result *a, const tt_result *b, tt_result *out)
+{
+    if (b == NULL || b->n_classes != a->n_classes || a->n_classes > TT_MAX_CLASSES) {
+        if (out != a)
+            *out = *a;
+        return;
+    }
+    tt_result r;
+    memset(&r, 0, sizeof r);
+    r.n_classes = a->n_classes;
+    for (uint32_t c = 0; c < r.n_classes; c++)
+        r.probs[c] = (a->probs[c] + b->probs[c]) * 0.5f;
+    result_set_top(&r);
+    *out = r;
+}
+
+void tt_result_quantise(const tt_result *r, uint8_t *q)
+{
+    for (uint32_t c = 0; c < r->n_classes && c < TT_MAX_CLASSES; c++) {
+        float p = r->probs[c];
+        p = p > 0.0f ? (p < 1.0f ? p : 1.0f) : 0.0f;   /* NaN reads 0 */
+        q[c] = (uint8_t)lrintf(p * (float)TT_RESULT_Q_ONE);
+    }
+}
+
+void tt_result_dequantise(const uint8_t *q, uint32_t n_classes, tt_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n_classes = MIN(n_classes, TT_MAX_CLASSES);
+    for (uint32_t c = 0; c < out->n_classes; c++)
+        out->probs[c] = (float)q[c] / (float)TT_RESULT_Q_ONE;
+    result_set_top(out);
+}
+
+void tt_result_pool_stored(const uint8_t *qa, const uint8_t *qb, uint32_t n_classes,
+                           tt_result *out)
+{
+    tt_result a, b;
+    tt_result_dequantise(qa, n_classes, &a);
+    if (qb)
+        tt_result_dequantise(qb, n_classes, &b);
+    tt_result_pool(&a, qb ? &b : NULL, out);
+}
+
 double tt_model_threshold(const tt_model *m)
 {
     const char *line = m && m->meta ? m->meta : "";

@@ -58,6 +58,26 @@ typedef struct {
     float    probs[TT_MAX_CLASSES];
 } tt_result;
 
+/* The conversation answer (issue #17): a one-way flow's block and the reverse
+ * direction's block of the same index (the same 5-tuple, the other way) answer
+ * together with the mean of their class probabilities, equal weights; the
+ * pooled top class and its probability are the answer. b == NULL (the reverse
+ * direction has no classified block of that index): out = *a, the block stands
+ * alone. Results with different n_classes do not pool (out = *a). Ties go to
+ * the lower class index, as in tt_softmax. out may be a or b. */
+void tt_result_pool(const tt_result *a, const tt_result *b, tt_result *out);
+
+/* Probabilities kept in one byte per class (p rounded to the nearest 1/255):
+ * what the plugin stores per closed block, and what the CLI pools too, so
+ * that both give the same conversation answer. q holds r->n_classes bytes. */
+#define TT_RESULT_Q_ONE 255u
+void tt_result_quantise(const tt_result *r, uint8_t *q);
+/* The result of n_classes stored bytes (probabilities q / 255, top, confidence). */
+void tt_result_dequantise(const uint8_t *q, uint32_t n_classes, tt_result *out);
+/* tt_result_pool of two stored vectors (qb NULL: qa alone). */
+void tt_result_pool_stored(const uint8_t *qa, const uint8_t *qb, uint32_t n_classes,
+                           tt_result *out);
+
 /* Per-thread classification state (workspace + pixel buffer). */
 typedef struct tt_classifier tt_classifier;
 tt_classifier *tt_classifier_new(const tt_model *m);

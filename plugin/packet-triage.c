@@ -34,6 +34,7 @@
 #include "triage-live.h"
 #include "triage-prefs.h"
 #include "triage-run.h"
+#include "triage-conv.h"
 #include "triage-stats.h"
 #include "triage-menu.h"
 #include "tt_nn.h"
@@ -74,6 +75,8 @@ static int hf_closed_flow = -1;
 static int hf_closed_block = -1;
 static int hf_closed_status = -1;
 static int hf_closed_packets = -1;
+static int hf_conv_category = -1;
+static int hf_conv_confidence = -1;
 
 static gint ett_triage = -1;
 static gint ett_triage_closed = -1;
@@ -347,8 +350,8 @@ triage_apply_prefs_load(gboolean load_models)
 /* ---- per-file routines --------------------------------------------------- */
 
 static void triage_live_stop(void);
-static void tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 block,
-                      const triage_result *r);
+static void tap_block(triage_tap_block *tb, const triage_slot *s, guint32 id, guint32 flow,
+                      guint32 block, const triage_result *r);
 
 static void
 triage_init(void)
@@ -412,7 +415,7 @@ triage_live_stop(void)
             continue;
         triage_tap_block tb;
         memset(&tb, 0, sizeof tb);
-        tap_block(&tb, s, c->flow, c->block, r);
+        tap_block(&tb, s, c->id, c->flow, c->block, r);
         tb.packets = r->n_packets;
         tb.bytes = r->n_bytes;
         g_array_append_val(blocks, tb);
@@ -537,6 +540,7 @@ display_needed(proto_tree *tree)
         &hf_status, &hf_model, &hf_packets, &hf_ip_len, &hf_tunnel, &hf_tunnel_confidence,
         &hf_app, &hf_app_confidence, &hf_closed, &hf_closed_category, &hf_closed_confidence,
         &hf_closed_flow, &hf_closed_block, &hf_closed_status, &hf_closed_packets,
+        &hf_conv_category, &hf_conv_confidence,
         &ei_pending.hf, &ei_pending_live.hf, &ei_provisional.hf, &ei_too_few.hf, &ei_truncated.hf, &ei_no_model.hf,
     };
     for (guint i = 0; i < G_N_ELEMENTS(hfs); i++)
@@ -629,9 +633,9 @@ triage_threshold(const triage_slot *s)
     return triage_prefs.threshold_set ? triage_prefs.threshold_value : s->threshold;
 }
 
-/* Fill a tap record for a finished block. */
+/* Fill a tap record for a finished block (block id `id`). */
 static void
-tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 block,
+tap_block(triage_tap_block *tb, const triage_slot *s, guint32 id, guint32 flow, guint32 block,
           const triage_result *r)
 {
     const triage_flow *f = triage_run_flow(triage.run, s->index, flow);
@@ -641,6 +645,9 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 flow, guint32 bloc
     tb->category = block_class_interned(s, r, triage_threshold(s));
     tb->status = block_status(r, triage_threshold(s));
     tb->confidence = confidence_shown(r->confidence);
+    triage_result conv;
+    triage_conv_result(triage.run, s->index, id, r, &conv);
+    tb->conv_category = block_class_interned(s, &conv, triage_threshold(s));
 }
 
 /* The blocks this packet closed, for the primary model: a separate subtree
@@ -681,11 +688,28 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
         add_gen_uint(ct, hf_closed_packets, tvb, r->n_packets);
         if (tap) {
             triage_tap_block *tb = &tap->closed[tap->n_closed++];
-            tap_block(tb, s, flow, block, r);
+            tap_block(tb, s, id, flow, block, r);
             tb->packets = r->n_packets;
             tb->bytes = r->n_bytes;
         }
     }
+}
+
+/* triage.conversation.*: the block's answer pooled with the reverse flow's
+ * block of the same index (triage-conv.h), shown like triage.category. Only
+ * computed where it can be seen (a visible tree or a reference to one of
+ * the two fields): the lookup walks the reverse flow's blocks. */
+static void
+show_conversation(proto_tree *t, tvbuff_t *tvb, proto_tree *tree, const triage_slot *s,
+                  guint32 id, const triage_result *r)
+{
+    if (tree == NULL || !(PTREE_DATA(tree)->visible || hf_referenced(hf_conv_category) ||
+                          hf_referenced(hf_conv_confidence)))
+        return;
+    triage_result conv;
+    triage_conv_result(triage.run, s->index, id, r, &conv);
+    add_gen_string(t, hf_conv_category, tvb, block_class(s->model, &conv, triage_threshold(s)));
+    add_gen_confidence(t, hf_conv_confidence, tvb, conv.confidence);
 }
 
 /* Result fields of an extra model (tunnel, app) for this packet. */
@@ -736,6 +760,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         if (tap) {
             tap->has_current = TRUE;
             tap->current.category = str.unknown;
+            tap->current.conv_category = str.unknown;
             tap->current.status = str.no_model;
             tap->current.packets = 1;
             tap->current.bytes = ip_len;
@@ -766,6 +791,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
         cls = block_class(s->model, r, triage_threshold(s));
         add_gen_string(t, hf_category, tvb, cls);
         add_gen_confidence(t, hf_confidence, tvb, r->confidence);
+        show_conversation(t, tvb, tree, s, id, r);
     }
     add_gen_uint(t, hf_flow, tvb, flow);
     const triage_flow *f = triage_run_flow(run, 0, flow);
@@ -811,7 +837,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
             tap->current.block = block;
         } else if (tap) {
             tap->has_current = TRUE;
-            tap_block(&tap->current, s, flow, block, r);
+            tap_block(&tap->current, s, id, flow, block, r);
             if (provisional)                 /* GUI, block still open */
                 tap->current.status = str.provisional;
             tap->current.packets = 1;
@@ -908,6 +934,12 @@ proto_register_triage(void)
           "Traffic category of this packet's flow block (\"unknown\" below the confidence threshold)", HFILL } },
         { &hf_confidence, { "Confidence", "triage.confidence", FT_DOUBLE, BASE_CUSTOM, CF_FUNC(format_confidence), 0x0,
           "Model probability of the top category (0..1, 3 decimals rounded down)", HFILL } },
+        { &hf_conv_category, { "Conversation category", "triage.conversation.category", FT_STRING, BASE_NONE, NULL, 0x0,
+          "Category of this time block of the conversation: the block's class probabilities pooled "
+          "(mean) with those of the reverse flow's block of the same index; the block's own answer "
+          "when that block is missing, unclassified or still open (\"unknown\" below the threshold)", HFILL } },
+        { &hf_conv_confidence, { "Conversation confidence", "triage.conversation.confidence", FT_DOUBLE, BASE_CUSTOM, CF_FUNC(format_confidence), 0x0,
+          "Pooled probability of the conversation category (0..1, 3 decimals rounded down)", HFILL } },
         { &hf_flow, { "Flow", "triage.flow", FT_UINT32, BASE_DEC, NULL, 0x0,
           "Unidirectional flow number (directed 5-tuple of the innermost IP header)", HFILL } },
         { &hf_reverse_flow, { "Reverse flow", "triage.reverse_flow", FT_UINT32, BASE_DEC, NULL, 0x0,

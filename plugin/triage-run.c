@@ -111,6 +111,7 @@ slot_capture_free(triage_slot *s)
     }
     chunks_clear(&s->flows);
     chunks_clear(&s->blocks);
+    chunks_clear(&s->probs);
 }
 
 /* Create the slot's engine and tables if missing. */
@@ -124,6 +125,8 @@ slot_capture_ensure(triage_run *run, triage_slot *s)
         s->open = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         chunks_init(&s->flows, sizeof(triage_flow));
         chunks_init(&s->blocks, sizeof(triage_block_rec));
+        if (s->role == TRIAGE_ROLE_CATEGORY)
+            chunks_init(&s->probs, s->model->n_classes);
     }
     return s->eng != NULL;
 }
@@ -293,9 +296,11 @@ triage_run_slot_for(const triage_run *run, triage_role role)
 
 /* The result of a finished block. `seen` holds the classes already seen in
  * the block's flow (first_of_class); `mark` adds this block's class to it
- * (provisional results only look). */
+ * (provisional results only look). `full` (may be NULL) gets the classifier's
+ * whole result (every class's probability) when the block is classified. */
 static void
-fill_result(triage_slot *s, const tt_block *b, triage_result *r, guint64 *seen, gboolean mark)
+fill_result(triage_slot *s, const tt_block *b, triage_result *r, guint64 *seen, gboolean mark,
+            tt_result *full)
 {
     memset(r, 0, sizeof *r);
     r->truncated = b->truncated ? 1 : 0;
@@ -314,6 +319,8 @@ fill_result(triage_slot *s, const tt_block *b, triage_result *r, guint64 *seen, 
                 r->first_of_class = 1;
             if (mark)
                 *seen |= bit;
+            if (full)
+                *full = res;
         } else {
             r->state = TRIAGE_BLOCK_EMPTY;
         }
@@ -322,6 +329,20 @@ fill_result(triage_slot *s, const tt_block *b, triage_result *r, guint64 *seen, 
     } else {
         r->state = TRIAGE_BLOCK_EMPTY;
     }
+}
+
+/* Keep a closed block's class probabilities, one byte each (category model
+ * only: the conversation answer, triage-conv.c), in chunks indexed like
+ * s->blocks: n_classes bytes per block id (5 for the bundled model), zero for
+ * the ids of blocks not classified (or not closed yet). */
+static void
+keep_probs(triage_slot *s, guint32 id, const triage_result *r, const tt_result *full)
+{
+    if (s->probs.chunks == NULL || r->state != TRIAGE_BLOCK_CLASSIFIED)
+        return;
+    while (s->probs.len < id)
+        chunks_append(&s->probs);
+    tt_result_quantise(full, chunks_at(&s->probs, id - 1));
 }
 
 static void
@@ -339,7 +360,9 @@ on_block(const tt_block *b, void *user)
     triage_block_rec *rec = chunks_at(&s->blocks, id - 1);
     if (rec == NULL)
         return;
-    fill_result(s, b, &rec->r, &o->class_seen, TRUE);
+    tt_result full;
+    fill_result(s, b, &rec->r, &o->class_seen, TRUE, &full);
+    keep_probs(s, id, &rec->r, &full);
 
     if (b->reason == TT_CLOSE_NEXT) {
         o->have_provisional = FALSE;      /* the next block starts afresh */
@@ -475,6 +498,24 @@ block_id_of(const triage_run *run, guint slot, guint32 flow, guint32 block)
     return rec && rec->block == block ? id : 0;
 }
 
+guint32
+triage_run_block_id(const triage_run *run, guint slot, guint32 flow, guint32 block)
+{
+    return block_id_of(run, slot, flow, block);
+}
+
+const guint8 *
+triage_run_block_probs(const triage_run *run, guint slot, guint32 id)
+{
+    if (triage_run_block_result(run, slot, id) == NULL)
+        return NULL;
+    const guint8 *q = id ? chunks_at(&run->slots[slot].probs, id - 1) : NULL;
+    for (guint c = 0; q && c < run->slots[slot].probs.elem_size; c++)
+        if (q[c])
+            return q;
+    return NULL;              /* not classified: never stored */
+}
+
 const triage_result *
 triage_run_block_result(const triage_run *run, guint slot, guint32 id)
 {
@@ -539,7 +580,7 @@ on_peek(const tt_block *b, void *user)
         return;
     /* the real flow's classes seen so far decide first_of_class */
     guint64 seen = o->class_seen;
-    fill_result(c->slot, b, &o->provisional, &seen, FALSE);
+    fill_result(c->slot, b, &o->provisional, &seen, FALSE, NULL);
     o->have_provisional = TRUE;
     o->provisional_block = b->block_index;
     o->provisional_n = b->n_packets;

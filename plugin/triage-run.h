@@ -100,6 +100,9 @@ typedef struct {
     triage_chunks  flows;         /* triage_flow, index flow id - 1 */
     triage_chunks  blocks;        /* triage_block_rec (triage-run.c), index block id - 1 */
     GHashTable    *open;          /* GUINT_TO_POINTER(flow) -> open-flow state, open flows only */
+    triage_chunks  probs;         /* role category only: n_classes bytes per closed classified
+                                   * block (tt_result_quantise), index block id - 1; all zero
+                                   * = none. For the conversation answer (triage-conv.c). */
 } triage_slot;
 
 typedef struct triage_run {
@@ -171,6 +174,16 @@ gboolean triage_run_block_open(const triage_run *run, guint slot, guint32 id);
  * was reached or when the block would not be classified (too few packets)
  * or is closed (use triage_run_block_result). */
 const triage_result *triage_run_block_result_provisional(triage_run *run, guint slot, guint32 id);
+
+/* The block id of (flow, block), 0 if unknown. Walks the flow's blocks from
+ * its latest: the dissector keeps block ids and needs it only to find the
+ * reverse flow's block of the same index (triage-conv.c). */
+guint32 triage_run_block_id(const triage_run *run, guint slot, guint32 flow, guint32 block);
+
+/* The class probabilities kept for a closed, classified block of the category
+ * model (n_classes bytes, tt_result_quantise), or NULL (other models, blocks
+ * still open or not classified). */
+const guint8 *triage_run_block_probs(const triage_run *run, guint slot, guint32 id);
 
 /* Index of the slot filling `role` (loaded or failed), or -1. */
 int triage_run_slot_for(const triage_run *run, triage_role role);

@@ -212,7 +212,7 @@ categories_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt,
 
 enum {
     COL_SRC, COL_DST, COL_SPORT, COL_DPORT, COL_PROTO, COL_FLOW, COL_BLOCK,
-    COL_PACKETS, COL_BYTES, COL_CATEGORY, COL_CONFIDENCE, COL_STATUS, N_COLS
+    COL_PACKETS, COL_BYTES, COL_CATEGORY, COL_CONFIDENCE, COL_STATUS, COL_CONV, N_COLS
 };
 
 /* The columns as the GUI shows them (plain names and formats). The
@@ -232,6 +232,7 @@ static const stat_tap_table_item flows_plain[N_COLS] = {
     { TABLE_ITEM_STRING, TAP_ALIGN_LEFT,  "Category",    "%s" },
     { TABLE_ITEM_FLOAT,  TAP_ALIGN_RIGHT, "Confidence",  "%.3f" },
     { TABLE_ITEM_STRING, TAP_ALIGN_LEFT,  "Status",      "%s" },
+    { TABLE_ITEM_STRING, TAP_ALIGN_LEFT,  "Conversation", "%s" },  /* triage.conversation.category */
 };
 static stat_tap_table_item flows_fields[N_COLS];
 
@@ -451,6 +452,7 @@ flows_add(stat_tap_table *table, const triage_tap_block *b)
         items[COL_CATEGORY].value.string_value = b->category;
         items[COL_CONFIDENCE].value.float_value = b->confidence;
         items[COL_STATUS].value.string_value = b->status;
+        items[COL_CONV].value.string_value = b->conv_category ? b->conv_category : "";
         row = table->num_elements;
         stat_tap_init_table_row(table, row, N_COLS, items);
         guint64 *key = g_new(guint64, 1);
@@ -466,6 +468,7 @@ flows_add(stat_tap_table *table, const triage_tap_block *b)
         flows_widen(COL_BLOCK, digits(b->block));
         flows_widen(COL_CATEGORY, (guint)strlen(b->category));
         flows_widen(COL_STATUS, (guint)strlen(b->status));
+        flows_widen(COL_CONV, (guint)strlen(items[COL_CONV].value.string_value));
     } else {
         row = GPOINTER_TO_UINT(v) - 1;
     }

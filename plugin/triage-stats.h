@@ -30,6 +30,8 @@ typedef struct {
     const tt_key  *key;           /* the flow's 5-tuple (NULL if unknown) */
     const char    *category;      /* interned; "unknown" below the threshold */
     const char    *status;        /* interned */
+    const char    *conv_category; /* interned: triage.conversation.category (a single
+                                     pass: pooled only if the reverse block was closed) */
     double         confidence;
     guint32        packets;       /* has_current: 1; closed: the block's packets */
     guint64        bytes;         /* has_current: this packet's IP length */

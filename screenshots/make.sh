@@ -234,6 +234,7 @@ column.width:
 	%L, 60,
 	"%Cus:triage.category", 115,
 	"%Cus:triage.confidence", 95,
+	"%Cus:triage.conversation.category", 115,
 	"%Cus:triage.flow", 50,
 	"%Cus:triage.status", 110,
 	%i, 300

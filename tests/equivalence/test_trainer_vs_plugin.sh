@@ -7,7 +7,8 @@
 #      (the length the plugin fed its engine, triage.ip_len, read from the
 #      header bytes without a protocol tree; and Wireshark's own ip.len /
 #      ipv6.plen of the innermost header, from the tree);
-#   2. block by block: class and confidence.
+#   2. block by block: class and confidence, the block's own and the
+#      conversation's (triage.conversation.*, `classify`'s conv columns).
 # A fragmented datagram counts once, at its last fragment, on both sides
 # (Wireshark reassembles; the reader mirrors it, models/FLOWPIC.md).
 source "$(dirname "$0")/../plugin/common.sh"
@@ -62,11 +63,14 @@ for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
     fi
     echo "ok: $name: $n packets, same flow, block and IP length"
 
-    # 2. per block: class and confidence
-    "$TT_CLI" classify --threshold 0 "$MODEL" "$src" | awk -F'\t' '!/^#/ && $8 == "classified" { print $1 "\t" $2 "\t" $9 "\t" $10 }' \
+    # 2. per block: class and confidence, the block's own and the conversation's
+    #    (triage.conversation.*: pooled with the reverse flow's block of the same index)
+    "$TT_CLI" classify --threshold 0 "$MODEL" "$src" |
+        awk -F'\t' '!/^#/ && $8 == "classified" { print $1 "\t" $2 "\t" $9 "\t" $10 "\t" $11 "\t" $12 }' \
         | LC_ALL=C sort > "$TT_OUT/core.blocks.$name"
     tt_tshark -r "$src" -2 -o "triage.model:$MODEL" -o triage.threshold:0 -Y 'triage.status == "classified"' \
         -T fields -E separator=/t -e triage.flow -e triage.block -e triage.category -e triage.confidence \
+        -e triage.conversation.category -e triage.conversation.confidence \
         | LC_ALL=C sort -u > "$TT_OUT/ws.blocks.$name"
     nb=$(wc -l < "$TT_OUT/core.blocks.$name")
     if ! diff -q <(cut -f1-3 "$TT_OUT/core.blocks.$name") <(cut -f1-3 "$TT_OUT/ws.blocks.$name") >/dev/null; then
@@ -74,16 +78,22 @@ for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
         fail_cap "$name: per-block classes differ between trainer and plugin"
         continue
     fi
+    if ! diff -q <(cut -f1,2,5 "$TT_OUT/core.blocks.$name") <(cut -f1,2,5 "$TT_OUT/ws.blocks.$name") >/dev/null; then
+        diff <(cut -f1,2,5 "$TT_OUT/core.blocks.$name") <(cut -f1,2,5 "$TT_OUT/ws.blocks.$name") | head -20
+        fail_cap "$name: per-block conversation classes differ between trainer and plugin"
+        continue
+    fi
     # the trainer prints 4 decimals (rounded), triage.confidence holds 3
     # (rounded down): the same probability x when c - 0.00005 <= x < p + 0.001
     paste "$TT_OUT/core.blocks.$name" "$TT_OUT/ws.blocks.$name" |
-        awk -F'\t' '$4 < $8 - 0.00005 - 1e-9 || $4 > $8 + 0.00105 + 1e-9' > "$TT_OUT/conf.$name"
+        awk -F'\t' 'function off(c, p) { return c < p - 0.00005 - 1e-9 || c > p + 0.00105 + 1e-9 }
+                    off($4, $10) || off($6, $12)' > "$TT_OUT/conf.$name"
     if [ -s "$TT_OUT/conf.$name" ]; then
         head -20 "$TT_OUT/conf.$name"
-        fail_cap "$name: per-block confidences differ between trainer and plugin"
+        fail_cap "$name: per-block confidences (own or conversation) differ between trainer and plugin"
         continue
     fi
-    echo "ok: $name: $nb classified blocks, same class and confidence"
+    echo "ok: $name: $nb classified blocks, same class and confidence, own and conversation"
     [ "$n" -gt 0 ] && checked=$((checked + 1))
 done
 echo "captures identical: $checked, differing: $failed"

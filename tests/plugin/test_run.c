@@ -1,12 +1,14 @@
 /* Unit tests of the plugin's Wireshark-independent layer (plugin/triage-run.c):
  * models, engines, block results, closed blocks, reverse flows, the
  * classify-on-demand path used after a GUI redissection (no end-of-pass
- * hook), and model load failures. */
+ * hook), model load failures, and the conversation answer (triage-conv.c). */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "triage-run.h"
+#include "triage-conv.h"
 #include "tt_nn.h"
 
 typedef struct {
@@ -379,6 +381,64 @@ test_bad_model(Fixture *f, gconstpointer data)
     g_free(missing);
 }
 
+/* Block id of the packets of conversation c in block k. */
+static guint32
+id_in_block(triage_ref refs[N_CONV][N_PKT], int c, guint32 k)
+{
+    for (int i = 0; i < N_PKT; i++)
+        if (refs[c][i].block == k)
+            return refs[c][i].id;
+    return 0;
+}
+
+/* The conversation answer: a closed classified block pools its kept
+ * probabilities with those of the reverse flow's block of the same index; a
+ * block with no reverse flow, or still open, answers alone. */
+static void
+test_conversation(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    triage_run *run = triage_run_new();
+    triage_run_set_models(run, f->model, "", 1000);
+    triage_ref refs[N_CONV][N_PKT];
+    feed(run, refs, NULL);
+    triage_result conv;
+    /* before the flush the last blocks are open: their own on-demand answer */
+    guint32 open_id = refs[0][N_PKT - 1].id;
+    const triage_result *own = triage_run_block_result_now(run, 0, open_id);
+    g_assert_null(triage_run_block_probs(run, 0, open_id));
+    triage_conv_result(run, 0, open_id, own, &conv);
+    assert_same_result(&conv, own);
+    triage_run_flush(run);
+    g_assert_null(triage_run_block_probs(run, 0, 0));
+    for (guint32 k = 0; k < 3; k++) {
+        guint32 a = id_in_block(refs, 0, k), b = id_in_block(refs, 3, k), alone = id_in_block(refs, 1, k);
+        const guint8 *qa = triage_run_block_probs(run, 0, a), *qb = triage_run_block_probs(run, 0, b);
+        g_assert_nonnull(qa);
+        g_assert_nonnull(qb);
+        g_assert_cmpuint(triage_run_block_id(run, 0, refs[3][0].flow, k), ==, b);
+        /* the kept form is the block's own answer to within 1/510 */
+        const triage_result *ra = triage_run_block_result(run, 0, a);
+        tt_result da;
+        tt_result_dequantise(qa, 3, &da);
+        g_assert_cmpfloat(fabsf(da.probs[ra->top] - ra->confidence), <=, 0.5f / 255 + 1e-6f);
+        tt_result want;
+        tt_result_pool_stored(qa, qb, 3, &want);
+        for (int side = 0; side < 2; side++) {   /* both directions give the same answer */
+            guint32 id = side ? b : a;
+            const triage_result *r = triage_run_block_result(run, 0, id);
+            triage_conv_result(run, 0, id, r, &conv);
+            g_assert_cmpuint(conv.top, ==, want.top);
+            g_assert_cmpfloat(conv.confidence, ==, want.confidence);
+            g_assert_cmpuint(conv.n_packets, ==, r->n_packets);
+        }
+        own = triage_run_block_result(run, 0, alone);
+        triage_conv_result(run, 0, alone, own, &conv);
+        assert_same_result(&conv, own);
+    }
+    triage_run_free(run);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -392,5 +452,6 @@ main(int argc, char **argv)
     g_test_add("/plugin/run/on-demand-live-truncated", Fixture, GINT_TO_POINTER(1), setup, test_on_demand_live, teardown);
     g_test_add("/plugin/run/bad-model", Fixture, NULL, setup, test_bad_model, teardown);
     g_test_add("/plugin/run/block-ids", Fixture, NULL, setup, test_block_ids, teardown);
+    g_test_add("/plugin/run/conversation", Fixture, NULL, setup, test_conversation, teardown);
     return g_test_run();
 }

@@ -352,6 +352,96 @@ static void test_threshold(void)
     }
 }
 
+/* A result of n probabilities (top and confidence as tt_classify_packets sets them). */
+static tt_result result_of(const float *p, uint32_t n)
+{
+    tt_result r;
+    memset(&r, 0, sizeof r);
+    r.n_classes = n;
+    for (uint32_t c = 0; c < n; c++) {
+        r.probs[c] = p[c];
+        if (p[c] > p[r.top])
+            r.top = c;
+    }
+    r.confidence = p[r.top];
+    return r;
+}
+
+/* The conversation answer: the mean of both directions' probabilities, its
+ * top class and probability; a block without a partner stands alone. */
+typedef struct {
+    const char *name;
+    float a[3], b[3];
+    gboolean alone;           /* b is NULL */
+    uint32_t top;
+    float confidence;
+} pool_case;
+
+static const pool_case pool_cases[] = {
+    /* the uplink of a download (ACKs, read as browsing) joins the downlink's file transfer */
+    { "ack-uplink", { 0.50f, 0.10f, 0.40f }, { 0.05f, 0.05f, 0.90f }, FALSE, 2, 0.65f },
+    { "agree", { 0.70f, 0.20f, 0.10f }, { 0.60f, 0.30f, 0.10f }, FALSE, 0, 0.65f },
+    { "tie-lower-index", { 0.60f, 0.40f, 0.00f }, { 0.40f, 0.60f, 0.00f }, FALSE, 0, 0.50f },
+    { "alone", { 0.20f, 0.30f, 0.50f }, { 0 }, TRUE, 2, 0.50f },
+};
+
+static void test_pool(gconstpointer data)
+{
+    const pool_case *pc = data;
+    tt_result a = result_of(pc->a, 3), b = result_of(pc->b, 3), out;
+    tt_result_pool(&a, pc->alone ? NULL : &b, &out);
+    g_assert_cmpuint(out.n_classes, ==, 3);
+    g_assert_cmpuint(out.top, ==, pc->top);
+    g_assert_cmpfloat_with_epsilon(out.confidence, pc->confidence, 1e-6);
+    g_assert_cmpfloat(out.probs[out.top], ==, out.confidence);
+    for (uint32_t c = 0; c < 3; c++)
+        g_assert_cmpfloat_with_epsilon(out.probs[c], pc->alone ? pc->a[c] : (pc->a[c] + pc->b[c]) / 2, 1e-6);
+    /* symmetric, and out may alias an input */
+    if (!pc->alone) {
+        tt_result back;
+        tt_result_pool(&b, &a, &back);
+        g_assert_cmpmem(back.probs, sizeof back.probs, out.probs, sizeof out.probs);
+        tt_result_pool(&a, &b, &a);
+        g_assert_cmpmem(a.probs, sizeof a.probs, out.probs, sizeof out.probs);
+    }
+}
+
+/* Different class counts do not pool; the stored form (one byte per class)
+ * is within 1/510 of each probability and pools as its dequantised values. */
+static void test_pool_stored(void)
+{
+    static const float pa[5] = { 0.5f, 0.1f, 0.2f, 0.15f, 0.05f }, pb[5] = { 0.0f, 0.0f, 0.9f, 0.1f, 0.0f };
+    tt_result a = result_of(pa, 5), b = result_of(pb, 3), out;
+    tt_result_pool(&a, &b, &out);
+    g_assert_cmpmem(&out, sizeof out, &a, sizeof a);
+
+    b = result_of(pb, 5);
+    uint8_t qa[5], qb[5];
+    tt_result_quantise(&a, qa);
+    tt_result_quantise(&b, qb);
+    g_assert_cmpuint(qb[2], ==, 230);   /* 0.9 * 255 = 229.5 -> 230 */
+    tt_result da, db, want;
+    tt_result_dequantise(qa, 5, &da);
+    tt_result_dequantise(qb, 5, &db);
+    for (uint32_t c = 0; c < 5; c++)
+        g_assert_cmpfloat(fabsf(da.probs[c] - pa[c]), <=, 0.5f / 255 + 1e-6f);
+    g_assert_cmpuint(da.top, ==, 0);
+    tt_result_pool(&da, &db, &want);
+    tt_result_pool_stored(qa, qb, 5, &out);
+    g_assert_cmpmem(&out, sizeof out, &want, sizeof want);
+    g_assert_cmpuint(out.top, ==, 2);
+    tt_result_pool_stored(qa, NULL, 5, &out);
+    g_assert_cmpmem(&out, sizeof out, &da, sizeof da);
+    /* out of range (and NaN) probabilities are clamped, not wrapped */
+    a.probs[0] = 1.5f;
+    a.probs[1] = -0.2f;
+    a.probs[2] = NAN;
+    tt_result_quantise(&a, qa);
+    g_assert_cmpuint(qa[0], ==, 255);
+    g_assert_cmpuint(qa[1], ==, 0);
+    g_assert_cmpuint(qa[2], ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -368,5 +458,11 @@ int main(int argc, char **argv)
     g_test_add_func("/model/classify", test_classify);
     g_test_add_func("/model/threshold", test_threshold);
     g_test_add_func("/model/cost-bounds", test_cost_bounds);
+    for (size_t i = 0; i < G_N_ELEMENTS(pool_cases); i++) {
+        char *path = g_strdup_printf("/model/pool/%s", pool_cases[i].name);
+        g_test_add_data_func(path, &pool_cases[i], test_pool);
+        g_free(path);
+    }
+    g_test_add_func("/model/pool/stored", test_pool_stored);
     return g_test_run();
 }
