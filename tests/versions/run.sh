@@ -92,6 +92,18 @@ for suite in "${SUITES[@]}"; do
     PREP[$suite]=$!
 done
 
+# fresh_build_for DIR: a build directory serves one source tree. Another tree's
+# object files (another clone or worktree, copied with newer times) would not be
+# rebuilt, so a build last made from another tree, or TT_VERSIONS_CLEAN=1,
+# starts empty. DIR.src names the tree it was made from.
+fresh_build_for() {
+    if [ "${TT_VERSIONS_CLEAN:-0}" = 1 ] || [ "$(cat "$1.src" 2>/dev/null)" != "$SRC_TOP" ]; then
+        rm -rf "$1"
+    fi
+    mkdir -p "$(dirname "$1")"
+    printf '%s\n' "$SRC_TOP" > "$1.src"
+}
+
 status=0
 results=()
 for suite in "${SUITES[@]}"; do
@@ -109,7 +121,7 @@ for suite in "${SUITES[@]}"; do
     if [ "$suite" = host ]; then
         wsver=$(dpkg-query -W -f='${Version}' tshark 2>/dev/null || echo unknown)
         build=$ROOTS/host-build
-        [ "${TT_VERSIONS_CLEAN:-0}" = 1 ] && rm -rf "$build"
+        fresh_build_for "$build"
         set +e
         bash -c "$BUILD_AND_TEST" build-and-test "$SRC_TOP" "$build" "$LABELS" "$JOBS" >> "$log" 2>&1
         rc=$?
@@ -126,7 +138,7 @@ for suite in "${SUITES[@]}"; do
         root=$ROOTS/$suite
         wsver=$(chroot "$root" dpkg-query -W -f='${Version}' tshark 2>/dev/null || echo unknown)
         copy_tree "$root/tt/src"
-        [ "${TT_VERSIONS_CLEAN:-0}" = 1 ] && rm -rf "$root/tt/build"
+        fresh_build_for "$root/tt/build"
         echo "versions: $suite: building and testing against Wireshark $wsver" >&2
         set +e
         bash "$HERE/chroot.sh" "$suite" "$root" -- /bin/bash -c "$BUILD_AND_TEST" build-and-test \
