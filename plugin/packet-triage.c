@@ -712,10 +712,13 @@ show_conversation(proto_tree *t, tvbuff_t *tvb, proto_tree *tree, const triage_s
     add_gen_confidence(t, hf_conv_confidence, tvb, conv.confidence);
 }
 
-/* Result fields of an extra model (tunnel, app) for this packet. */
+/* Result fields of an extra model (tunnel, app) for this packet. `category` is
+ * the packet's triage.category, NULL without a category model: an application
+ * (video platform) model answers only for packets the category model calls
+ * video, where its question makes sense. */
 static void
 show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
-           const triage_frame *fr, guint si)
+           const triage_frame *fr, guint si, gboolean have_category, const char *category)
 {
     triage_slot *s = &triage.run->slots[si];
     if (s->model == NULL) {
@@ -724,6 +727,8 @@ show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
     }
     guint32 id = si < fr->n_ids ? fr->ids[si] : 0;
     if (s->role >= TRIAGE_ROLE_COUNT || id == 0)
+        return;
+    if (s->role == TRIAGE_ROLE_APP && have_category && g_strcmp0(category, "video") != 0)
         return;
     const triage_result *r = PINFO_FD_VISITED(pinfo)
         ? triage_run_block_result_now(triage.run, si, id)
@@ -756,7 +761,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
                                s && s->error ? s->error : "TrafficTriage: no model configured");
         proto_item_append_text(ti, ": no model");
         for (guint si = 1; si < run->n_slots; si++)   /* the other models still answer */
-            show_extra(t, tvb, pinfo, ti, fr, si);
+            show_extra(t, tvb, pinfo, ti, fr, si, FALSE, NULL);
         if (tap) {
             tap->has_current = TRUE;
             tap->current.category = str.unknown;
@@ -809,7 +814,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     add_gen_uint(t, hf_ip_len, tvb, ip_len);
 
     for (guint si = 1; si < run->n_slots; si++)
-        show_extra(t, tvb, pinfo, ti, fr, si);
+        show_extra(t, tvb, pinfo, ti, fr, si, TRUE, cls);
 
     show_closed(t, tvb, pinfo, fr, visited ? NULL : tap, pinfo->pool);
 
