@@ -105,7 +105,7 @@ expect_gt "$n" 40 "blocks checked"
 expect_gt "$np" 20 "blocks pooled with the reverse direction's block"
 expect_gt "$na" 4 "blocks answering alone (no classified reverse block, or not classified)"
 expect_gt "$differ" 20 "pooled blocks whose conversation answer differs from their own"
-# the model's threshold (0.35): below it the conversation category reads unknown
+# the model's threshold: below it the conversation category reads unknown
 blocks "$cap" > "$TT_OUT/ws"
 echo "--- mixed.pcap (flow, reverse, block, status, category, confidence, conversation category, confidence):"
 cat "$TT_OUT/ws"
