@@ -29,8 +29,9 @@ echo "== per-flow categories of $CAP (tshark -2 -z triage,flows)"
 tshark -q -2 -r "$CAP" -z triage,flows 2>/dev/null
 echo "== totals (tshark -2 -z triage,tree)"
 tshark -q -2 -r "$CAP" -z triage,tree 2>/dev/null
-echo "== first packets with their category (tshark -2 -T fields)"
+echo "== first packets with their category: their direction's, and their conversation's (tshark -2 -T fields)"
 tshark -2 -r "$CAP" -Y triage -T fields -E header=y \
-    -e frame.number -e ip.src -e ip.dst -e triage.flow -e triage.category -e triage.confidence 2>/dev/null | head -12
+    -e frame.number -e ip.src -e ip.dst -e triage.flow -e triage.category -e triage.confidence \
+    -e triage.conversation.category -e triage.conversation.confidence 2>/dev/null | head -12
 echo
 echo "Open it in the GUI with the column and colours:  wireshark -C TrafficTriage $CAP"
