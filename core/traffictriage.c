@@ -545,15 +545,15 @@ static void print_by_row(const tt_model *m, const char *by, const char *value, c
  * own probabilities (the inputs of any pooling across blocks or a conversation's two
  * directions). */
 static gboolean write_prob_table(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
-                                 int which, gboolean per_block, const char *path, GError **error)
+                                 int which, gboolean per_block, const float *block_probs,
+                                 const char *path, GError **error)
 {
     uint32_t k = m->n_classes;
     guint n = per_block ? ds->samples->len : ds->flows->len;
-    float *probs = g_new(float, (size_t)n * k + 1);     /* [n][k] */
-    if (per_block)
-        tt_block_probs(m, ds, split, which, probs);
-    else
-        tt_flow_probs(m, ds, split, which, probs);
+    float *flow_probs = per_block ? NULL : g_new(float, (size_t)n * k + 1);   /* [flows][k] */
+    if (flow_probs)
+        tt_flow_probs(ds, split, which, k, block_probs, flow_probs);
+    const float *probs = per_block ? block_probs : flow_probs;   /* [n][k] */
     GString *out = g_string_new(per_block ? "source\tflow\tblock\tgroup\tlabel\tpackets\tkey"
                                           : "source\tflow\tgroup\tlabel\tpackets\tblocks\tblocks_ok\tduration\tattrs\tkey");
     for (uint32_t c = 0; c < k; c++)
@@ -582,7 +582,7 @@ static gboolean write_prob_table(const tt_model *m, const tt_dataset *ds, const 
     }
     gboolean ok = g_file_set_contents(path, out->str, (gssize)out->len, error);
     g_string_free(out, TRUE);
-    g_free(probs);
+    g_free(flow_probs);
     return ok;
 }
 
@@ -632,10 +632,15 @@ static int cmd_eval(int argc, char **argv)
         which = !on ? TT_SPLIT_NONE : strcmp(on, "train") == 0 ? TT_SPLIT_TRAIN
               : strcmp(on, "val") == 0 ? TT_SPLIT_VAL : TT_SPLIT_TEST;
     }
-    if (flows_out && !write_prob_table(m, ds, split, which, FALSE, flows_out, &e))
-        return fail(e);
-    if (blocks_out && !write_prob_table(m, ds, split, which, TRUE, blocks_out, &e))
-        return fail(e);
+    if (flows_out || blocks_out) {   /* one pass of the net serves both tables */
+        float *block_probs = g_new(float, (size_t)ds->samples->len * m->n_classes + 1);
+        tt_block_probs(m, ds, split, which, block_probs);
+        gboolean ok = (!flows_out || write_prob_table(m, ds, split, which, FALSE, block_probs, flows_out, &e)) &&
+                      (!blocks_out || write_prob_table(m, ds, split, which, TRUE, block_probs, blocks_out, &e));
+        g_free(block_probs);
+        if (!ok)
+            return fail(e);
+    }
     tt_eval ev;
     tt_evaluate(m, ds, split, which, NULL, NULL, &ev);
     printf("model %s (%.12s) on %s\n", m->name, m->sha256, which == TT_SPLIT_NONE ? "all blocks" : on);

@@ -596,12 +596,9 @@ void tt_block_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *spli
     runner_clear(&r);
 }
 
-void tt_flow_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *split,
-                   int which, float *out)
+void tt_flow_probs(const tt_dataset *ds, const uint8_t *split, int which,
+                   uint32_t k, const float *bp, float *out)
 {
-    uint32_t k = m->n_classes;
-    float *bp = g_new(float, (size_t)ds->samples->len * k + 1);   /* [samples][k] */
-    tt_block_probs(m, ds, split, which, bp);
     memset(out, 0, (size_t)ds->flows->len * k * sizeof *out);
     uint32_t *n = g_new0(uint32_t, ds->flows->len + 1);
     for (guint i = 0; i < ds->samples->len; i++) {
@@ -616,7 +613,6 @@ void tt_flow_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *split
         for (uint32_t c = 0; n[f] && c < k; c++)
             out[(size_t)f * k + c] /= (float)n[f];
     g_free(n);
-    g_free(bp);
 }
 
 double tt_eval_accuracy(const tt_eval *ev)

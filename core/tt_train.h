@@ -79,16 +79,16 @@ typedef struct {
 void tt_evaluate(const tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
                  int which, const char *attr_key, const char *attr_value, tt_eval *ev);
 
-/* Per-flow answer: out[f * m->n_classes + c] = the mean over flow f's
- * classified blocks (ds->flows order) of the calibrated probability of class c;
- * all zero for a flow without one. Only flows in split `which` (TT_SPLIT_NONE =
- * all) are filled; others are left zero. */
-void tt_flow_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
-                   int which, float *out);
 /* Per-block answer: out[i * m->n_classes + c] = the calibrated probability of
- * class c for sample i (ds->samples order) in split `which`; others zero. */
+ * class c for sample i (ds->samples order) in split `which` (TT_SPLIT_NONE =
+ * all); others zero. */
 void tt_block_probs(const tt_model *m, const tt_dataset *ds, const uint8_t *group_split,
                     int which, float *out);
+/* Per-flow answer from tt_block_probs' output (k classes): out[f * k + c] =
+ * the mean over flow f's blocks in split `which` (ds->flows order) of class
+ * c's probability; all zero for a flow without one. */
+void tt_flow_probs(const tt_dataset *ds, const uint8_t *group_split, int which,
+                   uint32_t k, const float *block_probs, float *out);
 
 double tt_eval_accuracy(const tt_eval *ev);
 double tt_eval_balanced_accuracy(const tt_eval *ev);

@@ -253,6 +253,12 @@ def summary(rows, predict):
             "confusion": {c: dict(per[c]) for c in sorted(per)}}
 
 
+def precision(rows, predict):
+    """(flows answered, share of those answered right): how far a given answer can be trusted."""
+    given = [r for r in rows if predict(r) != "unknown"]
+    return len(given), sum(predict(r) == r["label"] for r in given) / len(given) if given else 0.0
+
+
 def bucket(r):
     d = r["duration"]
     return "<5s" if d < 5 else "5-15s" if d < 15 else ">=15s"
@@ -300,10 +306,9 @@ def cmd_score(args):
             name, s["flows"], s["balanced_accuracy"], a["balanced_accuracy"], u["balanced_accuracy"],
             s["unknown_share"], " ".join("%s %.2f/%d" % (c, s["recall"][c], s["support"][c]) for c in s["recall"])))
     # Precision of the answers given at the threshold (how far a confident answer can be trusted).
-    given = [r for r in rows if at_t(r) != "unknown"]
-    prec = sum(at_t(r) == r["label"] for r in given) / len(given) if given else 0.0
+    n_given, prec = precision(rows, at_t)
     result["precision_when_answered"] = prec
-    print("answered at threshold %.2f: %d of %d flows, precision %.3f" % (threshold, len(given), len(rows), prec))
+    print("answered at threshold %.2f: %d of %d flows, precision %.3f" % (threshold, n_given, len(rows), prec))
     if json_out:
         with open(json_out, "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)
@@ -327,8 +332,7 @@ def cmd_thresholds(args):
     print("%-10s %9s %8s %10s" % ("threshold", "balanced", "unknown", "precision"))
     for t in candidates:
         s = summary(rows, lambda r: answer(r, t))
-        given = [r for r in rows if answer(r, t) != "unknown"]
-        prec = sum(answer(r, t) == r["label"] for r in given) / len(given) if given else 0.0
+        prec = precision(rows, lambda r: answer(r, t))[1]
         print("%-10g %9.3f %8.3f %10.3f" % (t, s["balanced_accuracy"], s["unknown_share"], prec))
         if pick is None and t > 0 and s["unknown_share"] <= max_unknown:
             pick = t
