@@ -291,7 +291,10 @@ flows_explain(void)
 {
     char *why = NULL;
     if (stats_live && flows_text.finals > 0)
-        why = g_strdup_printf("The last %u rows are the blocks still open when the capture stopped, classified then"
+        why = flows_text.finals == 1
+            ? g_strdup("The last row is the block still open when the capture stopped, classified then"
+                       " (as tshark -2 on\nthe saved capture would); its packets showed provisional results.\n")
+            : g_strdup_printf("The last %u rows are the blocks still open when the capture stopped, classified then"
                               " (as tshark -2 on\nthe saved capture would); their packets showed provisional"
                               " results.\n", flows_text.finals);
     else if (stats_live && flows_open.packets > 0)
