@@ -27,6 +27,22 @@ else
 fi
 echo "== per-flow categories of $CAP (tshark -2 -z triage,flows)"
 tshark -q -2 -r "$CAP" -z triage,flows 2>/dev/null
+if [ $# -eq 0 ]; then
+    # Which rows are which session: each session's packets (source, destination,
+    # ports) looked up in the merged sample's triage.flow numbers.
+    echo "== which flows of the table are which session of the sample"
+    for f in tests/fixtures/lab/*-none.pcapng; do
+        s=$(basename "$f" -none.pcapng)
+        tshark -r "$f" -Y "tcp || udp" -T fields -e ip.src -e ip.dst -e tcp.srcport -e tcp.dstport \
+            -e udp.srcport -e udp.dstport 2>/dev/null | sed "s/^/$s\t/"
+    done > build/sample.sessions
+    tshark -2 -r "$CAP" -Y triage.flow -T fields -e triage.flow -e ip.src -e ip.dst -e tcp.srcport \
+        -e tcp.dstport -e udp.srcport -e udp.dstport 2>/dev/null |
+        awk -F'\t' -v OFS='\t' 'NR == FNR { s[$2 FS $3 FS $4 FS $5 FS $6 FS $7] = $1; next }
+            { k = $2 FS $3 FS $4 FS $5 FS $6 FS $7
+              if ((k in s) && !seen[$1]++) f[s[k]] = f[s[k]] " " $1 }
+            END { for (x in f) printf "  %-14s flows%s\n", x, f[x] }' build/sample.sessions - | sort
+fi
 echo "== totals (tshark -2 -z triage,tree)"
 tshark -q -2 -r "$CAP" -z triage,tree 2>/dev/null
 echo "== first packets with their category: their direction's, and their conversation's (tshark -2 -T fields)"
@@ -34,4 +50,13 @@ tshark -2 -r "$CAP" -Y triage -T fields -E header=y \
     -e frame.number -e ip.src -e ip.dst -e triage.flow -e triage.category -e triage.confidence \
     -e triage.conversation.category -e triage.conversation.confidence 2>/dev/null | head -12
 echo
-echo "Open it in the GUI with the column and colours:  wireshark -C TrafficTriage $CAP"
+if ! command -v traffictriage >/dev/null 2>&1 && [ "$(id -u)" -ne 0 ]; then
+    echo "The traffictriage command is in ~/.local/bin: on your PATH from your next login (Debian's"
+    echo "~/.profile adds the folder once it exists); until then run ~/.local/bin/traffictriage."
+fi
+if command -v wireshark >/dev/null 2>&1; then
+    echo "Open it in the GUI with the column and colours:  wireshark -C TrafficTriage $CAP"
+else
+    echo "The Wireshark GUI is not installed (quickstart installs tshark only):  sudo apt install wireshark"
+    echo "then open the sample with the column and colours:  wireshark -C TrafficTriage $CAP"
+fi

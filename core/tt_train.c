@@ -459,10 +459,13 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
         } else {
             score = n_ep ? (double)correct / n_ep : 0.0;   /* no validation split: training accuracy */
         }
-        if (o->log)
+        if (o->log && have_val)
             fprintf(o->log, "epoch %3u  train loss %.4f  train acc %.4f  val balanced acc %.4f  val acc %.4f\n",
                     epoch, w_sum_all > 0 ? loss_sum / w_sum_all : 0.0, n_ep ? (double)correct / n_ep : 0.0,
-                    have_val ? score : NAN, have_val ? val_acc : NAN);
+                    score, val_acc);
+        else if (o->log)   /* --allow-empty-split: nothing to validate on (was "nan") */
+            fprintf(o->log, "epoch %3u  train loss %.4f  train acc %.4f  (no validation split)\n",
+                    epoch, w_sum_all > 0 ? loss_sum / w_sum_all : 0.0, n_ep ? (double)correct / n_ep : 0.0);
         if (score > best_score) {
             best_score = score;
             best_epoch = epoch;

@@ -205,6 +205,7 @@ categories_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt,
      * (triage_stats_add_final), so no node for them */
     if (cs && open_blocks_feed(&cs->open, ti) && !stats_live)
         set_stat_node(st, st_pending, 0, TRUE, (gint)MIN(cs->open.packets, G_MAXINT));
+    triage_stats_tree_blank_rate(st);   /* no flows per millisecond */
     return TAP_PACKET_REDRAW;
 }
 
@@ -230,7 +231,7 @@ static const stat_tap_table_item flows_plain[N_COLS] = {
     { TABLE_ITEM_UINT,   TAP_ALIGN_RIGHT, "Packets",     "%u" },
     { TABLE_ITEM_UINT,   TAP_ALIGN_RIGHT, "Bytes",       "%u" },
     { TABLE_ITEM_STRING, TAP_ALIGN_LEFT,  "Category",    "%s" },
-    { TABLE_ITEM_FLOAT,  TAP_ALIGN_RIGHT, "Confidence",  "%.3f" },
+    { TABLE_ITEM_STRING, TAP_ALIGN_RIGHT, "Confidence",  "%s" },    /* confidence_text() */
     { TABLE_ITEM_STRING, TAP_ALIGN_LEFT,  "Status",      "%s" },
     { TABLE_ITEM_STRING, TAP_ALIGN_LEFT,  "Conversation", "%s" },  /* triage.conversation.category */
 };
@@ -290,7 +291,10 @@ flows_explain(void)
 {
     char *why = NULL;
     if (stats_live && flows_text.finals > 0)
-        why = g_strdup_printf("The last %u rows are the blocks still open when the capture stopped, classified then"
+        why = flows_text.finals == 1
+            ? g_strdup("The last row is the block still open when the capture stopped, classified then"
+                       " (as tshark -2 on\nthe saved capture would); its packets showed provisional results.\n")
+            : g_strdup_printf("The last %u rows are the blocks still open when the capture stopped, classified then"
                               " (as tshark -2 on\nthe saved capture would); their packets showed provisional"
                               " results.\n", flows_text.finals);
     else if (stats_live && flows_open.packets > 0)
@@ -339,9 +343,6 @@ flows_layout(stat_tap_table *table)
         case TABLE_ITEM_STRING:
             snprintf(flows_text.format[c], sizeof flows_text.format[c], "%s%%%s%ds", lead, left ? "-" : "", w);
             break;
-        case TABLE_ITEM_FLOAT:
-            snprintf(flows_text.format[c], sizeof flows_text.format[c], "%s%%%d.3f", lead, w);
-            break;
         default:
             snprintf(flows_text.format[c], sizeof flows_text.format[c], "%s%%%du", lead, w);
             break;
@@ -359,6 +360,20 @@ flows_layout(stat_tap_table *table)
     if (table)
         table->title = flows_text.rule;
     flows_explain();
+}
+
+/* The Confidence column's text: "0.912", as the triage.confidence field
+ * reads (the block's confidence is already triage_confidence_shown()). A
+ * string, not a TABLE_ITEM_FLOAT: Wireshark 4.0's Qt dialog prints a float
+ * cell with 6 decimals whatever its format ("0.912000"). Every value has the
+ * form 0.ddd or 1.000, so the dialog's text sort is the numeric order. Interned:
+ * at most 1,001 strings, never freed. */
+static const char *
+confidence_text(double c)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "%.3f", c);
+    return g_intern_string(buf);
 }
 
 /* Row of each (flow, block) in the one flows table. The table itself is a
@@ -405,7 +420,6 @@ flows_init(stat_tap_table_ui *ui)
     flows_text.text = ui->refcount == 0;
     for (int c = 0; c < N_COLS; c++)
         flows_text.width[c] = (guint)strlen(flows_plain[c].column_name);
-    flows_widen(COL_CONFIDENCE, 5);   /* 0.000 */
     stat_tap_table *table = NULL;
     if (ui->tables && ui->tables->len > 0)
         table = g_array_index(ui->tables, stat_tap_table *, 0);
@@ -450,7 +464,7 @@ flows_add(stat_tap_table *table, const triage_tap_block *b)
         items[COL_FLOW].value.uint_value = b->flow;
         items[COL_BLOCK].value.uint_value = b->block;
         items[COL_CATEGORY].value.string_value = b->category;
-        items[COL_CONFIDENCE].value.float_value = b->confidence;
+        items[COL_CONFIDENCE].value.string_value = confidence_text(b->confidence);
         items[COL_STATUS].value.string_value = b->status;
         items[COL_CONV].value.string_value = b->conv_category ? b->conv_category : "";
         row = table->num_elements;
@@ -466,6 +480,7 @@ flows_add(stat_tap_table *table, const triage_tap_block *b)
         flows_widen(COL_PROTO, (guint)strlen(items[COL_PROTO].value.string_value));
         flows_widen(COL_FLOW, digits(b->flow));
         flows_widen(COL_BLOCK, digits(b->block));
+        flows_widen(COL_CONFIDENCE, (guint)strlen(items[COL_CONFIDENCE].value.string_value));
         flows_widen(COL_CATEGORY, (guint)strlen(b->category));
         flows_widen(COL_STATUS, (guint)strlen(b->status));
         flows_widen(COL_CONV, (guint)strlen(items[COL_CONV].value.string_value));

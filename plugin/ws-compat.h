@@ -88,10 +88,12 @@ typedef gboolean triage_pref_bool;
 /* A stats_tree shows only the columns before the burst ones: Topic, Count,
  * Average, Min, Max, Rate, Percent (st->num_columns, stats_tree_priv.h).
  * Every release from 4.0 on sets num_columns before calling the tree's init
- * callback (stats_tree_new, stats_tree_reinit) and formats a node's burst
- * columns only when num_columns reaches them; tshark and the Qt dialog
- * iterate up to num_columns. Columns are positional: Rate cannot go without
- * Percent. */
+ * callback (stats_tree_reinit; tshark's stats_tree_new too) and formats a
+ * node's burst columns only when num_columns reaches them; tshark prints
+ * num_columns columns. The Qt dialog (4.0) builds its header from
+ * stats_tree_new's num_columns, before any init callback: it keeps the Burst
+ * Rate and Burst Start headers, with empty cells (seen in the screenshot). Columns are positional: Rate cannot go without
+ * Percent, so Rate stays and is left blank (triage_stats_tree_blank_rate). */
 #include <epan/stats_tree_priv.h>
 #define TRIAGE_STATS_TREE_NO_BURST_COLUMNS 7
 static inline void
@@ -99,6 +101,18 @@ triage_stats_tree_drop_burst_columns(stats_tree *st)
 {
     if (st->num_columns > TRIAGE_STATS_TREE_NO_BURST_COLUMNS)
         st->num_columns = TRIAGE_STATS_TREE_NO_BURST_COLUMNS;
+}
+
+/* Rate (ms) is a node's count over the milliseconds from the tree's first
+ * packet to its latest (st->elapsed, which stats_tree_packet sets before
+ * each packet callback); a node's rate is printed only when st->elapsed is
+ * non-zero, in every release from 4.0 on. Flows or blocks per millisecond
+ * mean nothing, so the tree's packet callback zeroes it after each packet
+ * (st->start, from which the next packet computes it again, stays). */
+static inline void
+triage_stats_tree_blank_rate(stats_tree *st)
+{
+    st->elapsed = 0.0;
 }
 
 /* Callback type of register_postseq_cleanup_routine (unchanged so far). */

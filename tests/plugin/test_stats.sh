@@ -64,6 +64,12 @@ for c in $(rows "$TT_OUT/z2" | awk -F'|' '{ gsub(/ /, "", $10); print $10 }' | s
 done
 grep -q "Burst" "$TT_OUT/z2" && fail "the tree still has burst columns"
 echo "ok: no burst columns"
+# nor a rate (flows per millisecond): after a row's count only its percent
+awk '/^Topic \/ Item/ { t = 1; next } t == 1 && /^-+$/ { t = 2; next } t == 2 && /^(-+)?$/ { exit } t == 2 && match($0, /  +[0-9]/) {
+        n++; k = split(substr($0, RSTART), f, " ")
+        if (k != 2 || f[2] !~ /%$/) { print "tree row with more than count and percent: " $0; bad = 1 } }
+    END { if (n == 0) print "no tree rows"; exit bad || n == 0 }' "$TT_OUT/z2" || fail "-2 tree: Rate column not empty"
+echo "ok: no rate in the tree"
 # the text table: the line saying what a row is above the header, every
 # column aligned, confidence with 3 decimals
 awk '/^One row per flow and time block/ { one = NR } /^Source +\|/ { if (one && one < NR) ok = 1; exit } END { exit !ok }' "$TT_OUT/z2" ||
@@ -71,6 +77,12 @@ awk '/^One row per flow and time block/ { one = NR } /^Source +\|/ { if (one && 
 aligned "$TT_OUT/z2" || fail "-2 flows table: columns not aligned"
 rows "$TT_OUT/z2" | awk -F'|' '$11 !~ /^ +[01]\.[0-9][0-9][0-9] $/ { exit 1 }' || fail "-2 flows: confidence not with 3 decimals"
 echo "ok: -2 flows table aligned, explained above its header, confidence with 3 decimals"
+# each row's confidence reads as its block's triage.confidence field
+tt_tshark -r "$cap" -2 "${P[@]}" -Y triage -T fields -e triage.flow -e triage.block -e triage.confidence |
+    sort -u | awk '{ printf "%s/%s/%.3f\n", $1, $2, $3 }' | sort > "$TT_OUT/conf_fields"
+rows "$TT_OUT/z2" | awk -F'|' '{ gsub(/ /, ""); print $6 "/" $7 "/" $11 }' | sort > "$TT_OUT/conf_rows"
+cmp -s "$TT_OUT/conf_fields" "$TT_OUT/conf_rows" || fail "row confidences differ from triage.confidence: $(diff "$TT_OUT/conf_fields" "$TT_OUT/conf_rows" | head -5)"
+echo "ok: each row's confidence = triage.confidence of its block"
 
 # filter argument
 tt_tshark -r "$cap" -2 "${P[@]}" -q -z triage,flows,udp > "$TT_OUT/zudp"
