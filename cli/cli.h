@@ -47,6 +47,8 @@ typedef struct {
 #define TT_CLI_MODEL_ENTRIES 13   /* entries tt_cli_model_entries writes, the terminator included */
 /* Defaults into o, and the GOptionEntry table bound to o's fields into entries. */
 void tt_cli_model_entries(tt_cli_model_opts *o, GOptionEntry entries[TT_CLI_MODEL_ENTRIES]);
+/* Frees the strings the options were given. */
+void tt_cli_model_opts_clear(tt_cli_model_opts *o);
 /* The input spec and architecture the options ask for. */
 gboolean tt_cli_model_spec(const tt_cli_model_opts *o, tt_spec *spec, tt_arch *arch, GError **error);
 /* A new model of arch over spec for classes (NULL-terminated), named and seeded as the options say. */

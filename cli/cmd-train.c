@@ -5,49 +5,43 @@
 #include "cli.h"
 #include "tt_train.h"
 
-int tt_cli_init_model(int argc, char **argv)
+static int init_model(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int argc, char **argv)
 {
     GError *e = NULL;
-    tt_cli_model_opts mo;
-    GOptionEntry model_entries[TT_CLI_MODEL_ENTRIES];
-    tt_cli_model_entries(&mo, model_entries);
     if (!tt_cli_parse_opts(model_entries, NULL, "", "Write a randomly initialised (untrained) model: for tests and as a training start.", &argc, &argv, &e))
         return tt_cli_fail(e);
-    if (!mo.out || !mo.classes) {
+    if (!mo->out || !mo->classes) {
         fprintf(stderr, "traffictriage init-model: --classes and --output are required\n");
         return 2;
     }
     tt_spec spec;
     tt_arch arch;
-    if (!tt_cli_model_spec(&mo, &spec, &arch, &e))
+    if (!tt_cli_model_spec(mo, &spec, &arch, &e))
         return tt_cli_fail(e);
-    char **classes = g_strsplit(mo.classes, ",", -1);
-    tt_model *m = tt_cli_model_new(&mo, &spec, arch, classes, &e);
+    char **classes = g_strsplit(mo->classes, ",", -1);
+    tt_model *m = tt_cli_model_new(mo, &spec, arch, classes, &e);
     g_strfreev(classes);
     if (!m)
         return tt_cli_fail(e);
     g_free(m->meta);
-    m->meta = g_strdup_printf("untrained=yes (random weights from seed %" G_GINT64_FORMAT ")\n", mo.seed);
-    if (mo.threshold >= 0.0) {
-        char *with = g_strdup_printf("%sthreshold=%g\n", m->meta, mo.threshold);
+    m->meta = g_strdup_printf("untrained=yes (random weights from seed %" G_GINT64_FORMAT ")\n", mo->seed);
+    if (mo->threshold >= 0.0) {
+        char *with = g_strdup_printf("%sthreshold=%g\n", m->meta, mo->threshold);
         g_free(m->meta);
         m->meta = with;
     }
-    if (!tt_model_save_file(m, mo.out, &e)) {
+    if (!tt_model_save_file(m, mo->out, &e)) {
         tt_model_free(m);
         return tt_cli_fail(e);
     }
-    printf("%s  %s\n", m->sha256, mo.out);
+    printf("%s  %s\n", m->sha256, mo->out);
     tt_model_free(m);
     return 0;
 }
 
-int tt_cli_train(int argc, char **argv)
+static int train(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int argc, char **argv)
 {
     GError *e = NULL;
-    tt_cli_model_opts mo;
-    GOptionEntry model_entries[TT_CLI_MODEL_ENTRIES];
-    tt_cli_model_entries(&mo, model_entries);
     double val = 0.15, test = 0.15;
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
     double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0, aug_trunc = 0.0;
@@ -88,7 +82,7 @@ int tt_cli_train(int argc, char **argv)
                            "DATA: #ttmanifest files (labelled captures), #ttseries files, captures as FILE.pcap:LABEL,\n"
                            "or original FlowPic CSV files as FILE.csv:LABEL.", &argc, &argv, &e))
         return tt_cli_fail(e);
-    if (!mo.out || argc < 2)
+    if (!mo->out || argc < 2)
         return tt_cli_usage("train [OPTIONS] -o MODEL DATA...");
     tt_model *m = NULL;
     tt_spec spec;
@@ -98,10 +92,10 @@ int tt_cli_train(int argc, char **argv)
         if (!m)
             return tt_cli_fail(e);
         spec = m->spec;
-    } else if (!tt_cli_model_spec(&mo, &spec, &arch, &e)) {
+    } else if (!tt_cli_model_spec(mo, &spec, &arch, &e)) {
         return tt_cli_fail(e);
     }
-    char **classes = mo.classes ? g_strsplit(mo.classes, ",", -1) : NULL;
+    char **classes = mo->classes ? g_strsplit(mo->classes, ",", -1) : NULL;
     if (m) {
         g_strfreev(classes);
         classes = g_new0(char *, m->n_classes + 1);
@@ -124,7 +118,7 @@ int tt_cli_train(int argc, char **argv)
         classes = g_new0(char *, ds->classes->len + 1);
         for (guint i = 0; i < ds->classes->len; i++)
             classes[i] = g_strdup(g_ptr_array_index(ds->classes, i));
-        m = tt_cli_model_new(&mo, &spec, arch, classes, &e);
+        m = tt_cli_model_new(mo, &spec, arch, classes, &e);
         if (!m)
             return tt_cli_fail(e);
     }
@@ -135,10 +129,10 @@ int tt_cli_train(int argc, char **argv)
         if (!tt_split_read(ds, split_in, split, &e))
             return tt_cli_fail(e);
     } else if (split_unit) {
-        if (!tt_split_groups_by_unit(ds, split_unit, val, test, (uint64_t)mo.seed, split, &e))
+        if (!tt_split_groups_by_unit(ds, split_unit, val, test, (uint64_t)mo->seed, split, &e))
             return tt_cli_fail(e);
     } else {
-        tt_split_groups(ds, val, test, (uint64_t)mo.seed, split);
+        tt_split_groups(ds, val, test, (uint64_t)mo->seed, split);
         if (test_groups && !tt_split_by_regex(ds, test_groups, TT_SPLIT_TEST, split, &e))
             return tt_cli_fail(e);
     }
@@ -161,7 +155,7 @@ int tt_cli_train(int argc, char **argv)
 
     tt_train_opts o;
     tt_train_opts_default(&o);
-    o.seed = (uint64_t)mo.seed;
+    o.seed = (uint64_t)mo->seed;
     o.max_epochs = (uint32_t)MAX(1, epochs);
     o.patience = (uint32_t)MAX(1, patience);
     o.batch = (uint32_t)MAX(1, batch);
@@ -179,8 +173,8 @@ int tt_cli_train(int argc, char **argv)
     GString *meta = g_string_new(NULL);
     if (note)
         g_string_append_printf(meta, "note=%s\n", note);
-    if (mo.threshold >= 0.0)
-        g_string_append_printf(meta, "threshold=%g\n", mo.threshold);
+    if (mo->threshold >= 0.0)
+        g_string_append_printf(meta, "threshold=%g\n", mo->threshold);
     if (split_in) {
         char *base = g_path_get_basename(split_in);   /* no machine-local path in a shipped model */
         g_string_append_printf(meta, "split=by group (session/capture), read from %s; groups train %u, val %u, test %u\n",
@@ -189,7 +183,7 @@ int tt_cli_train(int argc, char **argv)
     } else
         g_string_append_printf(meta, "split=by group (session/capture)%s%s, seed %" G_GINT64_FORMAT ", val %.2f, test %.2f%s%s; groups train %u, val %u, test %u\n",
                                split_unit ? ", unit " : "", split_unit ? split_unit : "",
-                               mo.seed, val, test, test_groups ? ", held out: " : "", test_groups ? test_groups : "",
+                               mo->seed, val, test, test_groups ? ", held out: " : "", test_groups ? test_groups : "",
                                gcount[0], gcount[1], gcount[2]);
     g_free(m->meta);
     m->meta = g_string_free(meta, FALSE);
@@ -205,9 +199,9 @@ int tt_cli_train(int argc, char **argv)
         g_free(m->meta);
         m->meta = line;
     }
-    if (!tt_model_save_file(m, mo.out, &e))
+    if (!tt_model_save_file(m, mo->out, &e))
         return tt_cli_fail(e);
-    printf("model %s written to %s (sha256 %.12s)\n", m->name, mo.out, m->sha256);
+    printf("model %s written to %s (sha256 %.12s)\n", m->name, mo->out, m->sha256);
     if (have_test) {
         printf("test split (groups never seen in training):\n");
         tt_eval_print(m, &ev, stdout);
@@ -234,4 +228,25 @@ int tt_cli_train(int argc, char **argv)
     g_strfreev(where);
     g_strfreev(balance_attrs);
     return 0;
+}
+
+/* Both commands: the model options bound, the command run, the options' strings freed. */
+static int with_model_opts(int (*cmd)(tt_cli_model_opts *, const GOptionEntry *, int, char **), int argc, char **argv)
+{
+    tt_cli_model_opts mo;
+    GOptionEntry model_entries[TT_CLI_MODEL_ENTRIES];
+    tt_cli_model_entries(&mo, model_entries);
+    int rc = cmd(&mo, model_entries, argc, argv);
+    tt_cli_model_opts_clear(&mo);
+    return rc;
+}
+
+int tt_cli_init_model(int argc, char **argv)
+{
+    return with_model_opts(init_model, argc, argv);
+}
+
+int tt_cli_train(int argc, char **argv)
+{
+    return with_model_opts(train, argc, argv);
 }

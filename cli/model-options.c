@@ -29,6 +29,13 @@ void tt_cli_model_entries(tt_cli_model_opts *o, GOptionEntry entries[TT_CLI_MODE
     memcpy(entries, table, sizeof table);
 }
 
+void tt_cli_model_opts_clear(tt_cli_model_opts *o)
+{
+    char **strings[] = { &o->arch, &o->classes, &o->task, &o->name, &o->out, &o->time_scale, &o->counts };
+    for (size_t i = 0; i < G_N_ELEMENTS(strings); i++)
+        g_clear_pointer(strings[i], g_free);
+}
+
 /* The value v that option --opt's name value gave into *out, or an error
  * naming the choices when v < 0 (an unknown name). */
 static gboolean named(int v, const char *opt, const char *value, const char *choices, uint8_t *out, GError **error)
