@@ -753,6 +753,27 @@ gboolean tt_dataset_add_file(tt_dataset *ds, const char *path, const char *label
     return tt_dataset_add_flowpic_csv(ds, path, label, error);
 }
 
+gboolean tt_dataset_add_input(tt_dataset *ds, const char *arg, GError **error)
+{
+    char *path = g_strdup(arg);
+    char *label = NULL;
+    char *colon = strrchr(path, ':');
+    if (colon && !g_file_test(path, G_FILE_TEST_EXISTS)) {
+        *colon = 0;
+        label = colon + 1;
+    }
+    gboolean ok;
+    if (g_str_has_suffix(path, ".pcap") || g_str_has_suffix(path, ".pcapng") || g_str_has_suffix(path, ".cap")) {
+        char *base = g_path_get_basename(path);
+        ok = tt_dataset_add_capture(ds, path, label ? label : "unlabelled", base, error);
+        g_free(base);
+    } else {
+        ok = tt_dataset_add_file(ds, path, label, error);
+    }
+    g_free(path);
+    return ok;
+}
+
 static gint cmp_by_name(gconstpointer a, gconstpointer b, gpointer names)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;

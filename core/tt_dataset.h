@@ -80,6 +80,11 @@ gboolean tt_dataset_add_flowpic_csv(tt_dataset *ds, const char *path, const char
 /* Dispatch on the first line: #ttmanifest, #ttseries; otherwise FlowPic CSV
  * (which then needs label). */
 gboolean tt_dataset_add_file(tt_dataset *ds, const char *path, const char *label, GError **error);
+/* One DATA argument of the trainer: "FILE" or "FILE:LABEL" (the last colon,
+ * unless FILE:LABEL itself names an existing file). A capture (.pcap,
+ * .pcapng, .cap) gives every flow the label ("unlabelled" without one) and
+ * the file's base name as group; any other file goes to tt_dataset_add_file. */
+gboolean tt_dataset_add_input(tt_dataset *ds, const char *arg, GError **error);
 
 /* Sort a learned class list by name (remapping labels). */
 void tt_dataset_finish(tt_dataset *ds);

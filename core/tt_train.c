@@ -117,6 +117,63 @@ gboolean tt_split_by_regex(const tt_dataset *ds, const char *regex, uint8_t spli
     return TRUE;
 }
 
+static const char *const SPLIT_NAMES[] = { [TT_SPLIT_TRAIN] = "train", [TT_SPLIT_VAL] = "val",
+                                            [TT_SPLIT_TEST] = "test", [TT_SPLIT_NONE] = "none" };
+
+const char *tt_split_name(uint8_t side)
+{
+    return SPLIT_NAMES[side < G_N_ELEMENTS(SPLIT_NAMES) ? side : TT_SPLIT_NONE];
+}
+
+uint8_t tt_split_from_name(const char *name)
+{
+    for (uint8_t i = 0; i < TT_SPLIT_NONE; i++)
+        if (strcmp(name, SPLIT_NAMES[i]) == 0)
+            return i;
+    return TT_SPLIT_NONE;
+}
+
+/* ---- the split file ------------------------------------------------------------- */
+
+gboolean tt_split_write(const tt_dataset *ds, const uint8_t *split, const char *path, GError **error)
+{
+    GString *s = g_string_new("#ttsplit v1\n");
+    for (guint g = 0; g < ds->groups->len; g++)
+        g_string_append_printf(s, "%s\t%s\n", (char *)g_ptr_array_index(ds->groups, g), tt_split_name(split[g]));
+    gboolean ok = g_file_set_contents(path, s->str, (gssize)s->len, error);
+    g_string_free(s, TRUE);
+    return ok;
+}
+
+gboolean tt_split_read(const tt_dataset *ds, const char *path, uint8_t *out, GError **error)
+{
+    char *text;
+    if (!g_file_get_contents(path, &text, NULL, error))
+        return FALSE;
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    char **lines = g_strsplit(text, "\n", -1);
+    g_free(text);
+    for (char **l = lines; *l; l++) {
+        if (!**l || **l == '#')
+            continue;
+        char *tab = strrchr(*l, '\t');
+        if (!tab)
+            continue;
+        *tab = 0;
+        g_hash_table_insert(h, g_strdup(*l), GINT_TO_POINTER(tt_split_from_name(tab + 1) + 1));
+    }
+    g_strfreev(lines);
+    gpointer dflt = g_hash_table_lookup(h, "*");
+    for (guint g = 0; g < ds->groups->len; g++) {
+        gpointer v = g_hash_table_lookup(h, g_ptr_array_index(ds->groups, g));
+        if (!v)
+            v = dflt;
+        out[g] = v ? (uint8_t)(GPOINTER_TO_INT(v) - 1) : TT_SPLIT_NONE;
+    }
+    g_hash_table_destroy(h);
+    return TRUE;
+}
+
 /* ---- augmentation --------------------------------------------------------------- */
 
 void tt_train_opts_default(tt_train_opts *o)

@@ -27,6 +27,17 @@ gboolean tt_split_groups_by_unit(const tt_dataset *ds, const char *unit_regex,
 /* Assign groups whose name matches regex to TEST and the rest as given. */
 gboolean tt_split_by_regex(const tt_dataset *ds, const char *regex, uint8_t split_if_match,
                            uint8_t *out, GError **error);
+/* The name of a side ("train", "val", "test", "none") and back: TT_SPLIT_NONE
+ * for any other name. */
+const char *tt_split_name(uint8_t side);
+uint8_t tt_split_from_name(const char *name);
+/* The split file (`train --split-out`, `--split`): "#ttsplit v1", then one
+ * line "GROUP<TAB>SIDE" per group of ds. Reading takes the side after a
+ * line's last tab; lines without a tab, empty ones and comments are skipped;
+ * a group "*" gives the side of every group not listed, and a group neither
+ * listed nor covered is TT_SPLIT_NONE. out has ds->groups->len entries. */
+gboolean tt_split_write(const tt_dataset *ds, const uint8_t *split, const char *path, GError **error);
+gboolean tt_split_read(const tt_dataset *ds, const char *path, uint8_t *out, GError **error);
 
 typedef struct {
     uint64_t seed;

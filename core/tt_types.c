@@ -72,6 +72,27 @@ gboolean tt_spec_validate(const tt_spec *s, GError **error)
 #undef BAD
 }
 
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i] && strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+int tt_time_scale_from_name(const char *name)
+{
+    static const char *const names[] = { [TT_TIME_FIXED] = "fixed", [TT_TIME_SPAN] = "span" };
+    return name_index(names, G_N_ELEMENTS(names), name);
+}
+
+int tt_count_transform_from_name(const char *name)
+{
+    static const char *const names[] = { [TT_COUNT_RAW] = "raw", [TT_COUNT_CLIP_SCALE] = "clip",
+                                         [TT_COUNT_LOG1P] = "log" };
+    return name_index(names, G_N_ELEMENTS(names), name);
+}
+
 void tt_key_reverse(const tt_key *k, tt_key *r)
 {
     tt_key t;

@@ -75,6 +75,11 @@ void tt_spec_init_paper(tt_spec *spec);
 void tt_spec_init_mini(tt_spec *spec, uint32_t side);
 /* Check every field; returns FALSE with a TT_ERROR on a bad spec. */
 gboolean tt_spec_validate(const tt_spec *spec, GError **error);
+/* The names of the time scales ("fixed", "span") and count transforms ("raw",
+ * "clip", "log"), as the trainer's options spell them: the value, or -1 for
+ * another name. */
+int tt_time_scale_from_name(const char *name);
+int tt_count_transform_from_name(const char *name);
 
 /* A directed 5-tuple. Always zero-initialise (it is hashed bytewise). */
 typedef struct {

@@ -344,18 +344,41 @@ static float *dense_bwd(const nn_ctx *c, const tt_layer *l, const float *x, cons
 }
 
 /* ------------------------------------------------------------------------ */
+/* Settings, as `traffictriage info` lists them                              */
+
+static void conv_args(const tt_layer *l, char *buf, size_t len)
+{
+    g_snprintf(buf, len, "(%u@%ux%u/%u)", l->out_c, l->kh, l->kw, l->sh);
+}
+
+static void maxpool_args(const tt_layer *l, char *buf, size_t len)
+{
+    g_snprintf(buf, len, "(%u)", l->kh);
+}
+
+static void dropout_args(const tt_layer *l, char *buf, size_t len)
+{
+    g_snprintf(buf, len, "(%g)", (double)l->rate);
+}
+
+static void dense_args(const tt_layer *l, char *buf, size_t len)
+{
+    g_snprintf(buf, len, "(%u)", l->out_c);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The table                                                                */
 
 static const nn_layer_ops OPS[] = {
-    [TT_LAYER_CONV] = { .name = "conv", .params = TRUE, .shape = conv_shape,
+    [TT_LAYER_CONV] = { .name = "conv", .params = TRUE, .args = conv_args, .shape = conv_shape,
                         .forward = conv_fwd, .backward = conv_bwd },
     [TT_LAYER_RELU] = { .name = "relu", .in_place = TRUE, .shape = relu_shape,
                         .forward = relu_fwd, .backward = relu_bwd, .map_forward = cm_relu_layer },
-    [TT_LAYER_MAXPOOL] = { .name = "maxpool", .shape = maxpool_shape,
+    [TT_LAYER_MAXPOOL] = { .name = "maxpool", .args = maxpool_args, .shape = maxpool_shape,
                            .forward = maxpool_fwd, .backward = maxpool_bwd, .map_forward = cm_pool_layer },
-    [TT_LAYER_DROPOUT] = { .name = "dropout", .in_place = TRUE, .shape = dropout_shape,
+    [TT_LAYER_DROPOUT] = { .name = "dropout", .in_place = TRUE, .args = dropout_args, .shape = dropout_shape,
                            .forward = dropout_fwd, .backward = dropout_bwd, .map_forward = cm_identity_layer },
-    [TT_LAYER_DENSE] = { .name = "dense", .params = TRUE, .shape = dense_shape,
+    [TT_LAYER_DENSE] = { .name = "dense", .params = TRUE, .args = dense_args, .shape = dense_shape,
                          .forward = dense_fwd, .backward = dense_bwd },
 };
 
@@ -368,6 +391,19 @@ const char *tt_layer_kind_name(uint32_t kind)
 {
     const nn_layer_ops *ops = nn_ops(kind);
     return ops ? ops->name : NULL;
+}
+
+const char *tt_layer_format(const tt_layer *l, char *buf, size_t len)
+{
+    const nn_layer_ops *ops = nn_ops(l->kind);
+    char args[64] = "";
+    if (ops && ops->args)
+        ops->args(l, args, sizeof args);
+    if (ops)
+        g_snprintf(buf, len, "%s%s", ops->name, args);
+    else
+        g_snprintf(buf, len, "(null)");   /* printf("%s", NULL) in glibc, as before */
+    return buf;
 }
 
 gboolean tt_net_check(const tt_net *net, GError **error)

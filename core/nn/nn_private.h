@@ -353,6 +353,9 @@ typedef struct {
     const char *name;     /* as in `traffictriage info` and in error messages */
     gboolean params;      /* has weights and biases */
     gboolean in_place;    /* after layer 0, its output is its input's buffer */
+    /* Writes the layer's settings as `traffictriage info` shows them after its
+     * name, e.g. "(6@5x5/1)"; NULL: a kind without settings. */
+    void (*args)(const tt_layer *l, char *buf, size_t len);
     /* Checks l (layer i) against its input c x h x w, sets the output shape in
      * c, h, w, the weight and bias counts and the dense multiply-adds. */
     gboolean (*shape)(tt_layer *l, uint32_t i, uint64_t *c, uint64_t *h, uint64_t *w, uint64_t *nw,

@@ -82,6 +82,10 @@ void tt_net_free(tt_net *net);
 /* Name of a layer kind ("conv", "relu", "maxpool", "dropout", "dense");
  * NULL for a kind the engine does not know. */
 const char *tt_layer_kind_name(uint32_t kind);
+/* A layer as `traffictriage info` lists it: its kind's name and settings,
+ * e.g. "conv(6@5x5/1)", "relu", "maxpool(2)", "dropout(0.25)", "dense(120)";
+ * "(null)" for a kind the engine does not know. Returns buf (>= 64 bytes). */
+const char *tt_layer_format(const tt_layer *l, char *buf, size_t len);
 
 /* Checks that the engine can run every layer of net (a net made by
  * tt_net_new can, unless its layers were changed since): FALSE with a

@@ -271,6 +271,54 @@ static void test_flowpic_csv(void)
     g_free(path);
 }
 
+/* A DATA argument: FILE:LABEL split at the last colon unless the whole names a
+ * file; captures by suffix (labelled, grouped by base name), the rest by content. */
+static void test_input(void)
+{
+    tt_spec s = small_spec();
+    tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
+    GError *e = NULL;
+    char *cap = g_build_filename(TT_TEST_FIXTURES, "..", "captures", "long.pcap", NULL);
+    char *arg = g_strconcat(cap, ":video", NULL);
+    g_assert_true(tt_dataset_add_input(ds, arg, &e));
+    g_assert_no_error(e);
+    g_assert_true(tt_dataset_add_input(ds, cap, &e));             /* no label: "unlabelled" */
+    g_assert_no_error(e);
+    tt_dataset_finish(ds);
+    g_assert_cmpuint(ds->groups->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(ds->groups, 0), ==, "long.pcap");
+    g_assert_cmpuint(ds->classes->len, ==, 2);
+    g_assert_cmpstr(g_ptr_array_index(ds->classes, 0), ==, "unlabelled");
+    g_assert_cmpstr(g_ptr_array_index(ds->classes, 1), ==, "video");
+    g_assert_cmpuint(ds->samples->len, >, 0);
+    tt_dataset_free(ds);
+
+    /* a CSV whose own name has a colon: the whole argument is the file, so no label */
+    char *csv = tmp_file("tt-test:odd.csv", "cap1.pcap,10.0.0.1,1000,10.0.0.2,2000,UDP,0.0,3,0.0,1.0,2.0,,100,200,300\n");
+    ds = tt_dataset_new(&s, NULL, 0);
+    g_assert_false(tt_dataset_add_input(ds, csv, &e));           /* FlowPic CSV needs a label */
+    g_assert_error(e, TT_ERROR, TT_ERROR_INVALID);
+    g_clear_error(&e);
+    char *labelled = g_strconcat(csv, ":chat", NULL);
+    g_assert_true(tt_dataset_add_input(ds, labelled, &e));
+    g_assert_no_error(e);
+    tt_dataset_finish(ds);
+    g_assert_cmpuint(ds->samples->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(ds->classes, 0), ==, "chat");
+    tt_dataset_free(ds);
+
+    ds = tt_dataset_new(&s, NULL, 0);
+    g_assert_false(tt_dataset_add_input(ds, "/nonexistent/x.pcap:chat", &e));
+    g_assert_nonnull(e);
+    g_clear_error(&e);
+    tt_dataset_free(ds);
+    g_remove(csv);
+    g_free(labelled);
+    g_free(csv);
+    g_free(arg);
+    g_free(cap);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -280,5 +328,6 @@ int main(int argc, char **argv)
     g_test_add_func("/dataset/fixed-classes", test_fixed_classes);
     g_test_add_func("/dataset/label-attr", test_label_attr);
     g_test_add_func("/dataset/flowpic-csv", test_flowpic_csv);
+    g_test_add_func("/dataset/input", test_input);
     return g_test_run();
 }

@@ -5,6 +5,7 @@
 
 #include <glib/gstdio.h>
 
+#include "tt_arch.h"
 #include "tt_model.h"
 
 static tt_model *tiny_model(void)
@@ -442,6 +443,92 @@ static void test_pool_stored(void)
     g_assert_cmpuint(qa[2], ==, 0);
 }
 
+/* ---- the stock architectures by name (tt_arch.h), and the names the trainer
+ * and `traffictriage info` use for time scales, count transforms and layers ---- */
+
+static void test_arch_names(void)
+{
+    g_assert_cmpint(tt_arch_from_name("lenet"), ==, TT_ARCH_LENET);
+    g_assert_cmpint(tt_arch_from_name("flowpic"), ==, TT_ARCH_FLOWPIC);
+    g_assert_cmpint(tt_arch_from_name("LeNet"), ==, -1);
+    g_assert_cmpint(tt_arch_from_name(""), ==, -1);
+    g_assert_cmpstr(tt_arch_name(TT_ARCH_LENET), ==, "lenet");
+    g_assert_cmpstr(tt_arch_name(TT_ARCH_FLOWPIC), ==, "flowpic");
+    g_assert_cmpint(tt_time_scale_from_name("fixed"), ==, TT_TIME_FIXED);
+    g_assert_cmpint(tt_time_scale_from_name("span"), ==, TT_TIME_SPAN);
+    g_assert_cmpint(tt_time_scale_from_name("spans"), ==, -1);
+    g_assert_cmpint(tt_count_transform_from_name("raw"), ==, TT_COUNT_RAW);
+    g_assert_cmpint(tt_count_transform_from_name("clip"), ==, TT_COUNT_CLIP_SCALE);
+    g_assert_cmpint(tt_count_transform_from_name("log"), ==, TT_COUNT_LOG1P);
+    g_assert_cmpint(tt_count_transform_from_name("log1p"), ==, -1);
+}
+
+static void test_arch_spec(void)
+{
+    tt_spec a, b;
+    tt_arch_spec(TT_ARCH_LENET, 48, &a);
+    tt_spec_init_mini(&b, 48);
+    g_assert_cmpmem(&a, sizeof a, &b, sizeof b);
+    g_assert_cmpuint(tt_arch_default_side(TT_ARCH_LENET), ==, 32);
+    tt_arch_spec(TT_ARCH_FLOWPIC, tt_arch_default_side(TT_ARCH_FLOWPIC), &a);
+    tt_spec_init_paper(&b);
+    g_assert_cmpmem(&a, sizeof a, &b, sizeof b);
+    tt_arch_spec(TT_ARCH_FLOWPIC, 64, &a);
+    g_assert_cmpuint(a.time_bins, ==, 64);
+    g_assert_cmpuint(a.size_bins, ==, 64);
+    g_assert_cmpfloat(a.block_seconds, ==, 60.0);
+}
+
+static void test_arch_model(void)
+{
+    tt_spec s;
+    tt_arch_spec(TT_ARCH_LENET, 32, &s);
+    const char *cls[] = { "chat", "video", "voip" };
+    GError *e = NULL;
+    tt_model *m = tt_arch_model(TT_ARCH_LENET, &s, "category", NULL, cls, 3, 7, &e);
+    g_assert_no_error(e);
+    g_assert_nonnull(m);
+    g_assert_cmpstr(m->name, ==, "category-lenet32-15s");
+    g_assert_cmpstr(m->task, ==, "category");
+    g_assert_cmpuint(m->n_classes, ==, 3);
+    g_assert_cmpuint(m->net->n_out, ==, 3);
+    tt_layer layers[TT_MAX_LAYERS];
+    uint32_t nl = tt_arch_layers(TT_ARCH_LENET, 3, layers);
+    g_assert_cmpuint(m->net->n_layers, ==, nl);
+    /* the same seed, the same weights; another seed, others */
+    tt_model *same = tt_arch_model(TT_ARCH_LENET, &s, "tunnel", "x", cls, 3, 7, NULL);
+    tt_model *other = tt_arch_model(TT_ARCH_LENET, &s, "tunnel", "x", cls, 3, 8, NULL);
+    g_assert_cmpstr(same->name, ==, "x");
+    g_assert_cmpmem(m->net->params, m->net->n_params * sizeof(float), same->net->params, same->net->n_params * sizeof(float));
+    g_assert_true(memcmp(m->net->params, other->net->params, m->net->n_params * sizeof(float)) != 0);
+    char buf[64];
+    g_assert_cmpstr(tt_layer_format(&m->net->layers[0], buf, sizeof buf), ==, "conv(6@5x5/1)");
+    g_assert_cmpstr(tt_layer_format(&m->net->layers[1], buf, sizeof buf), ==, "relu");
+    g_assert_cmpstr(tt_layer_format(&m->net->layers[2], buf, sizeof buf), ==, "maxpool(2)");
+    g_assert_cmpstr(tt_layer_format(&m->net->layers[nl - 1], buf, sizeof buf), ==, "dense(3)");
+    tt_layer odd = { .kind = 99 };
+    g_assert_cmpstr(tt_layer_format(&odd, buf, sizeof buf), ==, "(null)");
+    tt_model_free(m);
+    tt_model_free(same);
+    tt_model_free(other);
+}
+
+static void test_arch_model_errors(void)
+{
+    tt_spec s;
+    tt_arch_spec(TT_ARCH_LENET, 8, &s);            /* too small for the LeNet's convolutions */
+    const char *cls[] = { "a", "b" };
+    GError *e = NULL;
+    g_assert_null(tt_arch_model(TT_ARCH_LENET, &s, "category", NULL, cls, 2, 1, &e));
+    g_assert_error(e, TT_ERROR, TT_ERROR_SHAPE);
+    g_clear_error(&e);
+    tt_arch_spec(TT_ARCH_LENET, 32, &s);
+    const char *dup[] = { "a", "a" };               /* a class twice */
+    g_assert_null(tt_arch_model(TT_ARCH_LENET, &s, "category", NULL, dup, 2, 1, &e));
+    g_assert_nonnull(e);
+    g_clear_error(&e);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -464,5 +551,9 @@ int main(int argc, char **argv)
         g_free(path);
     }
     g_test_add_func("/model/pool/stored", test_pool_stored);
+    g_test_add_func("/model/arch/names", test_arch_names);
+    g_test_add_func("/model/arch/spec", test_arch_spec);
+    g_test_add_func("/model/arch/model", test_arch_model);
+    g_test_add_func("/model/arch/model-errors", test_arch_model_errors);
     return g_test_run();
 }

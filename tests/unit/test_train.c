@@ -59,9 +59,9 @@ static tt_model *train_once(tt_dataset *ds, uint8_t *split, uint64_t seed, tt_ev
     return m;
 }
 
-static void test_separable(void)
+/* The series file at path as a dataset of 16 x 16 pictures. */
+static tt_dataset *load_series(const char *path)
 {
-    char *path = write_series(40);
     tt_spec spec;
     tt_spec_init_mini(&spec, 16);
     tt_dataset *ds = tt_dataset_new(&spec, NULL, 0);
@@ -69,6 +69,13 @@ static void test_separable(void)
     g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
     g_assert_no_error(e);
     tt_dataset_finish(ds);
+    return ds;
+}
+
+static void test_separable(void)
+{
+    char *path = write_series(40);
+    tt_dataset *ds = load_series(path);
     g_assert_cmpuint(ds->classes->len, ==, 2);
     g_assert_cmpstr(g_ptr_array_index(ds->classes, 0), ==, "large");
     g_assert_cmpuint(ds->groups->len, ==, 80);
@@ -233,6 +240,62 @@ static void test_augment_truncate(void)
     g_assert_true(short_seen);
 }
 
+/* The split file: what train --split-out writes, train --split and eval --split read back. */
+static void test_split_file(void)
+{
+    char *series = write_series(6);
+    tt_dataset *ds = load_series(series);
+    GError *e = NULL;
+    guint n = ds->groups->len;
+    g_assert_cmpuint(n, ==, 12);
+    uint8_t *split = g_new0(uint8_t, n), *back = g_new0(uint8_t, n);
+    tt_split_groups(ds, 0.2, 0.2, 3, split);
+    split[0] = TT_SPLIT_NONE;
+    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-train.split", NULL);
+    g_assert_true(tt_split_write(ds, split, path, &e));
+    g_assert_no_error(e);
+    char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_assert_true(g_str_has_prefix(text, "#ttsplit v1\n"));
+    char *line0 = g_strdup_printf("\n%s\tnone\n", (char *)g_ptr_array_index(ds->groups, 0));
+    g_assert_nonnull(strstr(text, line0));
+    g_free(line0);
+    g_free(text);
+    g_assert_true(tt_split_read(ds, path, back, &e));
+    g_assert_no_error(e);
+    g_assert_cmpmem(split, n, back, n);
+
+    /* "*" covers the groups not listed; an unknown side and an unlisted group read as none */
+    char *two = g_strdup_printf("#ttsplit v1\n%s\ttest\n%s\tsideways\nno tab here\n\n*\tval\n",
+                                (char *)g_ptr_array_index(ds->groups, 1), (char *)g_ptr_array_index(ds->groups, 2));
+    g_assert_true(g_file_set_contents(path, two, -1, NULL));
+    g_assert_true(tt_split_read(ds, path, back, &e));
+    g_assert_cmpuint(back[1], ==, TT_SPLIT_TEST);
+    g_assert_cmpuint(back[2], ==, TT_SPLIT_NONE);
+    for (guint g = 3; g < n; g++)
+        g_assert_cmpuint(back[g], ==, TT_SPLIT_VAL);
+    g_assert_true(g_file_set_contents(path, "#ttsplit v1\n", -1, NULL));
+    g_assert_true(tt_split_read(ds, path, back, &e));
+    for (guint g = 0; g < n; g++)
+        g_assert_cmpuint(back[g], ==, TT_SPLIT_NONE);
+    g_remove(path);
+    g_assert_false(tt_split_read(ds, path, back, &e));            /* gone: an error, no crash */
+    g_assert_nonnull(e);
+    g_clear_error(&e);
+
+    for (uint8_t v = TT_SPLIT_TRAIN; v <= TT_SPLIT_NONE; v++)
+        g_assert_cmpuint(tt_split_from_name(tt_split_name(v)), ==, v);
+    g_assert_cmpuint(tt_split_from_name("Train"), ==, TT_SPLIT_NONE);
+    g_assert_cmpstr(tt_split_name(200), ==, "none");
+    g_free(two);
+    g_free(path);
+    g_free(split);
+    g_free(back);
+    tt_dataset_free(ds);
+    g_remove(series);
+    g_free(series);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -240,5 +303,6 @@ int main(int argc, char **argv)
     g_test_add_func("/train/augment", test_augment);
     g_test_add_func("/train/augment-truncate", test_augment_truncate);
     g_test_add_func("/train/cell-weights", test_cell_weights);
+    g_test_add_func("/train/split-file", test_split_file);
     return g_test_run();
 }
