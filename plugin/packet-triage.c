@@ -633,7 +633,7 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 id, guint32 flow, 
     tb->status = block_status(r, triage_threshold(s));
     tb->confidence = triage_confidence_shown(r->confidence);
     triage_result conv;
-    triage_conv_result(triage.run, s->index, id, r, &conv);
+    tb->conv_mate = triage_conv_result(triage.run, s->index, id, r, &conv);
     tb->conv_category = block_class_interned(s, &conv, triage_threshold(s));
 }
 

@@ -21,8 +21,11 @@
  * block still open (single pass, a GUI redissection or live capture, where
  * `own` is computed on demand and no probabilities are kept) or whose
  * partner is still open answers alone, as does a block that is not
- * classified (too few packets): it has no probabilities to pool. */
-void triage_conv_result(const triage_run *run, guint slot, guint32 id,
-                        const triage_result *own, triage_result *out);
+ * classified (too few packets): it has no probabilities to pool.
+ * Returns the reverse flow whose block pooled in (its own conversation
+ * answer is the same: the mean is symmetric), or 0 when the block answers
+ * alone. */
+guint32 triage_conv_result(const triage_run *run, guint slot, guint32 id,
+                           const triage_result *own, triage_result *out);
 
 #endif

@@ -444,6 +444,25 @@ format_addr(const tt_key *k, const uint8_t *a)
     return g_strdup(buf);
 }
 
+/* A block that closed after the reverse direction's block of the same index
+ * (a single pass: live capture) pools with it; the partner's row, written
+ * when it closed alone, takes the same conversation answer. */
+static void
+conv_update(stat_tap_table *table, const triage_tap_block *b)
+{
+    if (b->conv_mate == 0)
+        return;
+    guint64 id = ((guint64)b->conv_mate << 32) | b->block;
+    gpointer v = g_hash_table_lookup(flows_rows, &id);
+    if (v == NULL)
+        return;
+    guint row = GPOINTER_TO_UINT(v) - 1;
+    stat_tap_table_item_type *f = stat_tap_get_field_data(table, row, COL_CONV);
+    f->value.string_value = b->conv_category;   /* interned, as every value of the column */
+    stat_tap_set_field_data(table, row, COL_CONV, f);
+    flows_widen(COL_CONV, (guint)strlen(b->conv_category));
+}
+
 static void
 flows_add(stat_tap_table *table, const triage_tap_block *b)
 {
@@ -487,6 +506,7 @@ flows_add(stat_tap_table *table, const triage_tap_block *b)
     } else {
         row = GPOINTER_TO_UINT(v) - 1;
     }
+    conv_update(table, b);
     stat_tap_table_item_type *f = stat_tap_get_field_data(table, row, COL_PACKETS);
     f->value.uint_value += b->packets;
     stat_tap_set_field_data(table, row, COL_PACKETS, f);

@@ -32,6 +32,9 @@ typedef struct {
     const char    *status;        /* interned */
     const char    *conv_category; /* interned: triage.conversation.category (a single
                                      pass: pooled only if the reverse block was closed) */
+    guint32        conv_mate;     /* closed: the reverse flow whose block of this index
+                                     pooled into conv_category (0: alone); that block's
+                                     row, written earlier, now answers the same */
     double         confidence;
     guint32        packets;       /* has_current: 1; closed: the block's packets */
     guint64        bytes;         /* has_current: this packet's IP length */

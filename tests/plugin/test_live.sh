@@ -84,11 +84,10 @@ grep -q "Not listed" "$report" && fail "live: the flows report leaves blocks out
 echo "ok: flows report at the stop"
 # The report at the stop lists every block with the result tshark -2 gives on
 # the same packets (the blocks still open were classified at the stop, as -2's
-# end-of-pass hook does): the same rows. All but the last column (Conversation):
-# in one pass a block's row is written when it closes, when the reverse
-# direction's block of that time may still be open, so it may answer alone
-# where -2, which sees every block closed, pools both (README, "Live capture").
-rows() { sed -n '/^-*+-/,$p' "$1" | sed 1d | grep '|' | awk -F'|' -v OFS='|' '{ NF -= 2; print }' | sort; }
+# end-of-pass hook does): the same rows, the Conversation column included (a
+# block that closed while the reverse direction's block of that time was still
+# open takes the pooled answer when that one closes, as -2 gives it).
+rows() { sed -n '/^-*+-/,$p' "$1" | sed 1d | grep '|' | sort; }
 tt_tshark -r "$saved" -2 "${M[@]}" -q -z triage,flows > "$TT_OUT/flows2.txt"
 rows "$report" > "$TT_OUT/rows.live"
 rows "$TT_OUT/flows2.txt" > "$TT_OUT/rows.2"
