@@ -11,7 +11,7 @@
 #include "tt_dataset.h"
 
 /* The commands: cmd-train.c (train, init-model), cmd-eval.c, cmd-info.c,
- * cmd-classify.c, cmd-render.c, cmd-series.c; label.c (label.h). */
+ * cmd-classify.c, cmd-render.c, cmd-series.c, cmd-fuse.c; label.c (label.h). */
 int tt_cli_train(int argc, char **argv);
 int tt_cli_eval(int argc, char **argv);
 int tt_cli_info(int argc, char **argv);
@@ -19,6 +19,7 @@ int tt_cli_classify(int argc, char **argv);
 int tt_cli_render(int argc, char **argv);
 int tt_cli_init_model(int argc, char **argv);
 int tt_cli_series(int argc, char **argv);
+int tt_cli_fuse(int argc, char **argv);
 
 /* Prints "traffictriage: MESSAGE" on stderr, frees e, returns 1. */
 int tt_cli_fail(GError *e);

@@ -1,23 +1,11 @@
 /* traffictriage info: a model's task, classes, input spec, layers and checksum. */
 #include "cli.h"
 
-int tt_cli_info(int argc, char **argv)
+/* The picture, blocks, calibration and layers of one net. */
+static void print_net(const tt_model *m)
 {
-    GError *e = NULL;
-    GOptionEntry none[] = { { NULL } };
-    if (!tt_cli_parse_opts(none, NULL, "MODEL", "Print a model's task, classes, input spec, layers and checksum.",
-                           &argc, &argv, &e))
-        return tt_cli_fail(e);
-    if (argc != 2)
-        return tt_cli_usage("info MODEL");
-    tt_model *m = tt_model_load_file(argv[1], &e);
-    if (!m)
-        return tt_cli_fail(e);
     const tt_spec *s = &m->spec;
-    printf("model        %s\ntask         %s\nsha256       %s\nclasses      ", m->name, m->task, m->sha256);
-    for (uint32_t i = 0; i < m->n_classes; i++)
-        printf("%s%s", i ? ", " : "", m->classes[i]);
-    printf("\nflowpic      %u x %u (size x time), sizes 1..%u (%s above), %s time over %g s blocks\n",
+    printf("flowpic      %u x %u (size x time), sizes 1..%u (%s above), %s time over %g s blocks\n",
            s->size_bins, s->time_bins, s->max_size, s->size_policy == TT_SIZE_CLIP ? "clipped" : "dropped",
            s->time_scale == TT_TIME_SPAN ? "span-scaled" : "fixed", s->block_seconds);
     printf("pixels       %s\n", s->count_transform == TT_COUNT_RAW ? "raw counts"
@@ -30,6 +18,30 @@ int tt_cli_info(int argc, char **argv)
         printf(" %s", tt_layer_format(&m->net->layers[i], layer, sizeof layer));
     }
     printf("\n");
+}
+
+int tt_cli_info(int argc, char **argv)
+{
+    GError *e = NULL;
+    GOptionEntry none[] = { { NULL } };
+    if (!tt_cli_parse_opts(none, NULL, "MODEL", "Print a model's task, classes, input spec, layers and checksum.",
+                           &argc, &argv, &e))
+        return tt_cli_fail(e);
+    if (argc != 2)
+        return tt_cli_usage("info MODEL");
+    tt_model *m = tt_model_load_file(argv[1], &e);
+    if (!m)
+        return tt_cli_fail(e);
+    printf("model        %s\ntask         %s\nsha256       %s\nclasses      ", m->name, m->task, m->sha256);
+    for (uint32_t i = 0; i < m->n_classes; i++)
+        printf("%s%s", i ? ", " : "", m->classes[i]);
+    printf("\n");
+    print_net(m);
+    if (m->companion) {
+        printf("--- fused with %s (sha256 %s): each block answered by the mean of both\n",
+               m->companion->name, m->companion->sha256);
+        print_net(m->companion);
+    }
     if (m->meta && *m->meta)
         printf("--- metadata\n%s", m->meta);
     tt_model_free(m);

@@ -19,6 +19,7 @@
 #define TAG_LAYR TAG('L', 'A', 'Y', 'R')
 #define TAG_PARM TAG('P', 'A', 'R', 'M')
 #define TAG_CALB TAG('C', 'A', 'L', 'B')
+#define TAG_COMP TAG('C', 'O', 'M', 'P')
 
 /* ---- little-endian helpers ------------------------------------------------ */
 
@@ -81,7 +82,36 @@ void tt_model_free(tt_model *m)
     g_free(m->classes);
     g_free(m->meta);
     tt_net_free(m->net);
+    tt_model_free(m->companion);
     g_free(m);
+}
+
+gboolean tt_model_fuse(tt_model *m, tt_model *companion, GError **error)
+{
+    const tt_spec *a = &m->spec, *b = &companion->spec;
+    if (m->companion || companion->companion) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "a fused model cannot be fused again");
+        return FALSE;
+    }
+    if (strcmp(m->task, companion->task) != 0) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "the tasks differ (%s, %s)", m->task, companion->task);
+        return FALSE;
+    }
+    gboolean same = m->n_classes == companion->n_classes;
+    for (uint32_t i = 0; same && i < m->n_classes; i++)
+        same = strcmp(m->classes[i], companion->classes[i]) == 0;
+    if (!same) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "the classes differ (names and order must be the same)");
+        return FALSE;
+    }
+    if (a->block_seconds != b->block_seconds || a->idle_timeout != b->idle_timeout ||
+        a->min_span != b->min_span || a->min_packets != b->min_packets || a->max_packets != b->max_packets) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID,
+                    "the two cut flows differently (block length, idle timeout, minimum span, minimum or stored packets)");
+        return FALSE;
+    }
+    m->companion = companion;
+    return TRUE;
 }
 
 tt_model *tt_model_new(const char *name, const char *task, uint32_t n_classes,
@@ -173,7 +203,12 @@ GBytes *tt_model_to_bytes(tt_model *m, GError **error)
     put64(b, 0);                              /* total size, patched */
     static const guint8 zeros[32] = { 0 };
     g_byte_array_append(b, zeros, 32);        /* SHA-256, patched */
-    put32(b, 6);                              /* sections */
+    GBytes *comp = NULL;
+    if (m->companion && !(comp = tt_model_to_bytes(m->companion, error))) {
+        g_byte_array_unref(b);
+        return NULL;
+    }
+    put32(b, comp ? 7 : 6);                   /* sections */
     put32(b, 0);
 
     size_t s = section_begin(b, TAG_META, SECTION_MUST_UNDERSTAND);
@@ -188,6 +223,8 @@ GBytes *tt_model_to_bytes(tt_model *m, GError **error)
         g_set_error(error, TT_ERROR, TT_ERROR_LIMIT, "metadata is %zu bytes, more than %u", meta->len, TT_MODEL_MAX_META);
         g_string_free(meta, TRUE);
         g_byte_array_unref(b);
+        if (comp)
+            g_bytes_unref(comp);
         return NULL;
     }
     g_byte_array_append(b, (const guint8 *)meta->str, (guint)meta->len);
@@ -241,6 +278,15 @@ GBytes *tt_model_to_bytes(tt_model *m, GError **error)
     s = section_begin(b, TAG_CALB, 0);
     putf32(b, m->temperature);
     section_end(b, s);
+
+    if (comp) {
+        s = section_begin(b, TAG_COMP, SECTION_MUST_UNDERSTAND);
+        gsize clen;
+        const guint8 *cd = g_bytes_get_data(comp, &clen);
+        g_byte_array_append(b, cd, (guint)clen);
+        section_end(b, s);
+        g_bytes_unref(comp);
+    }
 
     set64(b, 16, b->len);
     GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
@@ -301,9 +347,11 @@ static gboolean parse_spec(const guint8 *p, uint64_t len, tt_spec *sp, GError **
     return TRUE;
 }
 
-tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
+static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, GError **error)
 {
     tt_model *m = NULL;
+    const guint8 *comp = NULL;
+    uint64_t comp_len = 0;
     tt_net *net = NULL;
     char **classes = NULL;
     uint32_t n_classes = 0;
@@ -362,7 +410,8 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
          * it: parsing it again would overwrite (and leak) what the first one
          * allocated. */
         uint32_t known = tag == TAG_META ? 1 : tag == TAG_SPEC ? 2 : tag == TAG_CLAS ? 4 :
-                         tag == TAG_LAYR ? 8 : tag == TAG_PARM ? 16 : tag == TAG_CALB ? 32 : 0;
+                         tag == TAG_LAYR ? 8 : tag == TAG_PARM ? 16 : tag == TAG_CALB ? 32 :
+                         tag == TAG_COMP ? 64 : 0;
         if (known & seen)
             FAIL(TT_ERROR_FORMAT, "section %.4s appears twice", (const char *)(d + off - 16));
         switch (tag) {
@@ -462,6 +511,12 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
             if (!isfinite(temperature) || temperature <= 0.0f || temperature > 1000.0f)
                 FAIL(TT_ERROR_FORMAT, "calibration temperature %g out of range (0, 1000]", (double)temperature);
             break;
+        case TAG_COMP:   /* loaded once this model stands: tt_model_fuse checks the pair */
+            if (is_companion)
+                FAIL(TT_ERROR_FORMAT, "a fused model's companion holds a companion of its own");
+            comp = p;
+            comp_len = slen;
+            break;
         default:
             if (flags & SECTION_MUST_UNDERSTAND)
                 FAIL(TT_ERROR_VERSION, "section %.4s is required but unknown to this version", (const char *)(d + off - 16));
@@ -512,6 +567,17 @@ tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
     meta = NULL;
     g_strlcpy(m->sha256, hex, sizeof m->sha256);
     tt_net_prepare(m->net);
+    if (comp) {
+        tt_model *c = load_bytes(comp, (gsize)comp_len, TRUE, &e);
+        if (!c || !tt_model_fuse(m, c, &e)) {
+            g_set_error(error, TT_ERROR, e->code, "the companion model (COMP section): %s", e->message);
+            g_error_free(e);
+            tt_model_free(c);
+            tt_model_free(m);
+            m = NULL;
+            goto fail;
+        }
+    }
     g_strfreev(classes);
     g_free(layers);
     g_free(name);
@@ -527,6 +593,11 @@ fail:
     if (meta)
         g_string_free(meta, TRUE);
     return NULL;
+}
+
+tt_model *tt_model_load_bytes(const guint8 *d, gsize len, GError **error)
+{
+    return load_bytes(d, len, FALSE, error);
 }
 
 tt_model *tt_model_load_file(const char *path, GError **error)
@@ -552,6 +623,7 @@ tt_model *tt_model_load_file(const char *path, GError **error)
 
 struct tt_classifier {
     const tt_model *m;
+    tt_classifier *companion;   /* m->companion's, for a fused model */
     tt_ws *ws;
     tt_pixel *px;
     size_t cap;
@@ -563,6 +635,8 @@ tt_classifier *tt_classifier_new(const tt_model *m)
     tt_classifier *c = g_new0(tt_classifier, 1);
     c->m = m;
     c->ws = tt_ws_new(m->net);
+    if (m->companion)
+        c->companion = tt_classifier_new(m->companion);
     return c;
 }
 
@@ -570,6 +644,7 @@ void tt_classifier_free(tt_classifier *c)
 {
     if (!c)
         return;
+    tt_classifier_free(c->companion);
     tt_ws_free(c->ws);
     g_free(c->px);
     g_free(c);
@@ -592,6 +667,9 @@ gboolean tt_classify_packets(tt_classifier *c, const tt_pkt *pkts, size_t n, tt_
     res->n_classes = m->n_classes;
     res->top = tt_softmax(c->logits, m->n_classes, m->temperature, res->probs);
     res->confidence = res->probs[res->top];
+    tt_result second;
+    if (c->companion && tt_classify_packets(c->companion, pkts, n, &second))
+        tt_result_pool(res, &second, res);   /* a fused model: the mean of both */
     return TRUE;
 }
 

@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 #define TT_MODEL_MAX_FILE (512u * 1024u * 1024u)
 #define TT_MODEL_MAX_META (64u * 1024u)
 
-typedef struct {
+typedef struct tt_model_s {
     char     *name;             /* short model name, e.g. "category-mini32" */
     char     *task;             /* "category", "tunnel", "platform", ... */
     uint32_t  n_classes;
@@ -29,6 +29,7 @@ typedef struct {
     char     *meta;             /* free text "key=value" lines: data, split, seed, metrics */
     tt_net   *net;
     char      sha256[65];       /* hex checksum of the file it was loaded from / saved to */
+    struct tt_model_s *companion; /* a fused model's second net (tt_model_fuse), or NULL */
 } tt_model;
 
 /* A new model owning net (which must end in n_classes outputs). */
@@ -36,6 +37,16 @@ tt_model *tt_model_new(const char *name, const char *task, uint32_t n_classes,
                        const char *const *classes, const tt_spec *spec,
                        tt_net *net, GError **error);
 void tt_model_free(tt_model *m);
+
+/* A fused model: `companion` (owned from now on) answers every block beside m,
+ * from its own picture of the same packets (its spec's bins, time axis and
+ * pixel values), and a block's probabilities are the mean of the two models'
+ * calibrated ones (tt_classify_packets). The two must have the same task and
+ * classes in the same order and cut flows the same way (block length, idle
+ * timeout, minimum span, minimum and stored packets); a companion has no
+ * companion of its own. Saved as a COMP section (models/FORMAT.md). On
+ * failure nothing is taken and FALSE is returned. */
+gboolean tt_model_fuse(tt_model *m, tt_model *companion, GError **error);
 
 tt_model *tt_model_load_file(const char *path, GError **error);
 tt_model *tt_model_load_bytes(const guint8 *data, gsize len, GError **error);

@@ -289,6 +289,7 @@ typedef struct {
     tt_pkt *buf;
     size_t cap;
     int *class_map;          /* dataset label -> model class, -1 = not in the model */
+    tt_classifier *cls;      /* evaluation of a fused model (sample_probs) */
 } runner;
 
 static void runner_init(runner *r, const tt_model *m, const tt_dataset *ds)
@@ -308,6 +309,7 @@ static void runner_init(runner *r, const tt_model *m, const tt_dataset *ds)
 
 static void runner_clear(runner *r)
 {
+    tt_classifier_free(r->cls);
     tt_ws_free(r->ws);
     g_free(r->px);
     g_free(r->buf);
@@ -389,6 +391,11 @@ static double nll_at(const float *logits, const GArray *idx, const tt_dataset *d
 gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
                   const tt_train_opts *o, GError **error)
 {
+    if (m->companion) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID,
+                    "a fused model is not trained: train each net, then `traffictriage fuse` them");
+        return FALSE;
+    }
     tt_net *net = m->net;
     uint32_t k = m->n_classes;
     runner r;
@@ -586,6 +593,15 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
 /* Calibrated class probabilities of one sample (no augmentation); returns the top class. */
 static uint32_t sample_probs(runner *r, const tt_sample *s, float *probs)
 {
+    if (r->m->companion) {   /* a fused model answers as in the plugin: both nets, the mean */
+        if (!r->cls)
+            r->cls = tt_classifier_new(r->m);
+        tt_result res;
+        if (!tt_classify_packets(r->cls, sample_pkts(r->ds, s), s->n, &res))
+            memset(&res, 0, sizeof res);
+        memcpy(probs, res.probs, r->m->n_classes * sizeof *probs);
+        return res.top;
+    }
     float logits[TT_MAX_CLASSES];
     size_t np = sample_pixels(r, s, NULL, NULL);
     tt_net_forward_sparse(r->m->net, r->ws, r->px, np, logits);

@@ -15,6 +15,14 @@ source "$(dirname "$0")/../plugin/common.sh"
 tt_setup
 MODEL=${TT_EQ_MODEL:-$TT_TMP/models/bundled.ttm}
 cp "$MODEL" "$TT_TMP/models/eq.ttm"
+# TT_EQ_FUSED=1: the model fused with a second net that draws the same blocks
+# another way (time over the block's span): both sides answer with the mean
+if [ -n "${TT_EQ_FUSED:-}" ]; then
+    tt_model "$TT_TMP/models/companion.ttm" --block-seconds 15 --time-scale span --seed 2
+    "$TT_CLI" fuse -o "$TT_TMP/models/eq.ttm" "$MODEL" "$TT_TMP/models/companion.ttm" >/dev/null ||
+        fail "traffictriage fuse failed"
+    "$TT_CLI" info "$TT_TMP/models/eq.ttm" | grep -q "^--- fused with" || fail "info does not show the companion"
+fi
 tt_fix_owner
 MODEL=$TT_TMP/models/eq.ttm
 checked=0
