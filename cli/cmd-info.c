@@ -17,9 +17,14 @@ int tt_cli_info(int argc, char **argv)
     printf("model        %s\ntask         %s\nsha256       %s\nclasses      ", m->name, m->task, m->sha256);
     for (uint32_t i = 0; i < m->n_classes; i++)
         printf("%s%s", i ? ", " : "", m->classes[i]);
-    printf("\nflowpic      %u x %u (size x time), sizes 1..%u (%s above), %s time over %g s blocks\n",
-           s->size_bins, s->time_bins, s->max_size, s->size_policy == TT_SIZE_CLIP ? "clipped" : "dropped",
-           s->time_scale == TT_TIME_SPAN ? "span-scaled" : "fixed", s->block_seconds);
+    if (s->time_scale == TT_TIME_SEQUENCE)
+        printf("\nflowpic      %u x %u (size and gap x packet), sizes 1..%u (clipped above), sequence of the first "
+               "%u packets: size and log gap, %g s blocks\n",
+               s->size_bins, s->time_bins, s->max_size, s->time_bins, s->block_seconds);
+    else
+        printf("\nflowpic      %u x %u (size x time), sizes 1..%u (%s above), %s time over %g s blocks\n",
+               s->size_bins, s->time_bins, s->max_size, s->size_policy == TT_SIZE_CLIP ? "clipped" : "dropped",
+               s->time_scale == TT_TIME_SPAN ? "span-scaled" : "fixed", s->block_seconds);
     printf("pixels       %s\n", s->count_transform == TT_COUNT_RAW ? "raw counts"
                               : s->count_transform == TT_COUNT_LOG1P ? "log(1 + count)" : "min(count, clip) / clip");
     printf("blocks       at least %u packets%s, at most %u stored; flows idle %g s end\n",
