@@ -5,9 +5,14 @@
 static void print_net(const tt_model *m)
 {
     const tt_spec *s = &m->spec;
-    printf("flowpic      %u x %u (size x time), sizes 1..%u (%s above), %s time over %g s blocks\n",
-           s->size_bins, s->time_bins, s->max_size, s->size_policy == TT_SIZE_CLIP ? "clipped" : "dropped",
-           s->time_scale == TT_TIME_SPAN ? "span-scaled" : "fixed", s->block_seconds);
+    if (s->time_scale == TT_TIME_SEQUENCE)
+        printf("flowpic      %u x %u (size and gap x packet), sizes 1..%u (clipped above), sequence of the first "
+               "%u packets: size and log gap, %g s blocks\n",
+               s->size_bins, s->time_bins, s->max_size, s->time_bins, s->block_seconds);
+    else
+        printf("flowpic      %u x %u (size x time), sizes 1..%u (%s above), %s time over %g s blocks\n",
+               s->size_bins, s->time_bins, s->max_size, s->size_policy == TT_SIZE_CLIP ? "clipped" : "dropped",
+               s->time_scale == TT_TIME_SPAN ? "span-scaled" : "fixed", s->block_seconds);
     printf("pixels       %s\n", s->count_transform == TT_COUNT_RAW ? "raw counts"
                               : s->count_transform == TT_COUNT_LOG1P ? "log(1 + count)" : "min(count, clip) / clip");
     printf("blocks       at least %u packets%s, at most %u stored; flows idle %g s end\n",

@@ -55,8 +55,9 @@ int tt_cli_render(int argc, char **argv)
             continue;
         if (per_class && done[s->label] >= (uint32_t)per_class)
             continue;
-        if (s->n > cap) {
-            cap = s->n;
+        size_t need = tt_flowpic_max_pixels(&m->spec, s->n);
+        if (need > cap) {
+            cap = need;
             px = g_renew(tt_pixel, px, cap);
         }
         const tt_pkt *pk = &g_array_index(ds->pkts, tt_pkt, s->off);

@@ -16,7 +16,7 @@ void tt_cli_model_entries(tt_cli_model_opts *o, GOptionEntry entries[TT_CLI_MODE
         { "side", 0, 0, G_OPTION_ARG_INT, &o->side, "Picture side in bins (default 32 for lenet, 1500 for flowpic)", "N" },
         { "block-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &o->block, "Block length in seconds (default 15 for lenet, 60 for flowpic)", "S" },
         { "min-packets", 0, 0, G_OPTION_ARG_INT, &o->min_packets, "Packets a block needs to be classified (default 10)", "N" },
-        { "time-scale", 0, 0, G_OPTION_ARG_STRING, &o->time_scale, "fixed (block length maps to the width, default) or span", "MODE" },
+        { "time-scale", 0, 0, G_OPTION_ARG_STRING, &o->time_scale, "fixed (block length maps to the width, default), span (first to last packet), or sequence (a column per packet, the first SIDE: size below, log gap above; 2*SIDE x SIDE, sizes clipped)", "MODE" },
         { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &o->threshold, "Confidence threshold the model recommends, 0..1 (stored; the plugin's default)", "T" },
         { "counts", 0, 0, G_OPTION_ARG_STRING, &o->counts, "Pixel value from a cell's packet count: clip (min(n, 255) / 255, default), log (log(1 + n)) or raw", "MODE" },
         { "classes", 'c', 0, G_OPTION_ARG_STRING, &o->classes, "Comma-separated class names (default: the labels met in the data, sorted)", "A,B,..." },
@@ -75,8 +75,13 @@ gboolean tt_cli_model_spec(const tt_cli_model_opts *o, tt_spec *spec, tt_arch *a
         return FALSE;
     }
     if (o->time_scale && !named(tt_time_scale_from_name(o->time_scale), "time-scale", o->time_scale,
-                                "fixed or span", &spec->time_scale, error))
+                                "fixed, span or sequence", &spec->time_scale, error))
         return FALSE;
+    if (spec->time_scale == TT_TIME_SEQUENCE) {
+        /* SIDE packets, each a column; size and gap each get SIDE rows */
+        spec->size_bins = 2 * spec->time_bins;
+        spec->size_policy = TT_SIZE_CLIP;
+    }
     if (o->counts) {
         if (!named(tt_count_transform_from_name(o->counts), "counts", o->counts, "clip, log or raw",
                    &spec->count_transform, error))

@@ -48,7 +48,9 @@ tt_model *tt_arch_model(tt_arch arch, const tt_spec *spec, const char *task, con
         return NULL;
     tt_net_init_params(net, seed);
     char *own = name ? g_strdup(name)
-                     : g_strdup_printf("%s-%s%u-%gs", task, tt_arch_name(arch), spec->size_bins, spec->block_seconds);
+              : spec->time_scale == TT_TIME_SEQUENCE   /* size_bins = 2 x side there */
+              ? g_strdup_printf("%s-%s%useq-%gs", task, tt_arch_name(arch), spec->time_bins, spec->block_seconds)
+              : g_strdup_printf("%s-%s%u-%gs", task, tt_arch_name(arch), spec->size_bins, spec->block_seconds);
     tt_model *m = tt_model_new(own, task, n_classes, classes, spec, net, error);
     g_free(own);
     if (!m) {

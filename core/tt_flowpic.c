@@ -57,10 +57,52 @@ static float transform(const tt_spec *s, uint32_t count)
     }
 }
 
+size_t tt_flowpic_max_pixels(const tt_spec *s, size_t n)
+{
+    if (s->time_scale != TT_TIME_SEQUENCE)
+        return n;                                   /* at most one pixel per packet */
+    size_t drawn = n < s->time_bins ? n : s->time_bins;
+    return drawn ? 2 * drawn - 1 : 0;               /* a size pixel each, a gap pixel from the second */
+}
+
+/* The sequence picture (TT_TIME_SEQUENCE): column i is the i-th packet, the
+ * lower h = size_bins / 2 rows its size, the upper h rows the log10 gap to the
+ * packet before it over 10 us .. 10 s. Every pixel is one packet's, so a
+ * count of 1; at most tt_flowpic_max_pixels pixels, sorted by idx. */
+static size_t build_sequence(const tt_spec *s, const tt_pkt *pkts, size_t n, tt_pixel *out)
+{
+    uint32_t h = s->size_bins / 2;
+    size_t drawn = n < s->time_bins ? n : s->time_bins;
+    float v = transform(s, 1);
+    size_t m = 0;
+    for (size_t i = 0; i < drawn; i++) {
+        uint32_t size = pkts[i].size ? pkts[i].size : 1;
+        if (size > s->max_size)
+            size = s->max_size;
+        uint32_t row = (uint32_t)(((uint64_t)(size - 1) * h) / s->max_size);
+        out[m].idx = row * s->time_bins + (uint32_t)i;
+        out[m++].v = v;
+        if (i == 0)
+            continue;
+        double gap = (double)pkts[i].t - (double)pkts[i - 1].t;
+        double c = gap > 0.0 ? floor((log10(gap) + 5.0) / 6.0 * h) : 0.0;
+        if (!(c >= 0.0))                 /* also catches NaN */
+            c = 0.0;
+        if (c > (double)(h - 1))
+            c = (double)(h - 1);
+        out[m].idx = (h + (uint32_t)c) * s->time_bins + (uint32_t)i;
+        out[m++].v = v;
+    }
+    qsort(out, m, sizeof *out, cmp_pixel);
+    return m;
+}
+
 size_t tt_flowpic_build(const tt_spec *s, const tt_pkt *pkts, size_t n, tt_pixel *out)
 {
     if (n == 0)
         return 0;
+    if (s->time_scale == TT_TIME_SEQUENCE)
+        return build_sequence(s, pkts, n, out);
     float t0 = pkts[0].t, t1 = pkts[0].t;
     for (size_t i = 1; i < n; i++) {
         if (pkts[i].t < t0) t0 = pkts[i].t;

@@ -626,7 +626,7 @@ struct tt_classifier {
     tt_classifier *companion;   /* m->companion's, for a fused model */
     tt_ws *ws;
     tt_pixel *px;
-    size_t cap;
+    size_t cap;              /* pixels px holds */
     float logits[TT_MAX_CLASSES];
 };
 
@@ -655,8 +655,9 @@ gboolean tt_classify_packets(tt_classifier *c, const tt_pkt *pkts, size_t n, tt_
     const tt_model *m = c->m;
     if (n > m->spec.max_packets)
         n = m->spec.max_packets;
-    if (n > c->cap) {
-        c->cap = n;
+    size_t need = tt_flowpic_max_pixels(&m->spec, n);
+    if (need > c->cap) {
+        c->cap = need;
         c->px = g_renew(tt_pixel, c->px, c->cap);
     }
     size_t np = tt_flowpic_build(&m->spec, pkts, n, c->px);

@@ -287,7 +287,7 @@ typedef struct {
     tt_ws *ws;
     tt_pixel *px;
     tt_pkt *buf;
-    size_t cap;
+    size_t cap, px_cap;      /* packets in buf, pixels in px */
     int *class_map;          /* dataset label -> model class, -1 = not in the model */
     tt_classifier *cls;      /* evaluation of a fused model (sample_probs) */
 } runner;
@@ -327,13 +327,17 @@ static size_t sample_pixels(runner *r, const tt_sample *s, const tt_train_opts *
     size_t n = s->n;
     if (n > r->cap) {
         r->cap = n;
-        r->px = g_renew(tt_pixel, r->px, n);
         r->buf = g_renew(tt_pkt, r->buf, n);
     }
     const tt_pkt *p = sample_pkts(r->ds, s);
     if (aug && (aug->aug_rtt > 0 || aug->aug_shift > 0 || aug->aug_loss > 0 || aug->aug_truncate > 0)) {
         n = tt_augment(&r->m->spec, p, n, r->buf, aug, rng);
         p = r->buf;
+    }
+    size_t need = tt_flowpic_max_pixels(&r->m->spec, n);
+    if (need > r->px_cap) {
+        r->px_cap = need;
+        r->px = g_renew(tt_pixel, r->px, need);
     }
     return tt_flowpic_build(&r->m->spec, p, n, r->px);
 }

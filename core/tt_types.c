@@ -62,8 +62,12 @@ gboolean tt_spec_validate(const tt_spec *s, GError **error)
         BAD("minimum packets %u exceeds the packet cap %u", s->min_packets, s->max_packets);
     if (s->size_policy > TT_SIZE_CLIP)
         BAD("unknown size policy %u", s->size_policy);
-    if (s->time_scale > TT_TIME_SPAN)
-        BAD("unknown time scaling %u", s->time_scale);
+    if (s->time_scale > TT_TIME_SEQUENCE)
+        BAD("unknown time scale %u (0 fixed, 1 span, 2 sequence)", s->time_scale);
+    if (s->time_scale == TT_TIME_SEQUENCE && s->size_bins % 2)
+        BAD("the sequence picture needs an even number of size bins (two halves), not %u", s->size_bins);
+    if (s->time_scale == TT_TIME_SEQUENCE && s->size_policy != TT_SIZE_CLIP)
+        BAD("the sequence picture clips sizes above the maximum: its size policy must be clip");
     if (s->count_transform > TT_COUNT_LOG1P)
         BAD("unknown count transform %u", s->count_transform);
     if (!isfinite(s->count_clip) || s->count_clip <= 0.0f)
@@ -82,7 +86,8 @@ static int name_index(const char *const *names, size_t n, const char *name)
 
 int tt_time_scale_from_name(const char *name)
 {
-    static const char *const names[] = { [TT_TIME_FIXED] = "fixed", [TT_TIME_SPAN] = "span" };
+    static const char *const names[] = { [TT_TIME_FIXED] = "fixed", [TT_TIME_SPAN] = "span",
+                                         [TT_TIME_SEQUENCE] = "sequence" };
     return name_index(names, G_N_ELEMENTS(names), name);
 }
 

@@ -42,7 +42,10 @@ typedef enum { TT_SIZE_DROP = 0, TT_SIZE_CLIP = 1 } tt_size_policy;
 /* How arrival times map onto the time axis of a FlowPic. */
 typedef enum {
     TT_TIME_FIXED = 0,   /* [0, block_seconds) maps onto time_bins columns */
-    TT_TIME_SPAN = 1     /* [first, last] packet of the block maps onto time_bins */
+    TT_TIME_SPAN = 1,    /* [first, last] packet of the block maps onto time_bins */
+    TT_TIME_SEQUENCE = 2 /* no time axis: column i = the block's i-th packet; the lower half
+                          * of the rows its size, the upper half the log gap to packet i-1
+                          * (models/FLOWPIC.md, "The sequence picture") */
 } tt_time_scale;
 
 /* What a pixel value is, given the packet count c in its bin. */
@@ -75,7 +78,7 @@ void tt_spec_init_paper(tt_spec *spec);
 void tt_spec_init_mini(tt_spec *spec, uint32_t side);
 /* Check every field; returns FALSE with a TT_ERROR on a bad spec. */
 gboolean tt_spec_validate(const tt_spec *spec, GError **error);
-/* The names of the time scales ("fixed", "span") and count transforms ("raw",
+/* The names of the time scales ("fixed", "span", "sequence") and count transforms ("raw",
  * "clip", "log"), as the trainer's options spell them: the value, or -1 for
  * another name. */
 int tt_time_scale_from_name(const char *name);

@@ -268,8 +268,9 @@ render_block(const tt_block *b, void *user)
         r->over_limit++;
         return;
     }
-    if (b->n_stored > r->px_cap) {
-        r->px_cap = b->n_stored;
+    size_t need = tt_flowpic_max_pixels(&r->model->spec, b->n_stored);
+    if (need > r->px_cap) {
+        r->px_cap = need;
         r->px = g_renew(tt_pixel, r->px, r->px_cap);
     }
     size_t np = tt_flowpic_build(&r->model->spec, b->pkts, b->n_stored, r->px);

@@ -73,7 +73,7 @@ static picture *make_pictures(const tt_spec *spec, size_t packets, int count, ui
     double s = 0;
     for (int i = 0; i < count; i++) {
         random_block(&st, packets, spec->block_seconds, pk);
-        p[i].px = g_new(tt_pixel, packets);
+        p[i].px = g_new(tt_pixel, tt_flowpic_max_pixels(spec, packets));
         p[i].n = tt_flowpic_build(spec, pk, packets, p[i].px);
         s += (double)p[i].n;
     }
@@ -309,7 +309,7 @@ static void classify_table(void)
             for (int i = 0; i < N; i++) {
                 blocks[i] = g_new(tt_pkt, packets[s]);
                 random_block(&st, packets[s], spec.block_seconds, blocks[i]);
-                p[i].px = g_new(tt_pixel, packets[s]);
+                p[i].px = g_new(tt_pixel, tt_flowpic_max_pixels(&spec, packets[s]));
                 p[i].n = tt_flowpic_build(&spec, blocks[i], packets[s], p[i].px);
             }
             const double tc = time_classify(c, blocks, packets[s], N), tn = time_sparse(m->net, ws, p, N);

@@ -3,7 +3,8 @@
  * The input is a small configuration followed by a packet sequence:
  *   bytes 0..7   spec and engine: max_flows 1..16, max_packets 1..64,
  *                min_packets, block length, idle timeout, time/size bins,
- *                max size, size policy, time scale, count transform
+ *                max size, size policy, time scale, count transform (count
+ *                bits 3 with clipped sizes: raw counts, the sequence picture)
  *   then 6-byte records  [op] [len lo] [len hi] [flow] [arg lo] [arg hi]
  *     op & 7 chooses the time step: small step forward, backwards, a huge
  *     gap, NaN, +-inf, an absolute time (0, +-1e300, 2^53), or the same time;
@@ -54,9 +55,9 @@ static void on_block(const tt_block *b, void *user)
         FUZZ_CHECK(b->pkts[i].t >= 0.0f);      /* also false for NaN */
         FUZZ_CHECK(b->pkts[i].size >= 1);
     }
-    /* The FlowPic: at most one pixel per packet, sorted, inside the picture. */
+    /* The FlowPic: at most tt_flowpic_max_pixels, sorted, inside the picture. */
     size_t np = tt_flowpic_build(s, b->pkts, b->n_stored, c->px);
-    FUZZ_CHECK(np <= b->n_stored);
+    FUZZ_CHECK(np <= tt_flowpic_max_pixels(s, b->n_stored));
     for (size_t i = 0; i < np; i++) {
         FUZZ_CHECK(c->px[i].idx < s->size_bins * s->time_bins);
         FUZZ_CHECK(c->px[i].v > 0.0f && isfinite(c->px[i].v));
@@ -128,13 +129,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.size_policy = (b >> 4) & 1;
     s.time_scale = (b >> 5) & 1;
     s.count_transform = (uint8_t)(((b >> 6) & 3) % 3);
+    if (((b >> 6) & 3) == 3 && s.size_policy == TT_SIZE_CLIP)   /* raw counts, one pixel per packet */
+        s.time_scale = TT_TIME_SEQUENCE;                         /* or two: the sequence picture */
     s.max_size = 1u + fz_u16(&r) % 65535u;
     if (s.count_transform == TT_COUNT_CLIP_SCALE)
         s.count_clip = 1.0f + (float)(s.max_packets % 7);
     FUZZ_CHECK(tt_spec_validate(&s, NULL));
 
     tt_model *m = tiny_model(&s);
-    ctx c = { &s, tt_classifier_new(m), 0, 0, g_new(tt_pixel, s.max_packets) };
+    ctx c = { &s, tt_classifier_new(m), 0, 0, g_new(tt_pixel, tt_flowpic_max_pixels(&s, s.max_packets)) };
     tt_engine *eng = tt_engine_new(&s, max_flows, on_block, &c);
 
     double now = 1.7e9;

@@ -100,7 +100,8 @@ static void assert_same_blocks(const tt_dataset *a, const tt_dataset *b, gboolea
     }
     g_ptr_array_sort(ka, cmp_str);
     g_ptr_array_sort(kb, cmp_str);
-    tt_pixel *pa = g_new(tt_pixel, a->spec.max_packets), *pb = g_new(tt_pixel, a->spec.max_packets);
+    size_t cap = tt_flowpic_max_pixels(&a->spec, a->spec.max_packets);
+    tt_pixel *pa = g_new(tt_pixel, cap), *pb = g_new(tt_pixel, cap);
     guint differ = 0;
     uint64_t packets = 0;
     for (guint i = 0; i < n; i++) {
