@@ -10,6 +10,9 @@
 #
 # Fold i trains on every group but folds i and i+1 (lab and other real sets included),
 # picks its epoch and temperature on fold i+1 and answers for the flows of fold i.
+#
+# CV_COMPANION="ARGS": a fused model (traffictriage fuse) per fold: a second net trained
+# the same way with ARGS added (e.g. --time-scale sequence), answering beside the first.
 set -eu
 [ $# -ge 6 ] && [ "$6" = "--" ] || { sed -n 2,12p "$0" >&2; exit 2; }
 TT=$1 FOLDS=$2 OUT=$3 NAME=$4 REAL=$5
@@ -21,7 +24,14 @@ i=0
 while [ "$i" -lt "$K" ]; do
     base=$OUT/$NAME.fold$i
     /usr/bin/python3 "$HERE/realcv.py" split "$FOLDS" "$i" "$base.split"
-    "$TT" train --quiet --split "$base.split" -o "$base.ttm" "$@" > "$base.train.txt"
+    if [ -n "${CV_COMPANION:-}" ]; then
+        "$TT" train --quiet --split "$base.split" -o "$base.first.ttm" "$@" > "$base.train.txt"
+        # shellcheck disable=SC2086 # CV_COMPANION is a list of options, after the data
+        "$TT" train --quiet --split "$base.split" -o "$base.second.ttm" "$@" $CV_COMPANION > "$base.second.train.txt"
+        "$TT" fuse -o "$base.ttm" "$base.first.ttm" "$base.second.ttm" > /dev/null
+    else
+        "$TT" train --quiet --split "$base.split" -o "$base.ttm" "$@" > "$base.train.txt"
+    fi
     # shellcheck disable=SC2086 # REAL is a list of paths
     "$TT" eval --split "$base.split" --on test --flows "$base.flows" --blocks "$base.blocks" "$base.ttm" $REAL > "$base.eval.txt" 2>/dev/null
     i=$((i + 1))

@@ -55,6 +55,8 @@ MINI="--side 32 --block-seconds 15 --epochs $EPOCHS --patience 6 --max-per-class
 # Short flows: the time axis over the block's own span, log(1 + count) pixels (one packet
 # is visible), 5 packets suffice, and training sees random 1..15 s windows of most blocks.
 SHORT="--time-scale span --counts log --min-packets 5 --aug-truncate 0.8"
+# The fused recipes' second net: the same blocks drawn as their packet sequence (models/FLOWPIC.md).
+SEQ="--time-scale sequence"
 NOTE_CAT="lab: models/corpus ($SESSIONS sessions, seed $SEED); real: nDPI test captures, real-extra, real-apps (recordings of named applications); see models/README.md"
 
 train() {   # train NAME ARGS... : model, split, log and test evaluation in $OUT
@@ -86,10 +88,13 @@ cv cv-short-all $MINI $AUG $SHORT "$LAB" $REAL "$VIDEO" "$WEB"  # every set
 cv cv-short $MINI $AUG $SHORT "$LAB" $REAL                      # lab + the real sets with groups
 cv cv-short-bal $MINI $AUG $SHORT --balance-attr source "$LAB" $REAL   # each source weighs the same
 cv cv-short-real $MINI $AUG $SHORT $REAL                        # the real sets with groups alone
+export CV_COMPANION="$SEQ"                                      # ... and a second net on the packet
+cv cv-fused-real $MINI $AUG $SHORT $REAL                        # sequence, fused (traffictriage fuse)
+unset CV_COMPANION
 # Picked by discrimination (balanced accuracy of the top class); the threshold below then
 # decides how many answers read "unknown".
 echo "== recipes: mean per-class recall on real flows (>= 20 packets; argmax, and at 0.5 with unknown = wrong)"
-for r in cv-short-all cv-short cv-short-bal cv-short-real; do
+for r in cv-short-all cv-short cv-short-bal cv-short-real cv-fused-real; do
     /usr/bin/python3 - "$OUT/$r.cv.json" "$r" <<'PY'
 import json, sys
 v = json.load(open(sys.argv[1]))["views"]["all"]
@@ -100,10 +105,12 @@ done | tee "$OUT/recipes.txt"
 RECIPE=$(sort -t= -k2 -gr "$OUT/recipes.txt" | cut -f1 | sed -n 1p)
 echo "recipe: $RECIPE"
 LAB_SPLIT=""
+FUSED=""
 case $RECIPE in
 cv-short-all) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL $VIDEO $WEB" ;;
 cv-short-bal) ARGS="$MINI $AUG $SHORT --balance-attr source"; SETS="$LAB $REAL" ;;
 cv-short-real) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL"; LAB_SPLIT=--lab-all-test ;;   # lab: test only
+cv-fused-real) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL"; LAB_SPLIT=--lab-all-test; FUSED=yes ;;
 *) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL" ;;
 esac
 
@@ -127,8 +134,18 @@ echo "threshold: $THRESHOLD"
 # The paper-net comparison model always trains on the lab too (its split: lab 70/15/15).
 /usr/bin/python3 models/realcv.py final "$OUT/real-folds.tsv" 0 $SEED "$OUT/final-lab.split" "$LAB"
 # shellcheck disable=SC2086 # ARGS and SETS are word lists
-train $BEST --task category --name $BEST $ARGS --threshold "$THRESHOLD" --split "$OUT/final.split" \
-    --note "$NOTE_CAT (recipe $RECIPE)" $SETS
+if [ -z "$FUSED" ]; then
+    train $BEST --task category --name $BEST $ARGS --threshold "$THRESHOLD" --split "$OUT/final.split" \
+        --note "$NOTE_CAT (recipe $RECIPE)" $SETS
+else   # two nets on the same split, fused into one model file
+    train $BEST-first --task category --name $BEST $ARGS --threshold "$THRESHOLD" --split "$OUT/final.split" \
+        --note "$NOTE_CAT (recipe $RECIPE)" $SETS
+    train $BEST-second --task category --name $BEST-sequence $ARGS $SEQ --split "$OUT/final.split" \
+        --note "$NOTE_CAT (recipe $RECIPE, the second net)" $SETS
+    "$TT" fuse -o "$OUT/$BEST.ttm" "$OUT/$BEST-first.ttm" "$OUT/$BEST-second.ttm" | tee "$OUT/$BEST.train.txt"
+    "$TT" eval --split "$OUT/final.split" --on test --json "$OUT/$BEST.test.json" "$OUT/$BEST.ttm" $SETS \
+        >> "$OUT/$BEST.train.txt" 2>/dev/null
+fi
 train category-flowpic1500-60s --task category --name category-flowpic1500-60s --arch flowpic --side 1500 \
     --block-seconds 60 --epochs $EPOCHS_BIG --patience 4 --max-per-class 1500 $AUG --split "$OUT/final-lab.split" \
     --note "$NOTE_CAT, video-traffic, TrafficLeak (the FlowPic paper's input and net)" "$LAB" $REAL "$VIDEO" "$WEB"
