@@ -2,32 +2,38 @@
  * fused model file (tt_model_fuse): every block answered by the mean of both
  * nets' calibrated probabilities, each from its own picture of the block. */
 #include "cli.h"
+#include "tt_train.h"
 
 int tt_cli_fuse(int argc, char **argv)
 {
     GError *e = NULL;
-    char *out = NULL, *name = NULL;
+    char *out = NULL, *name = NULL, *split_in = NULL, *json_out = NULL;
     double threshold = -1.0;
     GOptionEntry entries[] = {
         { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Fused model file to write", "FILE" },
         { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Its name (default: the first model's)", "NAME" },
         { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold,
           "Confidence threshold it recommends, 0..1 (default: the first model's)", "T" },
+        { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in,
+          "Evaluate the fused model on the test groups of this split of DATA (train --split-out) and record it", "FILE" },
+        { "eval-json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write that evaluation as JSON", "FILE" },
         { NULL }
     };
     int rc = 1;
     tt_model *m = NULL, *c = NULL;
-    if (!tt_cli_parse_opts(entries, NULL, "MODEL COMPANION",
+    if (!tt_cli_parse_opts(entries, NULL, "MODEL COMPANION [DATA...]",
                            "Fuse two trained models of the same task and classes, which cut flows the same way\n"
                            "(block length, idle timeout, packets per block) and may draw different pictures of a\n"
                            "block: every block is then answered by the mean of both models' probabilities.\n"
-                           "MODEL's name, threshold and metadata are kept; COMPANION's are kept inside.",
+                           "MODEL's name, threshold and metadata are kept, but not its held-out figures (they are of\n"
+                           "one net): with --split and DATA the fused model's own are measured and recorded instead.\n"
+                           "COMPANION's metadata are kept inside.",
                            &argc, &argv, &e)) {
         rc = tt_cli_fail(e);
         goto out;
     }
-    if (argc != 3 || !out) {
-        rc = tt_cli_usage("fuse -o OUT.ttm MODEL COMPANION");
+    if (argc < 3 || !out || (argc > 3) != (split_in != NULL) || (json_out && !split_in)) {
+        rc = tt_cli_usage("fuse -o OUT.ttm MODEL COMPANION [--split FILE [--eval-json FILE] DATA...]");
         goto out;
     }
     if (threshold != -1.0 && !(threshold >= 0.0 && threshold <= 1.0)) {
@@ -54,7 +60,7 @@ int tt_cli_fuse(int argc, char **argv)
     GString *meta = g_string_new(NULL);
     char **lines = g_strsplit(m->meta ? m->meta : "", "\n", -1);
     for (char **l = lines; *l; l++)
-        if (**l && !(threshold != -1.0 && g_str_has_prefix(*l, "threshold=")))
+        if (**l && !g_str_has_prefix(*l, "test.") && !(threshold != -1.0 && g_str_has_prefix(*l, "threshold=")))
             g_string_append_printf(meta, "%s\n", *l);
     g_strfreev(lines);
     if (threshold != -1.0)
@@ -62,6 +68,25 @@ int tt_cli_fuse(int argc, char **argv)
     g_string_append_printf(meta, "fused.companion=%s\nfused.companion_sha256=%s\n", cname, sha);
     g_free(sha);
     g_free(cname);
+    tt_eval ev;
+    if (split_in) {   /* the fused model's held-out figures, as train records a net's */
+        tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
+        uint8_t *split = NULL;
+        gboolean ok = tt_cli_load_data(ds, argc - 2, argv + 2, &e) &&
+                      tt_split_read(ds, split_in, split = g_new0(uint8_t, ds->groups->len + 1), &e);
+        if (ok)
+            tt_evaluate(m, ds, split, TT_SPLIT_TEST, NULL, NULL, &ev);
+        g_free(split);
+        tt_dataset_free(ds);
+        if (!ok) {
+            g_string_free(meta, TRUE);
+            rc = tt_cli_fail(e);
+            goto out;
+        }
+        g_string_append_printf(meta, "test.blocks=%" G_GUINT64_FORMAT "\ntest.accuracy=%.4f\n"
+                               "test.balanced_accuracy=%.4f\ntest.ece=%.4f\n", ev.n, tt_eval_accuracy(&ev),
+                               tt_eval_balanced_accuracy(&ev), ev.ece);
+    }
     g_free(m->meta);
     m->meta = g_string_free(meta, FALSE);
     if (!tt_model_save_file(m, out, &e)) {
@@ -69,11 +94,24 @@ int tt_cli_fuse(int argc, char **argv)
         goto out;
     }
     printf("fused model %s written to %s (sha256 %.12s)\n", m->name, out, m->sha256);
+    if (split_in) {
+        printf("test split (groups never seen in training):\n");
+        tt_eval_print(m, &ev, stdout);
+        char *js = json_out ? tt_eval_json(m, &ev) : NULL;
+        gboolean ok = !js || g_file_set_contents(json_out, js, -1, &e);
+        g_free(js);
+        if (!ok) {
+            rc = tt_cli_fail(e);
+            goto out;
+        }
+    }
     rc = 0;
 out:
     tt_model_free(m);
     tt_model_free(c);
     g_free(out);
     g_free(name);
+    g_free(split_in);
+    g_free(json_out);
     return rc;
 }
