@@ -3,14 +3,16 @@
 # with and without the TrafficTriage plugin: the noise-free complement of
 # bench_tshark.sh's timings on a shared machine (issue 7).
 #
-#   tests/bench/bench_callgrind.sh [--build DIR] [--capture FILE] [--arch lenet|flowpic]
+#   tests/bench/bench_callgrind.sh [--build DIR] [--capture FILE] [--arch lenet|flowpic|bundled]
 #
 # Default capture: /var/tmp/tt-bench-mix-100k.pcap (make_capture.py
 # --packets 100000); callgrind runs tshark ~50x slower, so 1M packets takes
 # too long. All runs start at the same time (each is single-threaded):
 #   fields    tshark -2 -r F -T fields -e frame.number           on / disabled / absent
-#   category  ... -e frame.number -e triage.category               on / disabled
-#   tree      tshark -2 -r F -q -z triage,tree                     on / disabled
+#   category  ... -e frame.number -e triage.category               on / disabled / absent
+#             (absent: -e frame.number alone, the field does not exist)
+#   tree      tshark -2 -r F -q -z triage,tree                     on / disabled / absent
+#             (absent: -q -z io,stat,0, a trivial tap)
 # Prints per run the total instructions (Ir), the plugin's own inclusive
 # share (dissect_triage + the end-of-pass flush + the per-file init) and the
 # ratio on/baseline. Note: wmem maps hash with a random seed, so counts vary
@@ -38,8 +40,13 @@ export TT_WS_MM
 # shellcheck source=../plugin/common.sh
 . "$src/tests/plugin/common.sh"
 tt_setup >/dev/null
-[ "$arch" = flowpic ] && { "$TT_CLI" init-model --arch flowpic --task category --seed 1 --classes "$TT_CLASSES" \
-    -o "$TT_PLUGDIR/triage/category.ttm" >/dev/null || fail "init-model"; }
+case $arch in
+lenet) ;;
+flowpic) "$TT_CLI" init-model --arch flowpic --task category --seed 1 --classes "$TT_CLASSES" \
+    -o "$TT_PLUGDIR/triage/category.ttm" >/dev/null || fail "init-model" ;;
+bundled) cp "$src/models/category.ttm" "$TT_PLUGDIR/triage/category.ttm" || fail "copy the bundled model" ;;
+*) fail "unknown --arch $arch" ;;
+esac
 mkdir -p "$TT_TMP/absent" "$TT_TMP/cg"
 tt_fix_owner
 
@@ -56,7 +63,9 @@ cg fields.disabled "$H" -T fields -e frame.number --disable-protocol triage &
 cg fields.absent "$TT_TMP/absent" -T fields -e frame.number &
 cg category.on "$H" -T fields -e frame.number -e triage.category &
 cg category.disabled "$H" -T fields -e frame.number -e triage.category --disable-protocol triage &
+cg category.absent "$TT_TMP/absent" -T fields -e frame.number &
 cg tree.on "$H" -q -z triage,tree &
 cg tree.disabled "$H" -q -z triage,tree --disable-protocol triage &
+cg tree.absent "$TT_TMP/absent" -q -z io,stat,0 &
 wait
 /usr/bin/python3 "$here/callgrind_table.py" "$TT_TMP/cg" "$cap" "$arch"
