@@ -72,6 +72,8 @@ fi
 
 # shellcheck source=../plugin/common.sh
 . "$src/tests/plugin/common.sh"
+# shellcheck source=../lib/xvfb.sh
+. "$src/tests/lib/xvfb.sh"
 tt_setup >/dev/null
 if [ "$arch" = flowpic ]; then
     "$TT_CLI" init-model --arch flowpic --task category --seed 1 --classes "$TT_CLASSES" \
@@ -89,24 +91,18 @@ tt_fix_owner
 capname=$(basename "$capcopy")
 hz=$(getconf CLK_TCK)
 
-disp=
-for n in $(seq 131 160); do
-    if [ ! -e /tmp/.X11-unix/X$n ] && [ ! -e /tmp/.X$n-lock ]; then disp=$n; break; fi
-done
-[ -n "$disp" ] || fail "no free X display"
-Xvfb :$disp -screen 0 1600x1000x24 -nolisten tcp >"$TT_OUT/xvfb.log" 2>&1 &
-xpid=$!
 WSPID=
+XVFB_PID=
 gui_cleanup() {
     [ -n "$WSPID" ] && kill "$WSPID" 2>/dev/null
     for f in "$TT_TMP"/wspid.*; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-    kill "$xpid" 2>/dev/null
+    [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
     wait 2>/dev/null
     tt_cleanup
 }
 trap gui_cleanup EXIT
-for _ in $(seq 50); do [ -e /tmp/.X11-unix/X$disp ] && break; sleep 0.2; done
-[ -e /tmp/.X11-unix/X$disp ] || fail "Xvfb did not start"
+xvfb_start 131 160 "$TT_OUT/xvfb.log" || fail "no X server (above)"
+disp=$XVFB_DISPLAY
 
 tree_pids() {   # the process and its live children (Wireshark runs dumpcap at start-up)
     echo "$1"
