@@ -22,20 +22,21 @@ int tt_cli_render(int argc, char **argv)
         { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "At most N pictures in all (default 200)", "N" },
         { NULL }
     };
-    if (!tt_cli_parse_opts(entries, NULL, "MODEL DATA...", "Render FlowPics of blocks as PNG files, with the model's input spec.\n"
-                    "DATA: captures (FILE.pcap), manifests or packet-series files.", &argc, &argv, &e))
-        return tt_cli_fail(e);
-    if (argc < 3 || !outdir)
-        return tt_cli_usage("render -o DIR [OPTIONS] MODEL DATA...");
-    tt_model *m = tt_model_load_file(argv[1], &e);
+    const tt_cli_start_info start = {
+        (const GOptionEntry *const[]){ entries, NULL }, "MODEL DATA...",
+        "Render FlowPics of blocks as PNG files, with the model's input spec.\n"
+        "DATA: captures (FILE.pcap), manifests or packet-series files.",
+        "render -o DIR [OPTIONS] MODEL DATA...", 2, 0, &outdir };
+    int rc;
+    tt_model *m = tt_cli_start(&start, &argc, &argv, &rc);
     if (!m)
-        return tt_cli_fail(e);
+        return rc;
     if (g_mkdir_with_parents(outdir, 0755) != 0) {
         fprintf(stderr, "traffictriage: cannot create %s: %s\n", outdir, g_strerror(errno));
         return 1;
     }
     tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
-    if (!tt_cli_load_data(ds, argc - 1, argv + 1, &e))
+    if (!tt_cli_load_data(ds, NULL, argc - 1, argv + 1, &e))
         return tt_cli_fail(e);
     if (scale <= 0)
         scale = (int)tt_png_default_scale(&m->spec);
