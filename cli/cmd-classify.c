@@ -130,11 +130,11 @@ static void classify_print(const classify_ctx *cx, gboolean probs)
                 tt_result_pool_stored(qo, qm, k, &pooled);
             }
             category = row->confidence >= cx->threshold ? cx->m->classes[row->top] : "unknown";
-            conf = row->confidence;
+            conf = tt_confidence_shown(row->confidence);
             conv_category = pooled.confidence >= cx->threshold ? cx->m->classes[pooled.top] : "unknown";
-            conv_conf = pooled.confidence;
+            conv_conf = tt_confidence_shown(pooled.confidence);
         }
-        printf("%" G_GUINT64_FORMAT "\t%u\t%s\t%.6f\t%.6f\t%u\t%" G_GUINT64_FORMAT "\t%s%s\t%s\t%.4f\t%s\t%.4f",
+        printf("%" G_GUINT64_FORMAT "\t%u\t%s\t%.6f\t%.6f\t%u\t%" G_GUINT64_FORMAT "\t%s%s\t%s\t%.3f\t%s\t%.3f",
                row->flow_id, row->block, key, row->first_ts, row->last_ts, row->n_packets, row->n_bytes,
                row->classified ? "classified" : tt_block_status_name(row->status),
                row->truncated ? " (truncated)" : "", category, conf, conv_category, conv_conf);

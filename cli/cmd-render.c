@@ -66,6 +66,7 @@ int tt_cli_render(int argc, char **argv)
         gboolean have = tt_classify_packets(cl, pk, s->n, &r) && r.top < m->n_classes;
         const char *top = have ? m->classes[r.top] : "-";
         const char *category = !have ? "too-few-packets" : r.confidence < threshold ? "unknown" : top;
+        double shown = have ? tt_confidence_shown(r.confidence) : 0.0;
         const char *label = g_ptr_array_index(ds->classes, s->label);
         const char *group = g_ptr_array_index(ds->groups, s->group);
         char *src = g_strdup(group);
@@ -82,10 +83,8 @@ int tt_cli_render(int argc, char **argv)
         char tuple[128];
         tt_key_format(&g_array_index(ds->flows, tt_flow_rec, s->flow).key, tuple, sizeof tuple);
         g_string_append_printf(index, "%" G_GUINT64_FORMAT "\t%u\t%s\t%u\t%" G_GUINT64_FORMAT "\t%s\t%s\t%.3f\t%s\t%s\t%s\n",
-                               s->flow_id, s->block_index, tuple, s->n, bytes, category, top,
-                               have ? r.confidence : 0.0, label, group, base);
-        printf("%s\t%s\t%u packets\tpredicted %s (%.2f)\n", name, label, s->n, have ? top : "none",
-               have ? r.confidence : 0.0);
+                               s->flow_id, s->block_index, tuple, s->n, bytes, category, top, shown, label, group, base);
+        printf("%s\t%s\t%u packets\tpredicted %s (%.3f)\n", name, label, s->n, have ? top : "none", shown);
         g_free(base);
         g_free(name);
         done[s->label]++;

@@ -649,9 +649,3 @@ triage_run_flow(const triage_run *run, guint slot, guint32 flow)
         return NULL;
     return chunks_at(&run->slots[slot].flows, flow - 1);
 }
-
-double
-triage_confidence_shown(double c)
-{
-    return floor(c * 1000.0 + 1e-6) / 1000.0;
-}
