@@ -7,14 +7,14 @@
 #include "tt_flowpic.h"
 #include "tt_png.h"
 
-int tt_cli_render(int argc, char **argv)
+/* render with the folder option bound to *outdir (the caller frees it). */
+static int render(char **outdir, int argc, char **argv)
 {
     GError *e = NULL;
-    char *outdir = NULL;
     gint64 flow = -1;
     int block = -1, per_class = 0, scale = 0, limit = 200;
     GOptionEntry entries[] = {
-        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &outdir, "Folder for the PNG files (created)", "DIR" },
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, outdir, "Folder for the PNG files (created)", "DIR" },
         { "flow", 0, 0, G_OPTION_ARG_INT64, &flow, "Only this flow number", "N" },
         { "block", 0, 0, G_OPTION_ARG_INT, &block, "Only this block index", "N" },
         { "per-class", 0, 0, G_OPTION_ARG_INT, &per_class, "At most N blocks per class (a gallery)", "N" },
@@ -26,13 +26,13 @@ int tt_cli_render(int argc, char **argv)
         (const GOptionEntry *const[]){ entries, NULL }, "MODEL DATA...",
         "Render FlowPics of blocks as PNG files, with the model's input spec.\n"
         "DATA: captures (FILE.pcap), manifests or packet-series files.",
-        "render -o DIR [OPTIONS] MODEL DATA...", 2, 0, &outdir };
+        "render -o DIR [OPTIONS] MODEL DATA...", 2, 0, outdir };
     int rc;
     tt_model *m = tt_cli_start(&start, &argc, &argv, &rc);
     if (!m)
         return rc;
-    if (g_mkdir_with_parents(outdir, 0755) != 0) {
-        fprintf(stderr, "traffictriage: cannot create %s: %s\n", outdir, g_strerror(errno));
+    if (g_mkdir_with_parents(*outdir, 0755) != 0) {
+        fprintf(stderr, "traffictriage: cannot create %s: %s\n", *outdir, g_strerror(errno));
         return 1;
     }
     tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
@@ -74,7 +74,7 @@ int tt_cli_render(int argc, char **argv)
         char *base = g_strdup_printf("%s%sflow%" G_GUINT64_FORMAT "-block%u-%s.png", prefix ? src : "",
                                      prefix ? "-" : "", s->flow_id, s->block_index, category);
         g_free(src);
-        char *name = g_build_filename(outdir, base, NULL);
+        char *name = g_build_filename(*outdir, base, NULL);
         if (!tt_png_write_flowpic(name, &m->spec, px, np, (uint32_t)scale, &e))
             return tt_cli_fail(e);
         uint64_t bytes = 0;
@@ -91,7 +91,7 @@ int tt_cli_render(int argc, char **argv)
         written++;
     }
     if (written > 0) {
-        char *index_path = g_build_filename(outdir, "index.tsv", NULL);
+        char *index_path = g_build_filename(*outdir, "index.tsv", NULL);
         gboolean ok = g_file_set_contents(index_path, index->str, (gssize)index->len, &e);
         g_free(index_path);
         if (!ok)
@@ -108,4 +108,12 @@ int tt_cli_render(int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+int tt_cli_render(int argc, char **argv)
+{
+    char *outdir = NULL;
+    int rc = render(&outdir, argc, argv);
+    g_free(outdir);
+    return rc;
 }
