@@ -59,15 +59,12 @@ for c in wireshark Xvfb xdotool; do
     command -v $c >/dev/null || { echo "bench_gui.sh: $c is not installed (tests/deps.sh --test)" >&2; exit 77; }
 done
 
-export TRIAGE_SO=$build/plugin/triage.so
-export TT_CLI=$build/core/traffictriage
-export TT_CAPTURES=$src/tests/captures
-TT_WS_MM=$(tshark --version 2>/dev/null | head -1 | sed -E 's/.* ([0-9]+)\.([0-9]+)\.[0-9]+.*/\1.\2/')
-export TT_WS_MM
-[ -x "$TT_CLI" ] && [ -f "$TRIAGE_SO" ] || { echo "bench_gui.sh: build $build first" >&2; exit 2; }
+# shellcheck source=bench_build.sh
+. "$here/bench_build.sh"
+bench_use_build bench_gui.sh "$build"
 if [ -z "$cap" ]; then
     cap=/var/tmp/tt-bench-mix-1M.pcap
-    [ -s "$cap" ] || /usr/bin/python3 "$here/make_capture.py" --packets 1000000 --out "$cap" >&2 || exit 1
+    bench_default_capture "$cap" 1000000
 fi
 
 # shellcheck source=../plugin/common.sh
