@@ -203,7 +203,7 @@ static char *part_manifest(const char *name, int max_k)
 {
     char *text = NULL;
     g_assert_true(g_file_get_contents(fixtures(), &text, NULL, NULL));
-    char *dir = g_path_get_dirname(fixtures());
+    char *dir = g_test_build_filename(G_TEST_DIST, "fixtures", "lab", NULL);
     GString *m = g_string_new("#ttmanifest v1\n");
     char **lines = g_strsplit(text, "\n", -1);
     for (char **l = lines; *l; l++) {
