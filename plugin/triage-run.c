@@ -2,7 +2,6 @@
 #include "triage-run.h"
 
 #include <string.h>
-#include <math.h>
 
 /* A block of one slot, by block id: where it is and its result (state
  * TRIAGE_BLOCK_OPEN until it closes). 48 bytes, no allocation of its own. */
