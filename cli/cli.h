@@ -25,13 +25,40 @@ int tt_cli_fuse(int argc, char **argv);
 int tt_cli_fail(GError *e);
 /* Prints "usage: traffictriage LINE" on stderr, returns 2. */
 int tt_cli_usage(const char *line);
-/* Parses the options of entries (and of more, when not NULL), removing them
- * from argc/argv; --help prints params and summary. */
-gboolean tt_cli_parse_opts(const GOptionEntry *entries, const GOptionEntry *more, const char *params,
-                           const char *summary, int *argc, char ***argv, GError **error);
-/* Adds every DATA argument argv[1..argc-1] to ds (tt_dataset_add_input), then
- * tt_dataset_finish. */
-gboolean tt_cli_load_data(tt_dataset *ds, int argc, char **argv, GError **error);
+/* Parses the options of the tables (a NULL-terminated list, each table ending in
+ * a { NULL } entry), removing them from argc/argv; --help prints params and
+ * summary. */
+gboolean tt_cli_parse_opts(const GOptionEntry *const *tables, const char *params, const char *summary,
+                           int *argc, char ***argv, GError **error);
+
+/* ---- the start of the commands that read a MODEL (info, classify, render, eval) ---- */
+typedef struct {
+    const GOptionEntry *const *tables;   /* the command's options, as tt_cli_parse_opts takes them */
+    const char *params, *summary;        /* for --help */
+    const char *usage;                   /* the usage line, after "traffictriage " */
+    int min_args, max_args;              /* arguments after the options, MODEL included (max 0: no limit) */
+    char *const *required;               /* an option that must be given (its variable), or NULL */
+} tt_cli_start_info;
+
+/* Options parsed, arguments counted, the model (argv[1]) loaded: the model, with
+ * *argc and *argv the arguments left (argv[0] the command's name). NULL when a step
+ * fails, the message printed and *rc the exit status (1 failed, 2 wrong usage). */
+tt_model *tt_cli_start(const tt_cli_start_info *c, int *argc, char ***argv, int *rc);
+
+/* ---- the options that select and label the data (train, eval) ---- */
+typedef struct {
+    char  *label_attr;   /* --label-attr: labels from this attribute */
+    char **where;        /* --where KEY=VALUE (repeatable) */
+} tt_cli_data_opts;
+
+#define TT_CLI_DATA_ENTRIES 3   /* entries tt_cli_data_entries writes, the terminator included */
+/* Nothing selected into o, and the GOptionEntry table bound to o's fields into entries. */
+void tt_cli_data_entries(tt_cli_data_opts *o, GOptionEntry entries[TT_CLI_DATA_ENTRIES]);
+/* Frees the strings the options were given. */
+void tt_cli_data_opts_clear(tt_cli_data_opts *o);
+/* Applies o (NULL: none) to ds, adds every DATA argument argv[1..argc-1] to ds
+ * (tt_dataset_add_input), then tt_dataset_finish. */
+gboolean tt_cli_load_data(tt_dataset *ds, const tt_cli_data_opts *o, int argc, char **argv, GError **error);
 /* "data: N blocks from G groups; ..." and one line per class. */
 void tt_cli_print_data_summary(const tt_dataset *ds, FILE *out);
 

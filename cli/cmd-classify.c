@@ -130,11 +130,11 @@ static void classify_print(const classify_ctx *cx, gboolean probs)
                 tt_result_pool_stored(qo, qm, k, &pooled);
             }
             category = row->confidence >= cx->threshold ? cx->m->classes[row->top] : "unknown";
-            conf = row->confidence;
+            conf = tt_confidence_shown(row->confidence);
             conv_category = pooled.confidence >= cx->threshold ? cx->m->classes[pooled.top] : "unknown";
-            conv_conf = pooled.confidence;
+            conv_conf = tt_confidence_shown(pooled.confidence);
         }
-        printf("%" G_GUINT64_FORMAT "\t%u\t%s\t%.6f\t%.6f\t%u\t%" G_GUINT64_FORMAT "\t%s%s\t%s\t%.4f\t%s\t%.4f",
+        printf("%" G_GUINT64_FORMAT "\t%u\t%s\t%.6f\t%.6f\t%u\t%" G_GUINT64_FORMAT "\t%s%s\t%s\t%.3f\t%s\t%.3f",
                row->flow_id, row->block, key, row->first_ts, row->last_ts, row->n_packets, row->n_bytes,
                row->classified ? "classified" : tt_block_status_name(row->status),
                row->truncated ? " (truncated)" : "", category, conf, conv_category, conv_conf);
@@ -158,16 +158,16 @@ int tt_cli_classify(int argc, char **argv)
         { "probs", 0, 0, G_OPTION_ARG_NONE, &probs, "Also print every class's probability (columns p_CLASS)", NULL },
         { NULL }
     };
-    if (!tt_cli_parse_opts(entries, NULL, "MODEL CAPTURE", "Classify every flow block of a capture, as the plugin does (one line per block,\n"
-                    "printed at the end of the capture): its own class and confidence, and the conversation's\n"
-                    "(pooled with the reverse direction's block of the same index: triage.conversation.*).",
-                    &argc, &argv, &e))
-        return tt_cli_fail(e);
-    if (argc != 3)
-        return tt_cli_usage("classify [OPTIONS] MODEL CAPTURE");
-    tt_model *m = tt_model_load_file(argv[1], &e);
+    int rc;
+    const tt_cli_start_info start = {
+        (const GOptionEntry *const[]){ entries, NULL }, "MODEL CAPTURE",
+        "Classify every flow block of a capture, as the plugin does (one line per block,\n"
+        "printed at the end of the capture): its own class and confidence, and the conversation's\n"
+        "(pooled with the reverse direction's block of the same index: triage.conversation.*).",
+        "classify [OPTIONS] MODEL CAPTURE", 2, 2, NULL };
+    tt_model *m = tt_cli_start(&start, &argc, &argv, &rc);
     if (!m)
-        return tt_cli_fail(e);
+        return rc;
     tt_capture *cap = tt_capture_open(argv[2], &e);
     if (!cap)
         return tt_cli_fail(e);
@@ -180,7 +180,6 @@ int tt_cli_classify(int argc, char **argv)
         printf("#frame\tflow\tblock\tip_len\n");
     tt_packet p;
     uint64_t frame;
-    int rc;
     while ((rc = tt_capture_next(cap, &p, &frame, &e)) == 1) {
         tt_pkt_ref ref;
         if (!tt_engine_add(eng, &p, &ref))

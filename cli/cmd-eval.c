@@ -81,103 +81,135 @@ static gboolean write_prob_table(const tt_model *m, const tt_dataset *ds, const 
     return ok;
 }
 
-int tt_cli_eval(int argc, char **argv)
+/* eval's options; the strings are the options' own (eval_opts_clear). */
+typedef struct {
+    tt_cli_data_opts data;
+    char  *split_in, *on, *by, *json_out, *flows_out, *blocks_out;
+    double temperature;
+    gboolean verbose;
+} eval_opts;
+
+static void eval_opts_clear(eval_opts *o)
 {
-    GError *e = NULL;
-    char *split_in = NULL, *on = NULL, *by = NULL, *json_out = NULL, *label_attr = NULL, *flows_out = NULL;
-    char *blocks_out = NULL;
-    char **where = NULL;
-    double temperature = 0.0;
-    gboolean verbose = FALSE;
-    GOptionEntry entries[] = {
-        { "where", 0, 0, G_OPTION_ARG_STRING_ARRAY, &where, "Use only flows whose attributes match (repeatable)", "KEY=VALUE" },
-        { "temperature", 0, 0, G_OPTION_ARG_DOUBLE, &temperature, "Override the model's softmax temperature (1 = uncalibrated)", "T" },
-        { "label-attr", 0, 0, G_OPTION_ARG_STRING, &label_attr, "Take each flow's label from this attribute (e.g. tunnel)", "KEY" },
-        { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Split file written by train --split-out", "FILE" },
-        { "on", 0, 0, G_OPTION_ARG_STRING, &on, "Evaluate on train, val or test groups of the split (default: all data)", "SPLIT" },
-        { "by", 0, 0, G_OPTION_ARG_STRING, &by, "Also break results down by this attribute (e.g. tunnel, app): one row per value", "KEY" },
-        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "With --by: the full report (precision, recall, F1, confusion) for every value", NULL },
-        { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_out, "Write the results as JSON", "FILE" },
-        { "flows", 0, 0, G_OPTION_ARG_FILENAME, &flows_out, "Write one row per labelled one-way flow with its mean block probabilities (TSV)", "FILE" },
-        { "blocks", 0, 0, G_OPTION_ARG_FILENAME, &blocks_out, "Write one row per classified block with its probabilities (TSV)", "FILE" },
-        { NULL }
-    };
-    if (!tt_cli_parse_opts(entries, NULL, "MODEL DATA...", "Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.", &argc, &argv, &e))
-        return tt_cli_fail(e);
-    if (argc < 3)
-        return tt_cli_usage("eval [OPTIONS] MODEL DATA...");
-    tt_model *m = tt_model_load_file(argv[1], &e);
-    if (!m)
-        return tt_cli_fail(e);
-    if (temperature > 0.0)
-        m->temperature = (float)temperature;
+    tt_cli_data_opts_clear(&o->data);
+    char **strings[] = { &o->split_in, &o->on, &o->by, &o->json_out, &o->flows_out, &o->blocks_out };
+    for (size_t i = 0; i < G_N_ELEMENTS(strings); i++)
+        g_clear_pointer(strings[i], g_free);
+}
+
+/* The --by part: one row (or with -v one full report) per value of the attribute o->by,
+ * appended to the JSON in js. */
+static void eval_by(const tt_model *m, const tt_dataset *ds, const uint8_t *split, int which,
+                    const eval_opts *o, GString *js)
+{
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_string_append_printf(js, ",\"by\":{\"key\":\"%s\",\"values\":{", o->by);
+    gboolean first = TRUE;
+    for (guint a = 0; a < ds->attrs->len; a++) {
+        char *v = tt_attr_get(g_ptr_array_index(ds->attrs, a), o->by);
+        if (g_hash_table_contains(seen, v)) {
+            g_free(v);
+            continue;
+        }
+        g_hash_table_add(seen, v);
+        tt_eval sub;
+        tt_evaluate(m, ds, split, which, o->by, v, &sub);
+        if (!sub.n)
+            continue;
+        if (o->verbose) {
+            printf("\n%s = %s\n", o->by, *v ? v : "(none)");
+            tt_eval_print(m, &sub, stdout);
+        } else {
+            print_by_row(m, o->by, v, &sub, first);
+        }
+        char *j = tt_eval_json(m, &sub);
+        g_string_append_printf(js, "%s\"%s\":%s", first ? "" : ",", v, j);
+        g_free(j);
+        first = FALSE;
+    }
+    g_string_append(js, "}}");
+    g_hash_table_destroy(seen);
+}
+
+/* eval once the options are parsed and the model loaded: 0, or 1 with the error in *error. */
+static int eval_run(tt_model *m, const eval_opts *o, int argc, char **argv, GError **error)
+{
+    if (o->temperature > 0.0)
+        m->temperature = (float)o->temperature;
     tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
-    tt_dataset_set_label_attr(ds, label_attr);
-    tt_dataset_set_where(ds, (const char *const *)where);
-    if (!tt_cli_load_data(ds, argc - 1, argv + 1, &e))
-        return tt_cli_fail(e);
+    uint8_t *split = NULL;
+    GString *js = NULL;
+    gboolean ok = tt_cli_load_data(ds, &o->data, argc - 1, argv + 1, error);
+    if (!ok)
+        goto out;
     tt_cli_print_data_summary(ds, stderr);
-    uint8_t *split = g_new0(uint8_t, ds->groups->len + 1);
+    split = g_new0(uint8_t, ds->groups->len + 1);
     int which = TT_SPLIT_NONE;
-    if (split_in) {
-        if (!tt_split_read(ds, split_in, split, &e))
-            return tt_cli_fail(e);
-        which = !on ? TT_SPLIT_NONE : tt_split_from_name(on);
-        if (which == TT_SPLIT_NONE && on)
+    if (o->split_in) {
+        if (!(ok = tt_split_read(ds, o->split_in, split, error)))
+            goto out;
+        which = !o->on ? TT_SPLIT_NONE : tt_split_from_name(o->on);
+        if (which == TT_SPLIT_NONE && o->on)
             which = TT_SPLIT_TEST;   /* --on with another name: the test groups */
     }
-    if (flows_out || blocks_out) {   /* one pass of the net serves both tables */
+    if (o->flows_out || o->blocks_out) {   /* one pass of the net serves both tables */
         float *block_probs = g_new(float, (size_t)ds->samples->len * m->n_classes + 1);
         tt_block_probs(m, ds, split, which, block_probs);
-        gboolean ok = (!flows_out || write_prob_table(m, ds, split, which, FALSE, block_probs, flows_out, &e)) &&
-                      (!blocks_out || write_prob_table(m, ds, split, which, TRUE, block_probs, blocks_out, &e));
+        ok = (!o->flows_out || write_prob_table(m, ds, split, which, FALSE, block_probs, o->flows_out, error)) &&
+             (!o->blocks_out || write_prob_table(m, ds, split, which, TRUE, block_probs, o->blocks_out, error));
         g_free(block_probs);
         if (!ok)
-            return tt_cli_fail(e);
+            goto out;
     }
     tt_eval ev;
     tt_evaluate(m, ds, split, which, NULL, NULL, &ev);
-    printf("model %s (%.12s) on %s\n", m->name, m->sha256, which == TT_SPLIT_NONE ? "all blocks" : on);
+    printf("model %s (%.12s) on %s\n", m->name, m->sha256, which == TT_SPLIT_NONE ? "all blocks" : o->on);
     tt_eval_print(m, &ev, stdout);
-    GString *js = g_string_new(NULL);
+    js = g_string_new(NULL);
     char *j = tt_eval_json(m, &ev);
     g_string_append_printf(js, "{\"all\":%s", j);
     g_free(j);
-    if (by) {
-        GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        g_string_append_printf(js, ",\"by\":{\"key\":\"%s\",\"values\":{", by);
-        gboolean first = TRUE;
-        for (guint a = 0; a < ds->attrs->len; a++) {
-            char *v = tt_attr_get(g_ptr_array_index(ds->attrs, a), by);
-            if (g_hash_table_contains(seen, v)) {
-                g_free(v);
-                continue;
-            }
-            g_hash_table_add(seen, v);
-            tt_eval sub;
-            tt_evaluate(m, ds, split, which, by, v, &sub);
-            if (!sub.n)
-                continue;
-            if (verbose) {
-                printf("\n%s = %s\n", by, *v ? v : "(none)");
-                tt_eval_print(m, &sub, stdout);
-            } else {
-                print_by_row(m, by, v, &sub, first);
-            }
-            j = tt_eval_json(m, &sub);
-            g_string_append_printf(js, "%s\"%s\":%s", first ? "" : ",", v, j);
-            g_free(j);
-            first = FALSE;
-        }
-        g_string_append(js, "}}");
-        g_hash_table_destroy(seen);
-    }
+    if (o->by)
+        eval_by(m, ds, split, which, o, js);
     g_string_append(js, "}\n");
-    if (json_out && !g_file_set_contents(json_out, js->str, (gssize)js->len, &e))
-        return tt_cli_fail(e);
-    g_string_free(js, TRUE);
+    ok = !o->json_out || g_file_set_contents(o->json_out, js->str, (gssize)js->len, error);
+out:
+    if (js)
+        g_string_free(js, TRUE);
     g_free(split);
     tt_dataset_free(ds);
-    tt_model_free(m);
-    return 0;
+    return ok ? 0 : 1;
+}
+
+int tt_cli_eval(int argc, char **argv)
+{
+    eval_opts o = { .temperature = 0.0 };
+    GOptionEntry data_entries[TT_CLI_DATA_ENTRIES];
+    tt_cli_data_entries(&o.data, data_entries);
+    GOptionEntry entries[] = {
+        { "temperature", 0, 0, G_OPTION_ARG_DOUBLE, &o.temperature, "Override the model's softmax temperature (1 = uncalibrated)", "T" },
+        { "split", 0, 0, G_OPTION_ARG_FILENAME, &o.split_in, "Split file written by train --split-out", "FILE" },
+        { "on", 0, 0, G_OPTION_ARG_STRING, &o.on, "Evaluate on train, val or test groups of the split (default: all data)", "SPLIT" },
+        { "by", 0, 0, G_OPTION_ARG_STRING, &o.by, "Also break results down by this attribute (e.g. tunnel, app): one row per value", "KEY" },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose, "With --by: the full report (precision, recall, F1, confusion) for every value", NULL },
+        { "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json_out, "Write the results as JSON", "FILE" },
+        { "flows", 0, 0, G_OPTION_ARG_FILENAME, &o.flows_out, "Write one row per labelled one-way flow with its mean block probabilities (TSV)", "FILE" },
+        { "blocks", 0, 0, G_OPTION_ARG_FILENAME, &o.blocks_out, "Write one row per classified block with its probabilities (TSV)", "FILE" },
+        { NULL }
+    };
+    const tt_cli_start_info start = {
+        (const GOptionEntry *const[]){ data_entries, entries, NULL }, "MODEL DATA...",
+        "Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.",
+        "eval [OPTIONS] MODEL DATA...", 2, 0, NULL };
+    int rc;
+    tt_model *m = tt_cli_start(&start, &argc, &argv, &rc);
+    if (m) {
+        GError *e = NULL;
+        rc = eval_run(m, &o, argc, argv, &e);
+        if (rc)
+            tt_cli_fail(e);
+        tt_model_free(m);
+    }
+    eval_opts_clear(&o);
+    return rc;
 }

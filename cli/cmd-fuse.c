@@ -21,7 +21,7 @@ int tt_cli_fuse(int argc, char **argv)
     };
     int rc = 1;
     tt_model *m = NULL, *c = NULL;
-    if (!tt_cli_parse_opts(entries, NULL, "MODEL COMPANION [DATA...]",
+    if (!tt_cli_parse_opts((const GOptionEntry *const[]){ entries, NULL }, "MODEL COMPANION [DATA...]",
                            "Fuse two trained models of the same task and classes, which cut flows the same way\n"
                            "(block length, idle timeout, packets per block) and may draw different pictures of a\n"
                            "block: every block is then answered by the mean of both models' probabilities.\n"
@@ -72,7 +72,7 @@ int tt_cli_fuse(int argc, char **argv)
     if (split_in) {   /* the fused model's held-out figures, as train records a net's */
         tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
         uint8_t *split = NULL;
-        gboolean ok = tt_cli_load_data(ds, argc - 2, argv + 2, &e) &&
+        gboolean ok = tt_cli_load_data(ds, NULL, argc - 2, argv + 2, &e) &&
                       tt_split_read(ds, split_in, split = g_new0(uint8_t, ds->groups->len + 1), &e);
         if (ok)
             tt_evaluate(m, ds, split, TT_SPLIT_TEST, NULL, NULL, &ev);

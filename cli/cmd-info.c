@@ -27,16 +27,14 @@ static void print_net(const tt_model *m)
 
 int tt_cli_info(int argc, char **argv)
 {
-    GError *e = NULL;
     GOptionEntry none[] = { { NULL } };
-    if (!tt_cli_parse_opts(none, NULL, "MODEL", "Print a model's task, classes, input spec, layers and checksum.",
-                           &argc, &argv, &e))
-        return tt_cli_fail(e);
-    if (argc != 2)
-        return tt_cli_usage("info MODEL");
-    tt_model *m = tt_model_load_file(argv[1], &e);
+    const tt_cli_start_info start = { (const GOptionEntry *const[]){ none, NULL }, "MODEL",
+                                      "Print a model's task, classes, input spec, layers and checksum.",
+                                      "info MODEL", 1, 1, NULL };
+    int rc;
+    tt_model *m = tt_cli_start(&start, &argc, &argv, &rc);
     if (!m)
-        return tt_cli_fail(e);
+        return rc;
     printf("model        %s\ntask         %s\nsha256       %s\nclasses      ", m->name, m->task, m->sha256);
     for (uint32_t i = 0; i < m->n_classes; i++)
         printf("%s%s", i ? ", " : "", m->classes[i]);

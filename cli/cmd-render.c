@@ -7,14 +7,14 @@
 #include "tt_flowpic.h"
 #include "tt_png.h"
 
-int tt_cli_render(int argc, char **argv)
+/* render with the folder option bound to *outdir (the caller frees it). */
+static int render(char **outdir, int argc, char **argv)
 {
     GError *e = NULL;
-    char *outdir = NULL;
     gint64 flow = -1;
     int block = -1, per_class = 0, scale = 0, limit = 200;
     GOptionEntry entries[] = {
-        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &outdir, "Folder for the PNG files (created)", "DIR" },
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, outdir, "Folder for the PNG files (created)", "DIR" },
         { "flow", 0, 0, G_OPTION_ARG_INT64, &flow, "Only this flow number", "N" },
         { "block", 0, 0, G_OPTION_ARG_INT, &block, "Only this block index", "N" },
         { "per-class", 0, 0, G_OPTION_ARG_INT, &per_class, "At most N blocks per class (a gallery)", "N" },
@@ -22,20 +22,21 @@ int tt_cli_render(int argc, char **argv)
         { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "At most N pictures in all (default 200)", "N" },
         { NULL }
     };
-    if (!tt_cli_parse_opts(entries, NULL, "MODEL DATA...", "Render FlowPics of blocks as PNG files, with the model's input spec.\n"
-                    "DATA: captures (FILE.pcap), manifests or packet-series files.", &argc, &argv, &e))
-        return tt_cli_fail(e);
-    if (argc < 3 || !outdir)
-        return tt_cli_usage("render -o DIR [OPTIONS] MODEL DATA...");
-    tt_model *m = tt_model_load_file(argv[1], &e);
+    const tt_cli_start_info start = {
+        (const GOptionEntry *const[]){ entries, NULL }, "MODEL DATA...",
+        "Render FlowPics of blocks as PNG files, with the model's input spec.\n"
+        "DATA: captures (FILE.pcap), manifests or packet-series files.",
+        "render -o DIR [OPTIONS] MODEL DATA...", 2, 0, outdir };
+    int rc;
+    tt_model *m = tt_cli_start(&start, &argc, &argv, &rc);
     if (!m)
-        return tt_cli_fail(e);
-    if (g_mkdir_with_parents(outdir, 0755) != 0) {
-        fprintf(stderr, "traffictriage: cannot create %s: %s\n", outdir, g_strerror(errno));
+        return rc;
+    if (g_mkdir_with_parents(*outdir, 0755) != 0) {
+        fprintf(stderr, "traffictriage: cannot create %s: %s\n", *outdir, g_strerror(errno));
         return 1;
     }
     tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
-    if (!tt_cli_load_data(ds, argc - 1, argv + 1, &e))
+    if (!tt_cli_load_data(ds, NULL, argc - 1, argv + 1, &e))
         return tt_cli_fail(e);
     if (scale <= 0)
         scale = (int)tt_png_default_scale(&m->spec);
@@ -66,6 +67,7 @@ int tt_cli_render(int argc, char **argv)
         gboolean have = tt_classify_packets(cl, pk, s->n, &r) && r.top < m->n_classes;
         const char *top = have ? m->classes[r.top] : "-";
         const char *category = !have ? "too-few-packets" : r.confidence < threshold ? "unknown" : top;
+        double shown = have ? tt_confidence_shown(r.confidence) : 0.0;
         const char *label = g_ptr_array_index(ds->classes, s->label);
         const char *group = g_ptr_array_index(ds->groups, s->group);
         char *src = g_strdup(group);
@@ -73,7 +75,7 @@ int tt_cli_render(int argc, char **argv)
         char *base = g_strdup_printf("%s%sflow%" G_GUINT64_FORMAT "-block%u-%s.png", prefix ? src : "",
                                      prefix ? "-" : "", s->flow_id, s->block_index, category);
         g_free(src);
-        char *name = g_build_filename(outdir, base, NULL);
+        char *name = g_build_filename(*outdir, base, NULL);
         if (!tt_png_write_flowpic(name, &m->spec, px, np, (uint32_t)scale, &e))
             return tt_cli_fail(e);
         uint64_t bytes = 0;
@@ -82,17 +84,15 @@ int tt_cli_render(int argc, char **argv)
         char tuple[128];
         tt_key_format(&g_array_index(ds->flows, tt_flow_rec, s->flow).key, tuple, sizeof tuple);
         g_string_append_printf(index, "%" G_GUINT64_FORMAT "\t%u\t%s\t%u\t%" G_GUINT64_FORMAT "\t%s\t%s\t%.3f\t%s\t%s\t%s\n",
-                               s->flow_id, s->block_index, tuple, s->n, bytes, category, top,
-                               have ? r.confidence : 0.0, label, group, base);
-        printf("%s\t%s\t%u packets\tpredicted %s (%.2f)\n", name, label, s->n, have ? top : "none",
-               have ? r.confidence : 0.0);
+                               s->flow_id, s->block_index, tuple, s->n, bytes, category, top, shown, label, group, base);
+        printf("%s\t%s\t%u packets\tpredicted %s (%.3f)\n", name, label, s->n, have ? top : "none", shown);
         g_free(base);
         g_free(name);
         done[s->label]++;
         written++;
     }
     if (written > 0) {
-        char *index_path = g_build_filename(outdir, "index.tsv", NULL);
+        char *index_path = g_build_filename(*outdir, "index.tsv", NULL);
         gboolean ok = g_file_set_contents(index_path, index->str, (gssize)index->len, &e);
         g_free(index_path);
         if (!ok)
@@ -109,4 +109,12 @@ int tt_cli_render(int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+int tt_cli_render(int argc, char **argv)
+{
+    char *outdir = NULL;
+    int rc = render(&outdir, argc, argv);
+    g_free(outdir);
+    return rc;
 }

@@ -73,7 +73,7 @@ int tt_cli_series(int argc, char **argv)
         { "slice-sessions", 0, 0, G_OPTION_ARG_INT, &slice_sessions, "Sessions in a --slice (default 15)", "N" },
         { NULL }
     };
-    if (!tt_cli_parse_opts(entries, NULL, "[MANIFEST...]", "Write labelled one-way flows of manifests' captures as a packet-series corpus\n"
+    if (!tt_cli_parse_opts((const GOptionEntry *const[]){ entries, NULL }, "[MANIFEST...]", "Write labelled one-way flows of manifests' captures as a packet-series corpus\n"
                     "(#ttseries v2, models/TRAINING-DATA.md), or check one.", &argc, &argv, &e))
         return tt_cli_fail(e);
     const char *by = counts_by ? counts_by : "tunnel";

@@ -8,7 +8,7 @@
 static int init_model(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int argc, char **argv)
 {
     GError *e = NULL;
-    if (!tt_cli_parse_opts(model_entries, NULL, "", "Write a randomly initialised (untrained) model: for tests and as a training start.", &argc, &argv, &e))
+    if (!tt_cli_parse_opts((const GOptionEntry *const[]){ model_entries, NULL }, "", "Write a randomly initialised (untrained) model: for tests and as a training start.", &argc, &argv, &e))
         return tt_cli_fail(e);
     if (!mo->out || !mo->classes) {
         fprintf(stderr, "traffictriage init-model: --classes and --output are required\n");
@@ -45,16 +45,17 @@ static int train(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int a
     double val = 0.15, test = 0.15;
     int epochs = 30, patience = 6, batch = 32, per_class = 0;
     double lr = 1e-3, wd = 0.0, aug_rtt = 0.0, aug_shift = 0.0, aug_loss = 0.0, aug_trunc = 0.0;
-    char *split_unit = NULL, *label_attr = NULL;
-    char **where = NULL, **balance_attrs = NULL;
+    char *split_unit = NULL;
+    char **balance_attrs = NULL;
+    tt_cli_data_opts data;
+    GOptionEntry data_entries[TT_CLI_DATA_ENTRIES];
+    tt_cli_data_entries(&data, data_entries);
     char *test_groups = NULL, *split_out = NULL, *split_in = NULL, *json_out = NULL, *init = NULL, *note = NULL;
     gboolean no_balance = FALSE, quiet = FALSE, allow_empty = FALSE;
     GOptionEntry extra[] = {
         { "val", 0, 0, G_OPTION_ARG_DOUBLE, &val, "Fraction of groups (sessions/captures) for validation (default 0.15)", "F" },
         { "test", 0, 0, G_OPTION_ARG_DOUBLE, &test, "Fraction of groups held out for the test (default 0.15)", "F" },
         { "test-groups", 0, 0, G_OPTION_ARG_STRING, &test_groups, "Also hold out the groups matching this regex", "REGEX" },
-        { "label-attr", 0, 0, G_OPTION_ARG_STRING, &label_attr, "Take each flow's label from this attribute (e.g. tunnel) instead of its label", "KEY" },
-        { "where", 0, 0, G_OPTION_ARG_STRING_ARRAY, &where, "Use only flows whose attributes match (repeatable), e.g. tunnel=none or source!=ndpi", "KEY=VALUE" },
         { "split-unit", 0, 0, G_OPTION_ARG_STRING, &split_unit, "Keep groups whose names give the same first capture of REGEX on one side (e.g. one website)", "REGEX" },
         { "balance-attr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &balance_attrs, "Within each class, weigh every value of this attribute equally (repeatable), e.g. tunnel", "KEY" },
         { "split", 0, 0, G_OPTION_ARG_FILENAME, &split_in, "Use this split file (group<TAB>train|val|test; a group * gives every group not listed)", "FILE" },
@@ -77,7 +78,7 @@ static int train(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int a
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines", NULL },
         { NULL }
     };
-    if (!tt_cli_parse_opts(model_entries, extra, "DATA...",
+    if (!tt_cli_parse_opts((const GOptionEntry *const[]){ model_entries, data_entries, extra, NULL }, "DATA...",
                            "Train a model on labelled data split by group (session/capture).\n"
                            "DATA: #ttmanifest files (labelled captures), #ttseries files, captures as FILE.pcap:LABEL,\n"
                            "or original FlowPic CSV files as FILE.csv:LABEL.", &argc, &argv, &e))
@@ -103,9 +104,7 @@ static int train(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int a
             classes[i] = g_strdup(m->classes[i]);
     }
     tt_dataset *ds = tt_dataset_new(&spec, (const char *const *)classes, classes ? g_strv_length(classes) : 0);
-    tt_dataset_set_label_attr(ds, label_attr);
-    tt_dataset_set_where(ds, (const char *const *)where);
-    if (!tt_cli_load_data(ds, argc, argv, &e))
+    if (!tt_cli_load_data(ds, &data, argc, argv, &e))
         return tt_cli_fail(e);
     if (!quiet)
         tt_cli_print_data_summary(ds, stderr);
@@ -218,14 +217,13 @@ static int train(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int a
     tt_dataset_free(ds);
     tt_model_free(m);
     g_free(split_unit);
-    g_free(label_attr);
     g_free(test_groups);
     g_free(split_out);
     g_free(split_in);
     g_free(json_out);
     g_free(init);
     g_free(note);
-    g_strfreev(where);
+    tt_cli_data_opts_clear(&data);
     g_strfreev(balance_attrs);
     return 0;
 }

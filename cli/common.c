@@ -1,4 +1,6 @@
 /* traffictriage: what every command shares (cli.h). */
+#include <string.h>
+
 #include "cli.h"
 
 int tt_cli_fail(GError *e)
@@ -15,21 +17,59 @@ int tt_cli_usage(const char *line)
     return 2;
 }
 
-gboolean tt_cli_parse_opts(const GOptionEntry *entries, const GOptionEntry *more, const char *params,
-                           const char *summary, int *argc, char ***argv, GError **error)
+gboolean tt_cli_parse_opts(const GOptionEntry *const *tables, const char *params, const char *summary,
+                           int *argc, char ***argv, GError **error)
 {
     GOptionContext *ctx = g_option_context_new(params);
     g_option_context_set_summary(ctx, summary);
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    if (more)
-        g_option_context_add_main_entries(ctx, more, NULL);
+    for (const GOptionEntry *const *t = tables; *t; t++)
+        g_option_context_add_main_entries(ctx, *t, NULL);
     gboolean ok = g_option_context_parse(ctx, argc, argv, error);
     g_option_context_free(ctx);
     return ok;
 }
 
-gboolean tt_cli_load_data(tt_dataset *ds, int argc, char **argv, GError **error)
+tt_model *tt_cli_start(const tt_cli_start_info *c, int *argc, char ***argv, int *rc)
 {
+    GError *e = NULL;
+    if (!tt_cli_parse_opts(c->tables, c->params, c->summary, argc, argv, &e)) {
+        *rc = tt_cli_fail(e);
+        return NULL;
+    }
+    int n = *argc - 1;
+    if (n < c->min_args || (c->max_args > 0 && n > c->max_args) || (c->required && !*c->required)) {
+        *rc = tt_cli_usage(c->usage);
+        return NULL;
+    }
+    tt_model *m = tt_model_load_file((*argv)[1], &e);
+    if (!m)
+        *rc = tt_cli_fail(e);
+    return m;
+}
+
+void tt_cli_data_entries(tt_cli_data_opts *o, GOptionEntry entries[TT_CLI_DATA_ENTRIES])
+{
+    memset(o, 0, sizeof *o);
+    const GOptionEntry table[TT_CLI_DATA_ENTRIES] = {
+        { "label-attr", 0, 0, G_OPTION_ARG_STRING, &o->label_attr, "Take each flow's label from this attribute (e.g. tunnel) instead of its label", "KEY" },
+        { "where", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->where, "Use only flows whose attributes match (repeatable), e.g. tunnel=none or source!=ndpi", "KEY=VALUE" },
+        { NULL }
+    };
+    memcpy(entries, table, sizeof table);
+}
+
+void tt_cli_data_opts_clear(tt_cli_data_opts *o)
+{
+    g_clear_pointer(&o->label_attr, g_free);
+    g_clear_pointer(&o->where, g_strfreev);
+}
+
+gboolean tt_cli_load_data(tt_dataset *ds, const tt_cli_data_opts *o, int argc, char **argv, GError **error)
+{
+    if (o) {
+        tt_dataset_set_label_attr(ds, o->label_attr);
+        tt_dataset_set_where(ds, (const char *const *)o->where);
+    }
     for (int i = 1; i < argc; i++)
         if (!tt_dataset_add_input(ds, argv[i], error))
             return FALSE;

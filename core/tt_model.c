@@ -729,6 +729,11 @@ void tt_result_pool_stored(const uint8_t *qa, const uint8_t *qb, uint32_t n_clas
     tt_result_pool(&a, qb ? &b : NULL, out);
 }
 
+double tt_confidence_shown(double c)
+{
+    return floor(c * 1000.0 + 1e-6) / 1000.0;
+}
+
 double tt_model_threshold(const tt_model *m)
 {
     const char *line = m && m->meta ? m->meta : "";

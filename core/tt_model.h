@@ -61,6 +61,17 @@ gboolean  tt_model_save_file(tt_model *m, const char *path, GError **error);
 #define TT_MODEL_DEFAULT_THRESHOLD 0.5
 double tt_model_threshold(const tt_model *m);
 
+/* A confidence as people read it, wherever the plugin or the CLI shows one
+ * (fields, labels, the Flows table, the FlowPic export, `classify`, `render`):
+ * 3 decimals, rounded down, so 3 significant digits for any top-class
+ * probability of 5 or fewer classes (>= 0.2). The plugin's fields keep this
+ * value (not the model's full float), so that -T fields, JSON and CSV exports
+ * print 0.801 instead of 0.801101624965668; rounding down keeps
+ * `triage.confidence >= T` in step with the status for any threshold T of up
+ * to 3 decimals (0.4996 reads 0.499 and "low confidence" at 0.5). The 1e-6
+ * lets a float just under k/1000 by representation error read k/1000. */
+double tt_confidence_shown(double c);
+
 /* Result of classifying one block. */
 typedef struct {
     uint32_t top;               /* class index */

@@ -725,9 +725,20 @@ void tt_eval_print(const tt_model *m, const tt_eval *ev, FILE *out)
     fprintf(out, "%-16s %9s %9s %9s %9s\n", "class", "precision", "recall", "F1", "support");
     for (uint32_t c = 0; c < ev->k; c++) {
         double p, r, f;
-        uint64_t sup;
+        uint64_t sup, predicted = 0;
         class_prf(ev, c, &p, &r, &f, &sup);
-        fprintf(out, "%-16s %9.4f %9.4f %9.4f %9" G_GUINT64_FORMAT "\n", m->classes[c], p, r, f, sup);
+        for (uint32_t t = 0; t < ev->k; t++)
+            predicted += ev->confusion[t * ev->k + c];
+        /* a class with no block here (as eval --by): "-" for its recall and F1, and for its
+         * precision too unless some block was answered with it */
+        char ps[16] = "-", rs[16] = "-", fs[16] = "-";
+        if (sup || predicted)
+            g_snprintf(ps, sizeof ps, "%.4f", p);
+        if (sup) {
+            g_snprintf(rs, sizeof rs, "%.4f", r);
+            g_snprintf(fs, sizeof fs, "%.4f", f);
+        }
+        fprintf(out, "%-16s %9s %9s %9s %9" G_GUINT64_FORMAT "\n", m->classes[c], ps, rs, fs, sup);
     }
     fprintf(out, "confusion (rows = true, columns = predicted)\n%-16s", "");
     for (uint32_t c = 0; c < ev->k; c++)

@@ -103,6 +103,8 @@ void tt_flow_probs(const tt_dataset *ds, const uint8_t *group_split, int which,
 
 double tt_eval_accuracy(const tt_eval *ev);
 double tt_eval_balanced_accuracy(const tt_eval *ev);
+/* The report people read: accuracy, per-class precision/recall/F1/support ("-"
+ * for the figures of a class with no block), confusion matrix. */
 void   tt_eval_print(const tt_model *m, const tt_eval *ev, FILE *out);
 /* JSON object text (caller frees). */
 char  *tt_eval_json(const tt_model *m, const tt_eval *ev);

@@ -7,38 +7,35 @@
 
 G_DEFINE_QUARK(tt-error-quark, tt_error)
 
-void tt_spec_init_paper(tt_spec *spec)
+/* What the stock specs share (sizes up to 1500 bytes, fixed time scale, at least 10
+ * and at most 20000 packets a block, counts clipped at 255 where clipped), with
+ * the picture side, timings and policies each chooses. */
+static void spec_init(tt_spec *spec, uint32_t side, double block_seconds, double idle_timeout,
+                      tt_size_policy size_policy, tt_count_transform count_transform)
 {
     memset(spec, 0, sizeof *spec);
-    spec->block_seconds = 60.0;
-    spec->idle_timeout = 120.0;
-    spec->min_span = 0.0;
-    spec->time_bins = 1500;
-    spec->size_bins = 1500;
-    spec->max_size = 1500;
-    spec->min_packets = 10;
-    spec->max_packets = 20000;
-    spec->size_policy = TT_SIZE_DROP;
-    spec->time_scale = TT_TIME_FIXED;
-    spec->count_transform = TT_COUNT_RAW;
-    spec->count_clip = 255.0f;
-}
-
-void tt_spec_init_mini(tt_spec *spec, uint32_t side)
-{
-    memset(spec, 0, sizeof *spec);
-    spec->block_seconds = 15.0;
-    spec->idle_timeout = 60.0;
+    spec->block_seconds = block_seconds;
+    spec->idle_timeout = idle_timeout;
     spec->min_span = 0.0;
     spec->time_bins = side;
     spec->size_bins = side;
     spec->max_size = 1500;
     spec->min_packets = 10;
     spec->max_packets = 20000;
-    spec->size_policy = TT_SIZE_CLIP;
+    spec->size_policy = (uint8_t)size_policy;
     spec->time_scale = TT_TIME_FIXED;
-    spec->count_transform = TT_COUNT_CLIP_SCALE;
+    spec->count_transform = (uint8_t)count_transform;
     spec->count_clip = 255.0f;
+}
+
+void tt_spec_init_paper(tt_spec *spec)
+{
+    spec_init(spec, 1500, 60.0, 120.0, TT_SIZE_DROP, TT_COUNT_RAW);
+}
+
+void tt_spec_init_mini(tt_spec *spec, uint32_t side)
+{
+    spec_init(spec, side, 15.0, 60.0, TT_SIZE_CLIP, TT_COUNT_CLIP_SCALE);
 }
 
 gboolean tt_spec_validate(const tt_spec *s, GError **error)

@@ -609,7 +609,7 @@ format_confidence(gchar *buf, double v)
 static proto_item *
 add_gen_confidence(proto_tree *t, int hf, tvbuff_t *tvb, double conf)
 {
-    proto_item *it = proto_tree_add_double(t, hf, tvb, 0, 0, triage_confidence_shown(conf));
+    proto_item *it = proto_tree_add_double(t, hf, tvb, 0, 0, tt_confidence_shown(conf));
     proto_item_set_generated(it);
     return it;
 }
@@ -631,7 +631,7 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 id, guint32 flow, 
     tb->key = f ? &f->key : NULL;
     tb->category = block_class_interned(s, r, triage_threshold(s));
     tb->status = block_status(r, triage_threshold(s));
-    tb->confidence = triage_confidence_shown(r->confidence);
+    tb->confidence = tt_confidence_shown(r->confidence);
     triage_result conv;
     tb->conv_mate = triage_conv_result(triage.run, s->index, id, r, &conv);
     tb->conv_category = block_class_interned(s, &conv, triage_threshold(s));
@@ -665,7 +665,7 @@ show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame
         proto_item_set_generated(ci);
         if (want_text(t))
             proto_item_append_text(ci, ": flow %u block %u -> %s (%.3f)", flow, block,
-                                   cls, triage_confidence_shown(r->confidence));
+                                   cls, tt_confidence_shown(r->confidence));
         proto_tree *ct = proto_item_add_subtree(ci, ett_triage_closed);
         add_gen_string(ct, hf_closed_category, tvb, cls);
         add_gen_confidence(ct, hf_closed_confidence, tvb, r->confidence);
@@ -808,7 +808,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     gboolean text = want_text(tree);
     if (r) {
         if (text)
-            proto_item_append_text(ti, ": %s (%.3f%s), flow %u block %u", cls, triage_confidence_shown(r->confidence),
+            proto_item_append_text(ti, ": %s (%.3f%s), flow %u block %u", cls, tt_confidence_shown(r->confidence),
                                    provisional ? ", provisional" : "", flow, block);
         if (provisional && want_pending_info(tree))
             expert_add_info_format(pinfo, st, &ei_provisional,

@@ -304,8 +304,8 @@ render_block(const tt_block *b, void *user)
         listed_block lb = { .flow = (guint32)b->flow_id, .block = b->block_index };
         g_strlcpy(lb.tuple, tuple, sizeof lb.tuple);
         char *answer = strcmp(label, top) == 0 || strcmp(top, "-") == 0
-            ? g_strdup_printf("%s %.3f", label, triage_confidence_shown(conf))
-            : g_strdup_printf("%s (%s %.3f)", label, top, triage_confidence_shown(conf));
+            ? g_strdup_printf("%s %.3f", label, tt_confidence_shown(conf))
+            : g_strdup_printf("%s (%s %.3f)", label, top, tt_confidence_shown(conf));
         lb.line = g_strdup_printf("block %-3u %-28s %6u packets  %s", b->block_index, answer,
                                   b->n_packets, base);
         g_free(answer);

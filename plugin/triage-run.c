@@ -2,7 +2,6 @@
 #include "triage-run.h"
 
 #include <string.h>
-#include <math.h>
 
 /* A block of one slot, by block id: where it is and its result (state
  * TRIAGE_BLOCK_OPEN until it closes). 48 bytes, no allocation of its own. */
@@ -648,10 +647,4 @@ triage_run_flow(const triage_run *run, guint slot, guint32 flow)
     if (slot >= run->n_slots || flow == 0)
         return NULL;
     return chunks_at(&run->slots[slot].flows, flow - 1);
-}
-
-double
-triage_confidence_shown(double c)
-{
-    return floor(c * 1000.0 + 1e-6) / 1000.0;
 }

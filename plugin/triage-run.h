@@ -190,15 +190,5 @@ int triage_run_slot_for(const triage_run *run, triage_role role);
 
 const char *triage_role_task_name(triage_role role);
 
-/* A confidence as people read it, wherever the plugin shows one (fields,
- * labels, the Flows table, the FlowPic export): 3 decimals, rounded down, so
- * 3 significant digits for any top-class probability of 5 or fewer classes
- * (>= 0.2). The fields keep this value (not the model's full float), so that
- * -T fields, JSON and CSV exports print 0.801 instead of 0.801101624965668;
- * rounding down keeps `triage.confidence >= T` in step with the status for
- * any threshold T of up to 3 decimals (0.4996 reads 0.499 and "low
- * confidence" at 0.5). The 1e-6 lets a float just under k/1000 by
- * representation error read k/1000. */
-double triage_confidence_shown(double c);
 
 #endif

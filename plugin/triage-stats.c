@@ -363,7 +363,7 @@ flows_layout(stat_tap_table *table)
 }
 
 /* The Confidence column's text: "0.912", as the triage.confidence field
- * reads (the block's confidence is already triage_confidence_shown()). A
+ * reads (the block's confidence is already tt_confidence_shown()). A
  * string, not a TABLE_ITEM_FLOAT: Wireshark 4.0's Qt dialog prints a float
  * cell with 6 decimals whatever its format ("0.912000"). Every value has the
  * form 0.ddd or 1.000, so the dialog's text sort is the numeric order. Interned:

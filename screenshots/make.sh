@@ -24,6 +24,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+. "$ROOT/tests/lib/xvfb.sh"
 OUT=$ROOT/screenshots
 BUILD=$ROOT/build/screenshots
 MODEL=$ROOT/models/category.ttm
@@ -243,16 +244,9 @@ EOF
 }
 
 start_x() {
-    local n
-    for n in $(seq 80 120); do
-        if [ ! -e /tmp/.X11-unix/X$n ] && [ ! -e /tmp/.X$n-lock ]; then DISP=$n; break; fi
-    done
-    [ -n "${DISP:-}" ] || die "no free X display"
-    Xvfb :$DISP -screen 0 1600x1000x24 -nolisten tcp > "$TMP/xvfb.log" 2>&1 &
-    XPID=$!
-    for _ in $(seq 50); do [ -e /tmp/.X11-unix/X$DISP ] && break; sleep 0.2; done
-    [ -e /tmp/.X11-unix/X$DISP ] || die "Xvfb did not start: $(cat "$TMP/xvfb.log")"
-    export DISPLAY=:$DISP
+    xvfb_start 80 120 "$TMP/xvfb.log" || { XPID=$XVFB_PID; die "no X server (above)"; }
+    XPID=$XVFB_PID
+    DISP=$XVFB_DISPLAY
 }
 
 # start_ws LOG ARGS...: Wireshark on the capture; sets WSPID and WID (main window).

@@ -33,10 +33,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 command -v valgrind >/dev/null || { echo "bench_callgrind.sh: valgrind is not installed" >&2; exit 77; }
-[ -s "$cap" ] || /usr/bin/python3 "$here/make_capture.py" --packets 100000 --out "$cap" >&2 || exit 1
-export TRIAGE_SO=$build/plugin/triage.so TT_CLI=$build/core/traffictriage TT_CAPTURES=$src/tests/captures
-TT_WS_MM=$(tshark --version 2>/dev/null | head -1 | sed -E 's/.* ([0-9]+)\.([0-9]+)\.[0-9]+.*/\1.\2/')
-export TT_WS_MM
+# shellcheck source=bench_build.sh
+. "$here/bench_build.sh"
+bench_default_capture "$cap" 100000
+bench_use_build bench_callgrind.sh "$build"
 # shellcheck source=../plugin/common.sh
 . "$src/tests/plugin/common.sh"
 tt_setup >/dev/null

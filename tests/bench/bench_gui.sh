@@ -59,19 +59,18 @@ for c in wireshark Xvfb xdotool; do
     command -v $c >/dev/null || { echo "bench_gui.sh: $c is not installed (tests/deps.sh --test)" >&2; exit 77; }
 done
 
-export TRIAGE_SO=$build/plugin/triage.so
-export TT_CLI=$build/core/traffictriage
-export TT_CAPTURES=$src/tests/captures
-TT_WS_MM=$(tshark --version 2>/dev/null | head -1 | sed -E 's/.* ([0-9]+)\.([0-9]+)\.[0-9]+.*/\1.\2/')
-export TT_WS_MM
-[ -x "$TT_CLI" ] && [ -f "$TRIAGE_SO" ] || { echo "bench_gui.sh: build $build first" >&2; exit 2; }
+# shellcheck source=bench_build.sh
+. "$here/bench_build.sh"
+bench_use_build bench_gui.sh "$build"
 if [ -z "$cap" ]; then
     cap=/var/tmp/tt-bench-mix-1M.pcap
-    [ -s "$cap" ] || /usr/bin/python3 "$here/make_capture.py" --packets 1000000 --out "$cap" >&2 || exit 1
+    bench_default_capture "$cap" 1000000
 fi
 
 # shellcheck source=../plugin/common.sh
 . "$src/tests/plugin/common.sh"
+# shellcheck source=../lib/xvfb.sh
+. "$src/tests/lib/xvfb.sh"
 tt_setup >/dev/null
 if [ "$arch" = flowpic ]; then
     "$TT_CLI" init-model --arch flowpic --task category --seed 1 --classes "$TT_CLASSES" \
@@ -89,24 +88,18 @@ tt_fix_owner
 capname=$(basename "$capcopy")
 hz=$(getconf CLK_TCK)
 
-disp=
-for n in $(seq 131 160); do
-    if [ ! -e /tmp/.X11-unix/X$n ] && [ ! -e /tmp/.X$n-lock ]; then disp=$n; break; fi
-done
-[ -n "$disp" ] || fail "no free X display"
-Xvfb :$disp -screen 0 1600x1000x24 -nolisten tcp >"$TT_OUT/xvfb.log" 2>&1 &
-xpid=$!
 WSPID=
+XVFB_PID=
 gui_cleanup() {
     [ -n "$WSPID" ] && kill "$WSPID" 2>/dev/null
     for f in "$TT_TMP"/wspid.*; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-    kill "$xpid" 2>/dev/null
+    [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
     wait 2>/dev/null
     tt_cleanup
 }
 trap gui_cleanup EXIT
-for _ in $(seq 50); do [ -e /tmp/.X11-unix/X$disp ] && break; sleep 0.2; done
-[ -e /tmp/.X11-unix/X$disp ] || fail "Xvfb did not start"
+xvfb_start 131 160 "$TT_OUT/xvfb.log" || fail "no X server (above)"
+disp=$XVFB_DISPLAY
 
 tree_pids() {   # the process and its live children (Wireshark runs dumpcap at start-up)
     echo "$1"

@@ -92,18 +92,15 @@ if [ ${#merge[@]} -gt 0 ]; then
     packets=$( [ -n "$cap" ] && capinfos -c -M "$cap" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}')
     parallel=${TT_BENCH_PARALLEL:-1}
 else
-export TRIAGE_SO=$build/plugin/triage.so
-export TT_CLI=$build/core/traffictriage
-export TT_CAPTURES=$src/tests/captures
-TT_WS_MM=$(tshark --version 2>/dev/null | head -1 | sed -E 's/.* ([0-9]+)\.([0-9]+)\.[0-9]+.*/\1.\2/')
-export TT_WS_MM
-[ -x "$TT_CLI" ] && [ -f "$TRIAGE_SO" ] || { echo "bench_tshark.sh: build $build first" >&2; exit 2; }
+# shellcheck source=bench_build.sh
+. "$here/bench_build.sh"
+bench_use_build bench_tshark.sh "$build"
 command -v tshark >/dev/null || { echo "bench_tshark.sh: tshark is not installed" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench_tshark.sh: /usr/bin/time is missing (Debian package time)" >&2; exit 2; }
 
 if [ -z "$cap" ]; then
     cap=/var/tmp/tt-bench-mix-1M.pcap
-    [ -s "$cap" ] || /usr/bin/python3 "$here/make_capture.py" --packets 1000000 --out "$cap" >&2 || exit 1
+    bench_default_capture "$cap" 1000000
 fi
 [ -r "$cap" ] || { echo "bench_tshark.sh: cannot read $cap" >&2; exit 2; }
 

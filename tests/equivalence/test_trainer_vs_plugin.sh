@@ -91,11 +91,10 @@ for cap in "$TT_CAPS"/*.pcap "$TT_CAPS"/*.pcapng "$TT_CAPS"/*.pcap.gz; do
         fail_cap "$name: per-block conversation classes differ between trainer and plugin"
         continue
     fi
-    # the trainer prints 4 decimals (rounded), triage.confidence holds 3
-    # (rounded down): the same probability x when c - 0.00005 <= x < p + 0.001
+    # both print the confidence as people read it (tt_confidence_shown: 3
+    # decimals, rounded down): the same numbers
     paste "$TT_OUT/core.blocks.$name" "$TT_OUT/ws.blocks.$name" |
-        awk -F'\t' 'function off(c, p) { return c < p - 0.00005 - 1e-9 || c > p + 0.00105 + 1e-9 }
-                    off($4, $10) || off($6, $12)' > "$TT_OUT/conf.$name"
+        awk -F'\t' '$4 + 0 != $10 + 0 || $6 + 0 != $12 + 0' > "$TT_OUT/conf.$name"
     if [ -s "$TT_OUT/conf.$name" ]; then
         head -20 "$TT_OUT/conf.$name"
         fail_cap "$name: per-block confidences (own or conversation) differ between trainer and plugin"

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "tt_dataset.h"
+#include "tt_test.h"
 
 static char *g_dir, *g_in;
 
@@ -192,11 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_free(buf);
 
     tt_spec spec;
-    tt_spec_init_mini(&spec, 16);
-    spec.min_packets = 2;
-    spec.max_packets = 64;
-    spec.block_seconds = 5.0;
-    spec.idle_timeout = 10.0;
+    tt_test_spec(&spec, 16, 5.0, 2, 64, 10.0);
     static const char *const fixed[] = { "voip", "video", "chat" };
     tt_dataset *ds = tt_dataset_new(&spec, mode == 1 ? NULL : fixed, mode == 1 ? 0 : 3);
     GError *e = NULL;

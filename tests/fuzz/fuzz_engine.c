@@ -28,6 +28,7 @@
 #include "tt_flow.h"
 #include "tt_flowpic.h"
 #include "tt_model.h"
+#include "tt_test.h"
 
 typedef struct {
     const tt_spec *spec;
@@ -83,29 +84,12 @@ static void on_block(const tt_block *b, void *user)
 
 static tt_model *tiny_model(const tt_spec *spec)
 {
-    tt_layer l[6];
-    memset(l, 0, sizeof l);
-    l[0].kind = TT_LAYER_CONV; l[0].out_c = 2; l[0].kh = l[0].kw = 3; l[0].sh = l[0].sw = 1;
-    l[0].pad_t = l[0].pad_b = l[0].pad_l = l[0].pad_r = 1;
-    l[1].kind = TT_LAYER_RELU;
-    l[2].kind = TT_LAYER_MAXPOOL; l[2].kh = l[2].kw = 2; l[2].sh = l[2].sw = 2;
-    l[3].kind = TT_LAYER_CONV; l[3].out_c = 3; l[3].kh = l[3].kw = 3; l[3].sh = l[3].sw = 1;
-    l[4].kind = TT_LAYER_RELU;
-    l[5].kind = TT_LAYER_DENSE; l[5].out_c = 3;
     GError *e = NULL;
-    tt_net *net = tt_net_new(spec->size_bins, spec->time_bins, l, 6, &e);
-    if (!net) {
-        fprintf(stderr, "tiny net: %s\n", e->message);
-        abort();
-    }
-    tt_net_init_params(net, 7);
-    static const char *const classes[] = { "a", "b", "c" };
-    tt_model *m = tt_model_new("fuzz", "category", 3, classes, spec, net, &e);
+    tt_model *m = tt_test_model(TT_TEST_NET_TWO_CONV, spec, "fuzz", NULL, 3, 7, &e);
     if (!m) {
         fprintf(stderr, "tiny model: %s\n", e->message);
         abort();
     }
-    tt_net_prepare(m->net);
     return m;
 }
 

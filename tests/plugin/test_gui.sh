@@ -6,6 +6,7 @@
 # file must log the model message and still stay up (no crash, no abort).
 # Skipped (77) when wireshark-qt or Xvfb/xdotool are not installed.
 . "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../lib/xvfb.sh"
 for c in wireshark Xvfb xdotool; do
     command -v $c >/dev/null || { echo "SKIP: $c not installed"; exit 77; }
 done
@@ -14,25 +15,17 @@ mkdir -p "$TT_TMP/run"
 chmod 700 "$TT_TMP/run"
 tt_fix_owner
 
-# a free display
-disp=
-for n in $(seq 91 120); do
-    if [ ! -e /tmp/.X11-unix/X$n ] && [ ! -e /tmp/.X$n-lock ]; then disp=$n; break; fi
-done
-[ -n "$disp" ] || fail "no free X display"
-Xvfb :$disp -screen 0 1600x1000x24 -nolisten tcp > "$TT_OUT/xvfb.log" 2>&1 &
-xpid=$!
 WSPID=
+XVFB_PID=
 cleanup_gui() {
     [ -n "$WSPID" ] && kill "$WSPID" 2>/dev/null
-    kill "$xpid" 2>/dev/null
+    [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
     wait 2>/dev/null
     tt_cleanup
 }
 trap cleanup_gui EXIT
-for _ in $(seq 50); do [ -e /tmp/.X11-unix/X$disp ] && break; sleep 0.2; done
-[ -e /tmp/.X11-unix/X$disp ] || fail "Xvfb did not start: $(cat "$TT_OUT/xvfb.log")"
-export DISPLAY=:$disp
+xvfb_start 91 120 "$TT_OUT/xvfb.log" || fail "no X server (above)"
+disp=$XVFB_DISPLAY
 
 # start_ws LOG ARGS...: start wireshark as the test user; sets WSPID, waits for its main window.
 start_ws() {

@@ -10,6 +10,7 @@
 #include "triage-run.h"
 #include "triage-conv.h"
 #include "tt_nn.h"
+#include "tt_test.h"
 
 typedef struct {
     char *dir;
@@ -27,14 +28,7 @@ make_model(const char *dir, const char *file, double block_seconds, uint32_t max
     spec.min_packets = 2;
     if (max_packets)
         spec.max_packets = max_packets;
-    tt_layer layers[TT_MAX_LAYERS];
-    uint32_t n = tt_layers_lenet(layers, 3);
-    tt_net *net = tt_net_new(spec.size_bins, spec.time_bins, layers, n, &err);
-    g_assert_no_error(err);
-    tt_net_init_params(net, 1);
-    tt_net_prepare(net);
-    const char *classes[] = { "a", "b", "c" };
-    tt_model *m = tt_model_new("unit", "category", 3, classes, &spec, net, &err);
+    tt_model *m = tt_test_model(TT_TEST_NET_LENET, &spec, "unit", NULL, 3, 1, &err);
     g_assert_no_error(err);
     char *path = g_build_filename(dir, file, NULL);
     g_assert_true(tt_model_save_file(m, path, &err));
@@ -442,7 +436,7 @@ test_conversation(Fixture *f, gconstpointer data)
 int
 main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     tt_blas_single_thread();
     g_test_add("/plugin/run/flush", Fixture, NULL, setup, test_flush, teardown);
     g_test_add("/plugin/run/reverse", Fixture, NULL, setup, test_reverse, teardown);
@@ -453,5 +447,5 @@ main(int argc, char **argv)
     g_test_add("/plugin/run/bad-model", Fixture, NULL, setup, test_bad_model, teardown);
     g_test_add("/plugin/run/block-ids", Fixture, NULL, setup, test_block_ids, teardown);
     g_test_add("/plugin/run/conversation", Fixture, NULL, setup, test_conversation, teardown);
-    return g_test_run();
+    return tt_test_run();
 }

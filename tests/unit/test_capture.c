@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tt_capture.h"
+#include "tt_test.h"
 
 typedef struct {
     guint8 d[256];
@@ -269,7 +270,7 @@ static void test_other_links(void)
 
 static void test_read_file(void)
 {
-    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-capture.pcap", NULL);
+    char *path = tt_test_scratch("tt-test-capture.pcap");
     pcap_t *pd = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
     pcap_dumper_t *dump = pcap_dump_open(pd, path);
     g_assert_nonnull(dump);
@@ -319,7 +320,7 @@ static void test_read_file(void)
  * first fragment's ports and the last fragment's length (as Wireshark). */
 static void test_fragments(void)
 {
-    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-frag.pcap", NULL);
+    char *path = tt_test_scratch("tt-test-frag.pcap");
     pcap_t *pd = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
     pcap_dumper_t *dump = pcap_dump_open(pd, path);
     /* every frame captured whole (IP total length = 28 = what follows Ethernet) */
@@ -365,7 +366,7 @@ static void test_fragments(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     g_test_add_func("/capture/ether-ipv4-udp-truncated", test_ether_ipv4_udp);
     g_test_add_func("/capture/vlan-qinq", test_vlan_qinq);
     g_test_add_func("/capture/ipv6-extension-headers", test_ipv6_ext);
@@ -376,5 +377,5 @@ int main(int argc, char **argv)
     g_test_add_func("/capture/link-types", test_other_links);
     g_test_add_func("/capture/read-file", test_read_file);
     g_test_add_func("/capture/fragments", test_fragments);
-    return g_test_run();
+    return tt_test_run();
 }

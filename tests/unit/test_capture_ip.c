@@ -4,12 +4,13 @@
 #include <string.h>
 
 #include "tt_capture.h"
+#include "tt_test.h"
 
 static uint16_t be16(const guint8 *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
 static void check_capture(gconstpointer name)
 {
-    char *path = g_build_filename(TT_TEST_FIXTURES, "..", "captures", (const char *)name, NULL);
+    char *path = g_test_build_filename(G_TEST_DIST, "captures", (const char *)name, NULL);
     GError *e = NULL;
     tt_capture *c = tt_capture_open(path, &e);
     g_assert_no_error(e);
@@ -46,12 +47,12 @@ static void check_capture(gconstpointer name)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     static const char *const files[] = { "tunnel.pcap", "vlan.pcap", "ipv6.pcap", "snap68.pcap" };
     for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
         char *name = g_strdup_printf("/capture/innermost-ip/%s", files[i]);
         g_test_add_data_func(name, files[i], check_capture);
         g_free(name);
     }
-    return g_test_run();
+    return tt_test_run();
 }

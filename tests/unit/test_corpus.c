@@ -9,14 +9,17 @@
 #include "tt_corpus.h"
 #include "tt_dataset.h"
 #include "tt_flowpic.h"
+#include "tt_test.h"
 
-#define FIXTURES TT_TEST_FIXTURES "/lab/manifest.ttm"
-
-static char *g_dir;
+/* The lab fixture's manifest (tests/fixtures/lab/manifest.ttm). */
+static const char *fixtures(void)
+{
+    return g_test_get_filename(G_TEST_DIST, "fixtures", "lab", "manifest.ttm", NULL);
+}
 
 static char *tmp_path(const char *name)
 {
-    return g_build_filename(g_dir, name, NULL);
+    return tt_test_scratch(name);
 }
 
 static tt_spec spec_of(int which)
@@ -138,7 +141,7 @@ static void assert_same_blocks(const tt_dataset *a, const tt_dataset *b, gboolea
 static void test_equal(gconstpointer data)
 {
     uint32_t tick = GPOINTER_TO_UINT(data);
-    static const char *const manifests[] = { FIXTURES, NULL };
+    const char *const manifests[] = { fixtures(), NULL };
     char *name = g_strdup_printf("eq-%u.ttseries.xz", tick);
     char *out = tmp_path(name);
     g_free(name);
@@ -148,7 +151,7 @@ static void test_equal(gconstpointer data)
     g_assert_cmpuint(flows, ==, 46);                  /* 23 labelled connections, both directions */
     for (int s = 0; s < 2; s++) {
         tt_spec spec = spec_of(s);
-        tt_dataset *from_caps = load(&spec, FIXTURES), *from_corpus = load(&spec, out);
+        tt_dataset *from_caps = load(&spec, fixtures()), *from_corpus = load(&spec, out);
         g_assert_cmpuint(from_caps->samples->len, >, 20);
         g_assert_cmpuint(from_corpus->flows->len, ==, from_caps->flows->len);
         assert_same_blocks(from_caps, from_corpus, tick != 1000);
@@ -174,7 +177,7 @@ static void test_equal(gconstpointer data)
 /* With the cut at N packets per block, blocks stored with max_packets = N are unchanged. */
 static void test_cut(void)
 {
-    static const char *const manifests[] = { FIXTURES, NULL };
+    const char *const manifests[] = { fixtures(), NULL };
     char *out = tmp_path("cut.ttseries.xz");
     GError *e = NULL;
     write_corpus(out, manifests, FALSE, 0, 40, NULL, &e);
@@ -185,7 +188,7 @@ static void test_cut(void)
     for (int s = 0; s < 2; s++) {
         tt_spec spec = spec_of(s);
         spec.max_packets = 40;
-        tt_dataset *from_caps = load(&spec, FIXTURES), *from_corpus = load(&spec, out);
+        tt_dataset *from_caps = load(&spec, fixtures()), *from_corpus = load(&spec, out);
         g_assert_cmpuint(from_corpus->packets_read, <, from_caps->packets_labelled);   /* it did cut */
         assert_same_blocks(from_caps, from_corpus, TRUE);
         tt_dataset_free(from_caps);
@@ -200,8 +203,8 @@ static void test_cut(void)
 static char *part_manifest(const char *name, int max_k)
 {
     char *text = NULL;
-    g_assert_true(g_file_get_contents(FIXTURES, &text, NULL, NULL));
-    char *dir = g_path_get_dirname(FIXTURES);
+    g_assert_true(g_file_get_contents(fixtures(), &text, NULL, NULL));
+    char *dir = g_test_build_filename(G_TEST_DIST, "fixtures", "lab", NULL);
     GString *m = g_string_new("#ttmanifest v1\n");
     char **lines = g_strsplit(text, "\n", -1);
     for (char **l = lines; *l; l++) {
@@ -339,7 +342,7 @@ static void make_good(void)
 {
     if (g_good)
         return;
-    static const char *const manifests[] = { FIXTURES, NULL };
+    const char *const manifests[] = { fixtures(), NULL };
     char *p = tmp_path("good.ttseries.xz"), *half = part_manifest("half.ttm", 17);
     const char *first[] = { half, NULL };
     GError *e = NULL;
@@ -533,9 +536,7 @@ static void test_bad_lines(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
-    char tmpl[] = "/tmp/tt-test-corpus.XXXXXX";
-    g_dir = g_strdup(g_mkdtemp(tmpl));
+    tt_test_init(&argc, &argv);
     g_test_add_data_func("/corpus/equal/pow2", GUINT_TO_POINTER(0), test_equal);
     g_test_add_data_func("/corpus/equal/nanoseconds", GUINT_TO_POINTER(1), test_equal);
     g_test_add_data_func("/corpus/equal/microseconds", GUINT_TO_POINTER(1000), test_equal);
@@ -545,10 +546,8 @@ int main(int argc, char **argv)
     g_test_add_func("/corpus/bad/corrupted", test_corrupted);
     g_test_add_func("/corpus/bad/text", test_text_damage);
     g_test_add_func("/corpus/bad/lines", test_bad_lines);
-    int rc = g_test_run();
+    int rc = tt_test_run();
     g_free(g_good);
     g_free(g_good_text);
-    g_rmdir(g_dir);
-    g_free(g_dir);
     return rc;
 }

@@ -4,10 +4,11 @@
 #include <string.h>
 
 #include "tt_dataset.h"
+#include "tt_test.h"
 
 static char *tmp_file(const char *name, const char *text)
 {
-    char *path = g_build_filename(g_get_tmp_dir(), name, NULL);
+    char *path = tt_test_scratch(name);
     g_assert_true(g_file_set_contents(path, text, -1, NULL));
     return path;
 }
@@ -278,7 +279,7 @@ static void test_input(void)
     tt_spec s = small_spec();
     tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
     GError *e = NULL;
-    char *cap = g_build_filename(TT_TEST_FIXTURES, "..", "captures", "long.pcap", NULL);
+    char *cap = g_test_build_filename(G_TEST_DIST, "captures", "long.pcap", NULL);
     char *arg = g_strconcat(cap, ":video", NULL);
     g_assert_true(tt_dataset_add_input(ds, arg, &e));
     g_assert_no_error(e);
@@ -321,7 +322,7 @@ static void test_input(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     g_test_add_func("/dataset/manifest-line", test_manifest_line);
     g_test_add_func("/dataset/series", test_series);
     g_test_add_func("/dataset/series-v2", test_series_v2);
@@ -329,5 +330,5 @@ int main(int argc, char **argv)
     g_test_add_func("/dataset/label-attr", test_label_attr);
     g_test_add_func("/dataset/flowpic-csv", test_flowpic_csv);
     g_test_add_func("/dataset/input", test_input);
-    return g_test_run();
+    return tt_test_run();
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "tt_flow.h"
+#include "tt_test.h"
 
 typedef struct {
     GArray *blocks;    /* tt_block copies (pkts not kept) */
@@ -44,11 +45,7 @@ static tt_packet pkt(double ts, uint32_t len, uint8_t host, uint16_t sport)
 static tt_spec spec15(void)
 {
     tt_spec s;
-    tt_spec_init_mini(&s, 32);
-    s.block_seconds = 15.0;
-    s.idle_timeout = 60.0;
-    s.min_packets = 3;
-    s.max_packets = 100;
+    tt_test_spec(&s, 32, 15.0, 3, 100, 60.0);
     return s;
 }
 
@@ -458,7 +455,7 @@ static void test_peek_untracked(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     g_test_add_func("/flow/block/boundaries", test_boundaries);
     g_test_add_func("/flow/block/relative-times", test_relative_times_and_backwards);
     g_test_add_func("/flow/block/min-packets-and-cap", test_min_packets_and_cap);
@@ -467,11 +464,7 @@ int main(int argc, char **argv)
     g_test_add_func("/flow/table/eviction", test_eviction);
     g_test_add_func("/flow/table/keys", test_keys);
     g_test_add_func("/flow/spec/validation", test_spec_validation);
-    for (guint i = 0; i < G_N_ELEMENTS(peek_cases); i++) {
-        char *path = g_strdup_printf("/flow/peek/equals-flush/%s", peek_cases[i].name);
-        g_test_add_data_func(path, &peek_cases[i], test_peek_equals_flush);
-        g_free(path);
-    }
+    TT_TEST_ADD_CASES("/flow/peek/equals-flush", peek_cases, test_peek_equals_flush);
     g_test_add_func("/flow/peek/untracked", test_peek_untracked);
-    return g_test_run();
+    return tt_test_run();
 }

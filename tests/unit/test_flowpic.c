@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tt_flowpic.h"
+#include "tt_test.h"
 
 static tt_spec spec4(void)
 {
@@ -192,11 +193,11 @@ static void test_build_counted(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     g_test_add_func("/flowpic/bins", test_bins);
     g_test_add_func("/flowpic/span-scaling", test_span_scaling);
     g_test_add_func("/flowpic/build/hand-computed", test_build);
     g_test_add_func("/flowpic/build/many", test_build_many);
     g_test_add_func("/flowpic/build/counted", test_build_counted);
-    return g_test_run();
+    return tt_test_run();
 }

@@ -7,24 +7,14 @@
 
 #include "tt_arch.h"
 #include "tt_model.h"
+#include "tt_test.h"
 
 static tt_model *tiny_model(void)
 {
     tt_spec s;
     tt_spec_init_mini(&s, 8);
-    tt_layer l[4];
-    memset(l, 0, sizeof l);
-    l[0].kind = TT_LAYER_CONV; l[0].out_c = 2; l[0].kh = l[0].kw = 3; l[0].sh = l[0].sw = 1;
-    l[0].pad_t = l[0].pad_b = l[0].pad_l = l[0].pad_r = 1;
-    l[1].kind = TT_LAYER_RELU;
-    l[2].kind = TT_LAYER_MAXPOOL; l[2].kh = l[2].kw = 2; l[2].sh = l[2].sw = 2;
-    l[3].kind = TT_LAYER_DENSE; l[3].out_c = 3;
     GError *e = NULL;
-    tt_net *net = tt_net_new(8, 8, l, 4, &e);
-    g_assert_no_error(e);
-    tt_net_init_params(net, 7);
-    const char *cls[] = { "a", "b", "c" };
-    tt_model *m = tt_model_new("tiny", "category", 3, cls, &s, net, &e);
+    tt_model *m = tt_test_model(TT_TEST_NET_TINY, &s, "tiny", NULL, 3, 7, &e);
     g_assert_no_error(e);
     g_free(m->meta);
     m->meta = g_strdup("note=unit test\n");
@@ -77,7 +67,7 @@ static void test_round_trip(void)
 {
     tt_model *m = tiny_model();
     GError *e = NULL;
-    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-model.ttm", NULL);
+    char *path = tt_test_scratch("tt-test-model.ttm");
     g_assert_true(tt_model_save_file(m, path, &e));
     g_assert_no_error(e);
     tt_model *r = tt_model_load_file(path, &e);
@@ -531,29 +521,21 @@ static void test_arch_model_errors(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     g_test_add_func("/model/round-trip", test_round_trip);
     g_test_add_func("/model/truncated-everywhere", test_truncated_everywhere);
-    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        char *path = g_strdup_printf("/model/hostile/%s", cases[i].name);
-        g_test_add_data_func(path, &cases[i], test_hostile);
-        g_free(path);
-    }
+    TT_TEST_ADD_CASES("/model/hostile", cases, test_hostile);
     g_test_add_func("/model/unknown-optional-section", test_unknown_optional_section);
     g_test_add_func("/model/missing-file", test_missing_file);
     g_test_add_func("/model/new-checks", test_model_new_checks);
     g_test_add_func("/model/classify", test_classify);
     g_test_add_func("/model/threshold", test_threshold);
     g_test_add_func("/model/cost-bounds", test_cost_bounds);
-    for (size_t i = 0; i < G_N_ELEMENTS(pool_cases); i++) {
-        char *path = g_strdup_printf("/model/pool/%s", pool_cases[i].name);
-        g_test_add_data_func(path, &pool_cases[i], test_pool);
-        g_free(path);
-    }
+    TT_TEST_ADD_CASES("/model/pool", pool_cases, test_pool);
     g_test_add_func("/model/pool/stored", test_pool_stored);
     g_test_add_func("/model/arch/names", test_arch_names);
     g_test_add_func("/model/arch/spec", test_arch_spec);
     g_test_add_func("/model/arch/model", test_arch_model);
     g_test_add_func("/model/arch/model-errors", test_arch_model_errors);
-    return g_test_run();
+    return tt_test_run();
 }

@@ -3,14 +3,11 @@
  * training on a separable toy task, reproducibility, Adam. */
 #include "tt_nn.h"
 #include "tt_nn_tuning.h"
+#include "tt_test.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef TT_TEST_DATA
-#define TT_TEST_DATA "tests/data"
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -655,10 +652,7 @@ static double *read_block(gchar ***lines, const char *name, size_t *n)
 
 static void golden_load(golden *g)
 {
-    /* TT_TEST_DATA is tests/data; the fixture lives in tests/reference. */
-    gchar *tests_dir = g_path_get_dirname(TT_TEST_DATA);
-    gchar *path = g_build_filename(tests_dir, "reference", "golden_small.txt", NULL);
-    g_free(tests_dir);
+    gchar *path = g_test_build_filename(G_TEST_DIST, "reference", "golden_small.txt", NULL);
     gchar *text = NULL;
     GError *err = NULL;
     g_file_get_contents(path, &text, NULL, &err);
@@ -1252,7 +1246,7 @@ static void test_kind_unknown(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     tt_blas_single_thread();
     g_test_add_func("/nn/shape/flowpic", test_shape_flowpic);
     g_test_add_func("/nn/shape/lenet", test_shape_lenet);
@@ -1282,5 +1276,5 @@ int main(int argc, char **argv)
             g_test_add_data_func(path, GUINT_TO_POINTER(k), test_kind_between_convs);
             g_free(path);
         }
-    return g_test_run();
+    return tt_test_run();
 }

@@ -6,11 +6,12 @@
 
 #include "tt_dataset.h"
 #include "tt_train.h"
+#include "tt_test.h"
 
 /* Two classes that differ in packet size: "small" (60..200 B), "large" (1200..1500 B). */
 static char *write_series(int groups_per_class)
 {
-    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-train.tts", NULL);
+    char *path = tt_test_scratch("tt-test-train.tts");
     GString *s = g_string_new("#ttseries v1\n");
     uint64_t st = 99;
     for (int c = 0; c < 2; c++)
@@ -36,15 +37,9 @@ static char *write_series(int groups_per_class)
 
 static tt_model *train_once(tt_dataset *ds, uint8_t *split, uint64_t seed, tt_eval *ev)
 {
-    tt_layer layers[TT_MAX_LAYERS];
-    uint32_t nl = tt_layers_lenet(layers, 2);
-    tt_net *net = tt_net_new(ds->spec.size_bins, ds->spec.time_bins, layers, nl, NULL);
-    g_assert_nonnull(net);
-    tt_net_init_params(net, seed);
     const char *cls[] = { g_ptr_array_index(ds->classes, 0), g_ptr_array_index(ds->classes, 1) };
-    tt_model *m = tt_model_new("synthetic", "category", 2, cls, &ds->spec, net, NULL);
+    tt_model *m = tt_test_model(TT_TEST_NET_LENET, &ds->spec, "synthetic", cls, 2, seed, NULL);
     g_assert_nonnull(m);
-    tt_net_prepare(m->net);
     tt_train_opts o;
     tt_train_opts_default(&o);
     o.seed = seed;
@@ -121,7 +116,7 @@ static void test_separable(void)
  * class b: 20 flows app=z. */
 static void test_cell_weights(void)
 {
-    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-cells.tts", NULL);
+    char *path = tt_test_scratch("tt-test-cells.tts");
     GString *s = g_string_new("#ttseries v1\n");
     const struct { const char *label, *app; int n; } cells[] = { { "a", "x", 30 }, { "a", "y", 10 }, { "b", "z", 20 } };
     int flow = 0;
@@ -251,7 +246,7 @@ static void test_split_file(void)
     uint8_t *split = g_new0(uint8_t, n), *back = g_new0(uint8_t, n);
     tt_split_groups(ds, 0.2, 0.2, 3, split);
     split[0] = TT_SPLIT_NONE;
-    char *path = g_build_filename(g_get_tmp_dir(), "tt-test-train.split", NULL);
+    char *path = tt_test_scratch("tt-test-train.split");
     g_assert_true(tt_split_write(ds, split, path, &e));
     g_assert_no_error(e);
     char *text = NULL;
@@ -298,11 +293,11 @@ static void test_split_file(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     g_test_add_func("/train/separable-and-reproducible", test_separable);
     g_test_add_func("/train/augment", test_augment);
     g_test_add_func("/train/augment-truncate", test_augment_truncate);
     g_test_add_func("/train/cell-weights", test_cell_weights);
     g_test_add_func("/train/split-file", test_split_file);
-    return g_test_run();
+    return tt_test_run();
 }

@@ -1,0 +1,54 @@
+/* What the C tests share (tests/lib/): the GLib harness every tests/unit
+ * program starts with (a private scratch folder, data found through
+ * g_test_build_filename, tables of cases registered by name), and the small
+ * specs and models the tests build. Link tt_testlib. */
+#ifndef TT_TEST_H
+#define TT_TEST_H
+
+#include <glib.h>
+
+#include "tt_model.h"
+
+G_BEGIN_DECLS
+
+/* ---- the harness: tt_test.c -------------------------------------------------------------- */
+
+/* g_test_init, with G_TEST_SRCDIR defaulting to the source tree's tests/ folder
+ * (so that g_test_build_filename(G_TEST_DIST, "captures", "long.pcap", NULL)
+ * finds tests/captures/long.pcap), and a private scratch folder for
+ * tt_test_scratch. */
+void tt_test_init(int *argc, char ***argv);
+/* g_test_run, then the scratch folder removed with what the tests left in it. */
+int tt_test_run(void);
+/* A new path NAME in this program's scratch folder (free it with g_free); the
+ * file is removed by tt_test_run, the tests need not remove it. */
+char *tt_test_scratch(const char *name);
+
+/* Registers fn once per entry of a table of cases, as PREFIX/NAME where NAME is
+ * the entry's first member (a const char *); fn gets the entry. */
+void tt_test_add_cases(const char *prefix, const void *cases, size_t n, size_t size, GTestDataFunc fn);
+#define TT_TEST_ADD_CASES(prefix, cases, fn) \
+    tt_test_add_cases((prefix), (cases), G_N_ELEMENTS(cases), sizeof (cases)[0], (fn))
+
+/* ---- specs and models: tt_test_model.c ---------------------------------------------------- */
+
+/* tt_spec_init_mini(side) with the block length, packet bounds and idle timeout
+ * a test wants. */
+void tt_test_spec(tt_spec *spec, uint32_t side, double block_seconds, uint32_t min_packets,
+                  uint32_t max_packets, double idle_timeout);
+
+typedef enum {
+    TT_TEST_NET_TINY,       /* conv 2@3x3 (pad 1), relu, maxpool 2, dense */
+    TT_TEST_NET_TWO_CONV,   /* conv 2@3x3 (pad 1), relu, maxpool 2, conv 3@3x3, relu, dense */
+    TT_TEST_NET_LENET       /* the stock LeNet (tt_arch_model) */
+} tt_test_net;
+
+/* A "category" model NAME over spec with the net `net` for n_classes classes
+ * (classes NULL: "a", "b", "c", ...; at most 8), weights from seed, prepared for
+ * inference. NULL with the error when the net does not fit the spec. */
+tt_model *tt_test_model(tt_test_net net, const tt_spec *spec, const char *name, const char *const *classes,
+                        uint32_t n_classes, uint64_t seed, GError **error);
+
+G_END_DECLS
+
+#endif
