@@ -32,6 +32,10 @@ void tt_test_add_cases(const char *prefix, const void *cases, size_t n, size_t s
 
 /* ---- specs and models: tt_test_model.c ---------------------------------------------------- */
 
+/* The SHA-256 in a model file's header made right for its body again (after a
+ * test changed bytes of the body, to reach the checks that come after it). */
+void tt_test_rechecksum(guint8 *file, gsize len);
+
 /* tt_spec_init_mini(side) with the block length, packet bounds and idle timeout
  * a test wants. */
 void tt_test_spec(tt_spec *spec, uint32_t side, double block_seconds, uint32_t min_packets,

@@ -68,3 +68,12 @@ tt_model *tt_test_model(tt_test_net net, const tt_spec *spec, const char *name, 
     tt_net_prepare(m->net);
     return m;
 }
+
+void tt_test_rechecksum(guint8 *file, gsize len)
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(ck, file + 64, len - 64);
+    gsize n = 32;
+    g_checksum_get_digest(ck, file + 24, &n);
+    g_checksum_free(ck);
+}

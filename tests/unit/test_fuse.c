@@ -6,6 +6,7 @@
 
 #include "tt_arch.h"
 #include "tt_model.h"
+#include "tt_test.h"
 
 static const char *const CLASSES[] = { "browsing", "chat", "voip" };
 
@@ -143,16 +144,6 @@ static void test_refused(void)
 }
 
 /* A file whose companion is damaged, or itself fused, is refused as a whole. */
-/* A file's checksum made right again after a change to its bytes. */
-static void rechecksum(GByteArray *a)
-{
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(ck, a->data + 64, a->len - 64);
-    gsize n = 32;
-    g_checksum_get_digest(ck, a->data + 24, &n);
-    g_checksum_free(ck);
-}
-
 static void test_bad_companion(void)
 {
     tt_model *m = fused();
@@ -169,7 +160,7 @@ static void test_bad_companion(void)
     GByteArray *a = g_byte_array_new();
     g_byte_array_append(a, d, (guint)len);
     a->data[(comp - d) + 200] ^= 0x40;      /* inside the companion: its checksum fails */
-    rechecksum(a);                          /* the outer one is right */
+    tt_test_rechecksum(a->data, a->len);    /* the outer one is right */
     GError *e = NULL;
     tt_model *x = tt_model_load_bytes(a->data, a->len, &e);
     g_assert_null(x);
@@ -207,7 +198,7 @@ static void test_nested(void)
         g_byte_array_append(a, zeros, 8 - a->len % 8);
     put_le(a->data + 56, a->data[56] + 1u, 4);   /* one more section */
     put_le(a->data + 16, a->len, 8);
-    rechecksum(a);
+    tt_test_rechecksum(a->data, a->len);
     GError *e = NULL;
     tt_model *x = tt_model_load_bytes(a->data, a->len, &e);
     g_assert_null(x);
@@ -228,8 +219,8 @@ int main(int argc, char **argv)
         { "/fuse/refused", test_refused }, { "/fuse/bad-companion", test_bad_companion },
         { "/fuse/nested", test_nested },
     };
-    g_test_init(&argc, &argv, NULL);
+    tt_test_init(&argc, &argv);
     for (size_t i = 0; i < G_N_ELEMENTS(tests); i++)
         g_test_add_func(tests[i].path, tests[i].fn);
-    return g_test_run();
+    return tt_test_run();
 }

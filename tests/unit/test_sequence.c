@@ -7,6 +7,7 @@
 #include "tt_arch.h"
 #include "tt_flowpic.h"
 #include "tt_model.h"
+#include "tt_test.h"
 
 /* 8 rows (h = 4: sizes below, gaps above) x 6 packets, raw counts. */
 static tt_spec spec_8x6(void)
@@ -174,15 +175,6 @@ static void test_model_round_trip(void)
     tt_model_free(m);
 }
 
-static void rechecksum(guint8 *d, gsize len)
-{
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(ck, d + 64, len - 64);
-    gsize n = 32;
-    g_checksum_get_digest(ck, d + 24, &n);
-    g_checksum_free(ck);
-}
-
 /* A file whose time_scale byte (SPEC payload + 45) is 3, a value no writer
  * has: refused with a message that names it. */
 static void test_model_unknown_time_scale(void)
@@ -202,7 +194,7 @@ static void test_model_unknown_time_scale(void)
     g_assert_cmpuint(off + 16 + 64, <=, len);
     g_assert_cmpuint(d[off + 16 + 45], ==, TT_TIME_SEQUENCE);
     d[off + 16 + 45] = 3;
-    rechecksum(d, len);
+    tt_test_rechecksum(d, len);
     GError *e = NULL;
     g_assert_null(tt_model_load_bytes(d, len, &e));
     g_assert_error(e, TT_ERROR, TT_ERROR_FORMAT);
@@ -210,7 +202,7 @@ static void test_model_unknown_time_scale(void)
     g_clear_error(&e);
     /* and back to 2 (with a fresh checksum) it loads: the patch hit the right byte */
     d[off + 16 + 45] = TT_TIME_SEQUENCE;
-    rechecksum(d, len);
+    tt_test_rechecksum(d, len);
     tt_model *r = tt_model_load_bytes(d, len, &e);
     g_assert_no_error(e);
     tt_model_free(r);
