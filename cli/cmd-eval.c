@@ -134,8 +134,9 @@ static void eval_by(const tt_model *m, const tt_dataset *ds, const uint8_t *spli
 /* eval once the options are parsed and the model loaded: 0, or 1 with the error in *error. */
 static int eval_run(tt_model *m, const eval_opts *o, int argc, char **argv, GError **error)
 {
-    if (o->temperature > 0.0)
-        m->temperature = (float)o->temperature;
+    if (o->temperature > 0.0)   /* every net of a fused model */
+        for (tt_model *n = m; n; n = n->companion)
+            n->temperature = (float)o->temperature;
     tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
     uint8_t *split = NULL;
     GString *js = NULL;
