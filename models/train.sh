@@ -142,9 +142,8 @@ else   # two nets on the same split, fused into one model file
         --note "$NOTE_CAT (recipe $RECIPE)" $SETS
     train $BEST-second --task category --name $BEST-sequence $ARGS $SEQ --split "$OUT/final.split" \
         --note "$NOTE_CAT (recipe $RECIPE, the second net)" $SETS
-    "$TT" fuse -o "$OUT/$BEST.ttm" "$OUT/$BEST-first.ttm" "$OUT/$BEST-second.ttm" | tee "$OUT/$BEST.train.txt"
-    "$TT" eval --split "$OUT/final.split" --on test --json "$OUT/$BEST.test.json" "$OUT/$BEST.ttm" $SETS \
-        >> "$OUT/$BEST.train.txt" 2>/dev/null
+    "$TT" fuse -o "$OUT/$BEST.ttm" --split "$OUT/final.split" --eval-json "$OUT/$BEST.test.json" \
+        "$OUT/$BEST-first.ttm" "$OUT/$BEST-second.ttm" $SETS 2>/dev/null | tee "$OUT/$BEST.train.txt"
 fi
 train category-flowpic1500-60s --task category --name category-flowpic1500-60s --arch flowpic --side 1500 \
     --block-seconds 60 --epochs $EPOCHS_BIG --patience 4 --max-per-class 1500 $AUG --split "$OUT/final-lab.split" \
