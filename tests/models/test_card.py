@@ -4,8 +4,8 @@
 usage: test_card.py TRAFFICTRIAGE MODELS_DIR
 
 Checks, for every row of the card's "Bundled models" table, that the file exists, loads
-(`traffictriage info`), and has the checksum prefix, parameter count and classes the row
-states; that the evaluation files in models/results/ are the ones written for these very
+(`traffictriage info`), and has the checksum prefix, parameter count (both nets' for a fused
+model) and classes the row states; that the evaluation files in models/results/ are the ones written for these very
 model files (the held-out accuracy recorded inside each model file equals its
 results/<name>.test.json); that the card's headline figures for the default model
 equal that JSON; and that its real-traffic row and the model's threshold equal
@@ -29,8 +29,11 @@ def info(tt, path):
             meta[k] = v
         else:
             parts = line.split(None, 1)
-            if len(parts) == 2:
-                head[parts[0]] = parts[1]
+            if len(parts) == 2 and parts[0] == "parameters" and "parameters" in head:
+                # a fused model: one line per net; the file holds their sum
+                head["parameters"] = str(int(head["parameters"]) + int(parts[1]))
+            elif len(parts) == 2 and parts[0] not in head:
+                head[parts[0]] = parts[1]   # a fused model's first net, not its companion
     return head, meta
 
 
