@@ -92,6 +92,13 @@ static int train(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int a
         m = tt_model_load_file(init, &e);
         if (!m)
             return tt_cli_fail(e);
+        if (m->companion) {   /* a fused model: its first net (the FlowPic) is what trains on */
+            fprintf(stderr, "traffictriage train: %s is fused (two nets); training starts from its first net, "
+                    "%s, and writes one net (fuse it again with a companion trained alike, if wanted)\n",
+                    init, m->name);
+            tt_model_free(m->companion);
+            m->companion = NULL;
+        }
         spec = m->spec;
     } else if (!tt_cli_model_spec(mo, &spec, &arch, &e)) {
         return tt_cli_fail(e);

@@ -130,6 +130,12 @@ printf 'rtp-call.pcap\ttrain\nhttps-page.pcap\tval\nftp-download.pcap\ttest\n' >
 if "$CLI" train --init "$SRC/models/category.ttm" --epochs 1 --split "$TMP/three.split" -q -o "$TMP/my.ttm" "$TMP/all.ttm" \
         >"$TMP/train.out" 2>&1 && [ -s "$TMP/my.ttm" ]; then
     ok "train --init the bundled model reads the manifest as it is and writes a model"
+    # the bundled default is fused: --init trains its first net and says so
+    if "$CLI" info "$SRC/models/category.ttm" | grep -q '^--- fused with'; then
+        grep -q "is fused (two nets); training starts from its first net" "$TMP/train.out" &&
+            ! "$CLI" info "$TMP/my.ttm" | grep -q '^--- fused with' ||
+            fail "train --init a fused model: no note, or the result is still fused"
+    fi
 else
     fail "train on the labels"; cat "$TMP/train.out"
 fi
