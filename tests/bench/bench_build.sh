@@ -7,6 +7,11 @@
 #
 # bench_default_capture PATH PACKETS: makes PATH with make_capture.py
 # --packets PACKETS unless it exists; exits 1 when that fails.
+#
+# bench_install_model ARCH: after tt_setup (tests/plugin/common.sh), the model
+# the plugin loads as its category model: lenet (tt_setup's untrained
+# mini-FlowPic, kept), flowpic (the paper's 1500 x 1500 net, untrained) or
+# bundled (the repository's models/category.ttm); fails on another name.
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 bench_use_build() {
@@ -20,4 +25,16 @@ bench_use_build() {
 
 bench_default_capture() {
     [ -s "$1" ] || /usr/bin/python3 "$bench_dir/make_capture.py" --packets "$2" --out "$1" >&2 || exit 1
+}
+
+bench_install_model() {
+    case $1 in
+    lenet) ;;
+    bundled)
+        cp "$bench_dir/../../models/category.ttm" "$TT_PLUGDIR/triage/category.ttm" || fail "copy the bundled model" ;;
+    flowpic)
+        "$TT_CLI" init-model --arch flowpic --task category --seed 1 --classes "$TT_CLASSES" \
+            -o "$TT_PLUGDIR/triage/category.ttm" >/dev/null || fail "init-model flowpic" ;;
+    *) fail "unknown --arch $1" ;;
+    esac
 }

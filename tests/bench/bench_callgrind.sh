@@ -40,13 +40,7 @@ bench_use_build bench_callgrind.sh "$build"
 # shellcheck source=../plugin/common.sh
 . "$src/tests/plugin/common.sh"
 tt_setup >/dev/null
-case $arch in
-lenet) ;;
-flowpic) "$TT_CLI" init-model --arch flowpic --task category --seed 1 --classes "$TT_CLASSES" \
-    -o "$TT_PLUGDIR/triage/category.ttm" >/dev/null || fail "init-model" ;;
-bundled) cp "$src/models/category.ttm" "$TT_PLUGDIR/triage/category.ttm" || fail "copy the bundled model" ;;
-*) fail "unknown --arch $arch" ;;
-esac
+bench_install_model "$arch"
 mkdir -p "$TT_TMP/absent" "$TT_TMP/cg"
 tt_fix_owner
 

@@ -107,15 +107,7 @@ fi
 # shellcheck source=../plugin/common.sh
 . "$src/tests/plugin/common.sh"
 tt_setup >/dev/null
-case $arch in
-lenet) ;;
-bundled)
-    cp "$src/models/category.ttm" "$TT_PLUGDIR/triage/category.ttm" || fail "copy the bundled model" ;;
-flowpic)
-    "$TT_CLI" init-model --arch flowpic --task category --seed 1 --classes "$TT_CLASSES" \
-        -o "$TT_PLUGDIR/triage/category.ttm" >/dev/null || fail "init-model flowpic" ;;
-*) fail "unknown --arch $arch" ;;
-esac
+bench_install_model "$arch"
 NOPLUG_HOME=$TT_TMP/home-absent
 mkdir -p "$NOPLUG_HOME"
 REF_HOME=$TT_TMP/home-ref
