@@ -143,6 +143,16 @@ static void test_refused(void)
     expect_refused(fused(), lenet(TT_TIME_SPAN, 3, "third"), "fused again");
 }
 
+/* The file a is refused with the error code and a message naming words. */
+static void expect_load_error(const GByteArray *a, int code, const char *words)
+{
+    GError *e = NULL;
+    g_assert_null(tt_model_load_bytes(a->data, a->len, &e));
+    g_assert_error(e, TT_ERROR, code);
+    g_assert_nonnull(strstr(e->message, words));
+    g_clear_error(&e);
+}
+
 /* A file whose companion is damaged, or itself fused, is refused as a whole. */
 static void test_bad_companion(void)
 {
@@ -161,12 +171,7 @@ static void test_bad_companion(void)
     g_byte_array_append(a, d, (guint)len);
     a->data[(comp - d) + 200] ^= 0x40;      /* inside the companion: its checksum fails */
     tt_test_rechecksum(a->data, a->len);    /* the outer one is right */
-    GError *e = NULL;
-    tt_model *x = tt_model_load_bytes(a->data, a->len, &e);
-    g_assert_null(x);
-    g_assert_error(e, TT_ERROR, TT_ERROR_CHECKSUM);
-    g_assert_nonnull(strstr(e->message, "companion"));
-    g_clear_error(&e);
+    expect_load_error(a, TT_ERROR_CHECKSUM, "companion");
     g_byte_array_unref(a);
     g_bytes_unref(b);
     tt_model_free(m);
@@ -199,12 +204,7 @@ static void test_nested(void)
     put_le(a->data + 56, a->data[56] + 1u, 4);   /* one more section */
     put_le(a->data + 16, a->len, 8);
     tt_test_rechecksum(a->data, a->len);
-    GError *e = NULL;
-    tt_model *x = tt_model_load_bytes(a->data, a->len, &e);
-    g_assert_null(x);
-    g_assert_error(e, TT_ERROR, TT_ERROR_FORMAT);
-    g_assert_nonnull(strstr(e->message, "companion of its own"));
-    g_clear_error(&e);
+    expect_load_error(a, TT_ERROR_FORMAT, "companion of its own");
     g_byte_array_unref(a);
     g_bytes_unref(ob);
     g_bytes_unref(fb);
