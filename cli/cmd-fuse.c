@@ -44,10 +44,7 @@ int tt_cli_fuse(int argc, char **argv)
         rc = tt_cli_fail(e);
         goto out;
     }
-    char *sha = g_strdup(c->sha256), *cname = g_strdup(c->name);
     if (!tt_model_fuse(m, c, &e)) {
-        g_free(sha);
-        g_free(cname);
         rc = tt_cli_fail(g_error_new(TT_ERROR, e->code, "%s + %s: %s", argv[1], argv[2], e->message));
         g_error_free(e);
         goto out;
@@ -65,9 +62,8 @@ int tt_cli_fuse(int argc, char **argv)
     g_strfreev(lines);
     if (threshold != -1.0)
         g_string_append_printf(meta, "threshold=%g\n", threshold);
-    g_string_append_printf(meta, "fused.companion=%s\nfused.companion_sha256=%s\n", cname, sha);
-    g_free(sha);
-    g_free(cname);
+    g_string_append_printf(meta, "fused.companion=%s\nfused.companion_sha256=%s\n",
+                           m->companion->name, m->companion->sha256);
     tt_eval ev;
     if (split_in) {   /* the fused model's held-out figures, as train records a net's */
         tt_dataset *ds = tt_dataset_new(&m->spec, NULL, 0);
