@@ -133,13 +133,14 @@ echo "threshold: $THRESHOLD"
 /usr/bin/python3 models/realcv.py final "$OUT/real-folds.tsv" 0 $SEED "$OUT/final.split" "$LAB" $LAB_SPLIT
 # The paper-net comparison model always trains on the lab too (its split: lab 70/15/15).
 /usr/bin/python3 models/realcv.py final "$OUT/real-folds.tsv" 0 $SEED "$OUT/final-lab.split" "$LAB"
+# A fused recipe: two nets on the same split, fused into one model file ($BEST.ttm).
+FIRST=$BEST
+[ -z "$FUSED" ] || FIRST=$BEST-first
 # shellcheck disable=SC2086 # ARGS and SETS are word lists
-if [ -z "$FUSED" ]; then
-    train $BEST --task category --name $BEST $ARGS --threshold "$THRESHOLD" --split "$OUT/final.split" \
-        --note "$NOTE_CAT (recipe $RECIPE)" $SETS
-else   # two nets on the same split, fused into one model file
-    train $BEST-first --task category --name $BEST $ARGS --threshold "$THRESHOLD" --split "$OUT/final.split" \
-        --note "$NOTE_CAT (recipe $RECIPE)" $SETS
+train $FIRST --task category --name $BEST $ARGS --threshold "$THRESHOLD" --split "$OUT/final.split" \
+    --note "$NOTE_CAT (recipe $RECIPE)" $SETS
+if [ -n "$FUSED" ]; then
+    # shellcheck disable=SC2086
     train $BEST-second --task category --name $BEST-sequence $ARGS $SEQ --split "$OUT/final.split" \
         --note "$NOTE_CAT (recipe $RECIPE, the second net)" $SETS
     "$TT" fuse -o "$OUT/$BEST.ttm" --split "$OUT/final.split" --eval-json "$OUT/$BEST.test.json" \
