@@ -33,16 +33,19 @@ void tt_arch_spec(tt_arch arch, uint32_t side, tt_spec *spec)
     }
 }
 
-uint32_t tt_arch_layers(tt_arch arch, uint32_t n_classes, tt_layer *layers)
+uint32_t tt_arch_layers(tt_arch arch, const tt_spec *spec, uint32_t n_classes, tt_layer *layers)
 {
-    return arch == TT_ARCH_FLOWPIC ? tt_layers_flowpic(layers, n_classes) : tt_layers_lenet(layers, n_classes);
+    if (arch == TT_ARCH_FLOWPIC)
+        return tt_layers_flowpic(layers, n_classes);
+    return spec->time_scale == TT_TIME_SEQUENCE ? tt_layers_lenet_sequence(layers, n_classes)
+                                                : tt_layers_lenet(layers, n_classes);
 }
 
 tt_model *tt_arch_model(tt_arch arch, const tt_spec *spec, const char *task, const char *name,
                         const char *const *classes, uint32_t n_classes, uint64_t seed, GError **error)
 {
     tt_layer layers[TT_MAX_LAYERS];
-    uint32_t nl = tt_arch_layers(arch, n_classes, layers);
+    uint32_t nl = tt_arch_layers(arch, spec, n_classes, layers);
     tt_net *net = tt_net_new(spec->size_bins, spec->time_bins, layers, nl, error);
     if (!net)
         return NULL;

@@ -22,9 +22,11 @@ uint32_t tt_arch_default_side(tt_arch arch);
 /* The input spec arch was designed for, with side x side pictures (not
  * validated: see tt_spec_validate). */
 void tt_arch_spec(tt_arch arch, uint32_t side, tt_spec *spec);
-/* The layers of arch for n_classes outputs into layers (TT_MAX_LAYERS entries);
- * returns their count. */
-uint32_t tt_arch_layers(tt_arch arch, uint32_t n_classes, tt_layer *layers);
+/* The layers of arch over pictures of spec for n_classes outputs into layers
+ * (TT_MAX_LAYERS entries); returns their count. LeNet on the sequence picture
+ * (TT_TIME_SEQUENCE, twice as tall as wide) pools 4 x 2 first
+ * (tt_layers_lenet_sequence). */
+uint32_t tt_arch_layers(tt_arch arch, const tt_spec *spec, uint32_t n_classes, tt_layer *layers);
 /* A new model of arch over spec: weights drawn from seed (tt_net_init_params),
  * prepared for inference, no metadata. name NULL = "TASK-ARCHSIDE-BLOCKs"
  * (e.g. "category-lenet32-15s"). NULL with a TT_ERROR when the net does not

@@ -353,7 +353,10 @@ static void conv_args(const tt_layer *l, char *buf, size_t len)
 
 static void maxpool_args(const tt_layer *l, char *buf, size_t len)
 {
-    g_snprintf(buf, len, "(%u)", l->kh);
+    if (l->kh == l->kw)
+        g_snprintf(buf, len, "(%u)", l->kh);
+    else
+        g_snprintf(buf, len, "(%ux%u)", l->kh, l->kw);   /* rows x columns */
 }
 
 static void dropout_args(const tt_layer *l, char *buf, size_t len)

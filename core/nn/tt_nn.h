@@ -147,9 +147,12 @@ void tt_adam_step(tt_adam *opt, float *params, const float *grad, float grad_sca
  * relu, maxpool 2, conv 20@10x10 stride 5 padding 2/3, relu, dropout .25,
  * maxpool 2, dense 64, relu, dropout .5, dense n_classes) and a LeNet-5 style mini net (conv 6@5x5 pad 2,
  * relu, maxpool 2, conv 16@5x5, relu, maxpool 2, dense 120, relu, dense 84,
- * relu, dense n_classes). layers must hold TT_MAX_LAYERS entries. */
+ * relu, dense n_classes); the same mini net for the sequence picture
+ * (2*SIDE x SIDE) pools 4 rows x 2 columns first. layers must hold
+ * TT_MAX_LAYERS entries. */
 uint32_t tt_layers_flowpic(tt_layer *layers, uint32_t n_classes);
 uint32_t tt_layers_lenet(tt_layer *layers, uint32_t n_classes);
+uint32_t tt_layers_lenet_sequence(tt_layer *layers, uint32_t n_classes);
 
 /* 64-bit RNG helpers (splitmix64) used for init, shuffling, dropout, augmentation. */
 uint64_t tt_rng_next(uint64_t *state);

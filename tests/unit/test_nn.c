@@ -466,6 +466,14 @@ static void test_svd_lenet(void)
         svd_many(net, TRUE, 30);
         tt_net_free(net);
     }
+    /* on the sequence picture: 64 rows x 32 packets, a 4 x 2 first pool */
+    nl = tt_layers_lenet_sequence(ls, 5);
+    tt_net *net = make_net(64, 32, ls, nl);
+    g_assert_cmpuint(net->layers[2].out_h, ==, 16);
+    g_assert_cmpuint(net->layers[2].out_w, ==, 16);
+    init_random(net, 33, 0.1);
+    svd_many(net, TRUE, 30);
+    tt_net_free(net);
 }
 
 /* Unusual layer lists: the sparse path must handle them (densifying where needed). */

@@ -145,6 +145,10 @@ static void test_model_round_trip(void)
     g_assert_cmpuint(m->net->in_h, ==, 64);
     g_assert_cmpuint(m->net->in_w, ==, 32);
     g_assert_cmpstr(m->name, ==, "category-lenet32seq-15s");
+    /* the first pool (4 rows x 2 packets) leaves LeNet's square grid: 16 x 16 */
+    char buf[64];
+    g_assert_cmpstr(tt_layer_format(&m->net->layers[2], buf, sizeof buf), ==, "maxpool(4x2)");
+    g_assert_cmpuint(m->net->n_params, ==, 82231);   /* 3 classes: as many as LeNet on a 32 x 32 FlowPic */
     GError *e = NULL;
     GBytes *b = tt_model_to_bytes(m, &e);
     g_assert_no_error(e);
