@@ -729,9 +729,14 @@ void tt_result_pool_stored(const uint8_t *qa, const uint8_t *qb, uint32_t n_clas
     tt_result_pool(&a, qb ? &b : NULL, out);
 }
 
+unsigned tt_confidence_milli(double c)
+{
+    return c > 0.0 ? (unsigned)floor(c * 1000.0 + 1e-6) : 0;
+}
+
 double tt_confidence_shown(double c)
 {
-    return floor(c * 1000.0 + 1e-6) / 1000.0;
+    return tt_confidence_milli(c) / 1000.0;
 }
 
 double tt_model_threshold(const tt_model *m)

@@ -71,6 +71,9 @@ double tt_model_threshold(const tt_model *m);
  * to 3 decimals (0.4996 reads 0.499 and "low confidence" at 0.5). The 1e-6
  * lets a float just under k/1000 by representation error read k/1000. */
 double tt_confidence_shown(double c);
+/* The same in thousandths (tt_confidence_shown(c) == tt_confidence_milli(c) / 1000.0),
+ * for text written without floating-point formatting ("%u.%03u"). */
+unsigned tt_confidence_milli(double c);
 
 /* Result of classifying one block. */
 typedef struct {

@@ -474,7 +474,7 @@ static void test_arch_model(void)
     g_assert_cmpuint(m->n_classes, ==, 3);
     g_assert_cmpuint(m->net->n_out, ==, 3);
     tt_layer layers[TT_MAX_LAYERS];
-    uint32_t nl = tt_arch_layers(TT_ARCH_LENET, 3, layers);
+    uint32_t nl = tt_arch_layers(TT_ARCH_LENET, &s, 3, layers);
     g_assert_cmpuint(m->net->n_layers, ==, nl);
     /* the same seed, the same weights; another seed, others */
     tt_model *same = tt_arch_model(TT_ARCH_LENET, &s, "tunnel", "x", cls, 3, 7, NULL);
@@ -510,6 +510,28 @@ static void test_arch_model_errors(void)
     g_clear_error(&e);
 }
 
+/* A confidence as people read it: 3 decimals rounded down, the same whether
+ * printed from the double ("%.3f") or from thousandths ("%u.%03u"). */
+static void test_confidence_shown(void)
+{
+    const struct { double c; unsigned milli; } cases[] = {   /* 0.7f is below 0.7: below a threshold of 0.7 too */
+        { 0.0, 0 }, { 0.4996, 499 }, { 0.801101624965668, 801 }, { 0.7, 700 }, { 0.7f, 699 }, { 1.0, 1000 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_assert_cmpuint(tt_confidence_milli(cases[i].c), ==, cases[i].milli);
+        g_assert_cmpfloat(tt_confidence_shown(cases[i].c), ==, cases[i].milli / 1000.0);
+    }
+    uint64_t st = 5;
+    for (int i = 0; i < 100000; i++) {
+        float c = (float)tt_rng_uniform(&st);
+        unsigned m = tt_confidence_milli(c);
+        char a[16], b[16];
+        g_snprintf(a, sizeof a, "%.3f", tt_confidence_shown(c));
+        g_snprintf(b, sizeof b, "%u.%03u", m / 1000, m % 1000);
+        g_assert_cmpstr(a, ==, b);
+    }
+}
+
 int main(int argc, char **argv)
 {
     tt_test_init(&argc, &argv);
@@ -528,5 +550,6 @@ int main(int argc, char **argv)
     g_test_add_func("/model/arch/spec", test_arch_spec);
     g_test_add_func("/model/arch/model", test_arch_model);
     g_test_add_func("/model/arch/model-errors", test_arch_model_errors);
+    g_test_add_func("/model/confidence-shown", test_confidence_shown);
     return tt_test_run();
 }
