@@ -1179,9 +1179,61 @@ static void test_kind_between_convs(gconstpointer data)
     train_paths_agree(ls, nl, 40, 40, 60, 6, INFINITY);
 }
 
+/* Layer `at` of net made unknown (kind 77): every way of inference (sparse
+ * by default, sparse with conv 0 dense, dense) and of training (conv 0 and
+ * the chain on maps, conv 0 dense) refuses the net with a critical warning,
+ * logits untouched, NAN and the RNG not advanced; tt_net_check says why. */
+static void refused_everywhere(tt_net *net, tt_ws *ws, uint32_t at, const tt_pixel *px, size_t n)
+{
+    const uint32_t kind = net->layers[at].kind;
+    net->layers[at].kind = 77;
+    char *msg = g_strdup_printf("layer %u: unknown kind 77", at), *pattern = g_strdup_printf("*%s*", msg);
+    GError *err = NULL;
+    g_assert_false(tt_net_check(net, &err));
+    g_assert_error(err, TT_ERROR, TT_ERROR_SHAPE);
+    g_assert_cmpstr(err->message, ==, msg);
+    g_clear_error(&err);
+    tt_net_prepare(net);                 /* builds nothing for it */
+    float lg[3] = { 7, 7, 7 };
+    for (int way = 0; way < 2; way++) {
+        tt_ws_set_sparse_cost(ws, way ? INFINITY : -1, -1);   /* default; conv 0 dense */
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, pattern);
+        tt_net_forward_sparse(net, ws, px, n, lg);
+        g_test_assert_expected_messages();
+        g_assert_cmpfloat(lg[0], ==, 7.0f);
+    }
+    tt_ws_set_sparse_cost(ws, -1, -1);
+    float *d = dense_of(net->in_h, net->in_w, px, n);
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, pattern);
+    tt_net_forward_dense(net, ws, d, lg);
+    g_test_assert_expected_messages();
+    g_assert_cmpfloat(lg[0], ==, 7.0f);
+    float *grad = g_new0(float, net->n_params);
+    for (int way = 0; way < 2; way++) {
+        tt_ws_set_dense_train(ws, way == 1);                   /* maps; conv 0 dense */
+        uint64_t rng = 1;
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, pattern);
+        g_assert_true(isnan(tt_net_train_one(net, ws, px, n, 0, 1.0f, &rng, grad, lg)));
+        g_test_assert_expected_messages();
+        g_assert_cmpuint(rng, ==, 1);
+        g_assert_cmpfloat(lg[0], ==, 7.0f);
+    }
+    tt_ws_set_dense_train(ws, FALSE);
+    for (size_t k = 0; k < net->n_params; k++)
+        g_assert_cmpfloat(grad[k], ==, 0.0f);
+    net->layers[at].kind = kind;
+    tt_net_prepare(net);
+    g_free(grad);
+    g_free(d);
+    g_free(pattern);
+    g_free(msg);
+}
+
 /* A kind the engine does not know is refused on every path: by tt_net_new
  * and tt_net_check with an error, and by inference and training (a critical
- * warning, logits untouched, NAN) instead of being skipped as identity. */
+ * warning, logits untouched, NAN) instead of being skipped as identity;
+ * wherever it stands: layer 0 (no conv 0 to scatter), in the chain on maps,
+ * after the conv that ends it. */
 static void test_kind_unknown(void)
 {
     const uint32_t UNKNOWN = 77;
@@ -1198,47 +1250,28 @@ static void test_kind_unknown(void)
     g_assert_nonnull(strstr(err->message, "layer 1: unknown kind 77"));
     g_clear_error(&err);
 
-    /* a valid net whose middle layer is changed afterwards */
+    /* a valid net whose layers are changed afterwards */
     net_with_middle(TT_LAYER_RELU, ls);
     tt_net *net = make_net(40, 40, ls, nl);
     init_random(net, 12, 0.3);
     tt_ws *ws = tt_ws_new(net);
     uint64_t st = 9;
     tt_pixel *px = random_pixels(40, 40, 30, FALSE, &st);
-    float ref[3], lg[3] = { 7, 7, 7 };
-    tt_net_forward_sparse(net, ws, px, 30, ref);
-    net->layers[1].kind = UNKNOWN;
-    g_assert_false(tt_net_check(net, &err));
-    g_assert_error(err, TT_ERROR, TT_ERROR_SHAPE);
-    g_assert_nonnull(strstr(err->message, "layer 1: unknown kind 77"));
-    g_clear_error(&err);
-    tt_net_prepare(net);                 /* builds nothing for it */
-    for (int way = 0; way < 2; way++) {
-        tt_ws_set_sparse_cost(ws, way ? INFINITY : -1, -1);   /* default; conv 0 dense */
-        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
-        tt_net_forward_sparse(net, ws, px, 30, lg);
-        g_test_assert_expected_messages();
-        g_assert_cmpfloat(lg[0], ==, 7.0f);
-    }
-    float *d = dense_of(40, 40, px, 30);
-    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
-    tt_net_forward_dense(net, ws, d, lg);
-    g_test_assert_expected_messages();
-    g_assert_cmpfloat(lg[0], ==, 7.0f);
+    float ref[3], lg[3], tref[3], tlg[3];
     float *grad = g_new0(float, net->n_params);
     uint64_t rng = 1;
-    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
-    g_assert_true(isnan(tt_net_train_one(net, ws, px, 30, 0, 1.0f, &rng, grad, NULL)));
-    g_test_assert_expected_messages();
-    g_assert_cmpuint(rng, ==, 1);
-    /* back to relu: the same logits as before */
-    net->layers[1].kind = TT_LAYER_RELU;
-    tt_net_prepare(net);
-    tt_ws_set_sparse_cost(ws, -1, -1);
+    tt_net_forward_sparse(net, ws, px, 30, ref);
+    tt_net_train_one(net, ws, px, 30, 0, 1.0f, &rng, grad, tref);
+    const uint32_t at[] = { 0, 1, 3, nl - 1 };   /* conv 0, the chain, after conv j, the last dense */
+    for (size_t k = 0; k < G_N_ELEMENTS(at); k++)
+        refused_everywhere(net, ws, at[k], px, 30);
+    /* back as it was: the same logits as before */
     tt_net_forward_sparse(net, ws, px, 30, lg);
     g_assert_cmpmem(lg, sizeof lg, ref, sizeof ref);
+    rng = 1;
+    tt_net_train_one(net, ws, px, 30, 0, 1.0f, &rng, grad, tlg);
+    g_assert_cmpmem(tlg, sizeof tlg, tref, sizeof tref);
     g_free(grad);
-    g_free(d);
     g_free(px);
     tt_ws_free(ws);
     tt_net_free(net);
