@@ -1,7 +1,8 @@
 /* What the C tests share (tests/lib/): the GLib harness every tests/unit
  * program starts with (a private scratch folder, data found through
  * g_test_build_filename, tables of cases registered by name), and the small
- * specs and models the tests build. Link tt_testlib. */
+ * specs and models the tests build. Link tt_testlib (and tt_testmain for its
+ * main). */
 #ifndef TT_TEST_H
 #define TT_TEST_H
 
@@ -13,10 +14,40 @@ G_BEGIN_DECLS
 
 /* ---- the harness: tt_test.c -------------------------------------------------------------- */
 
+/* A test, declared where it is written, with its path:
+ *     TT_TEST("/flow/table/keys", test_keys)
+ *     {
+ *         ...
+ *     }
+ * and a table of cases (one test per entry, as PREFIX/NAME where NAME is the
+ * entry's first member, a const char *; fn gets the entry), at file scope:
+ *     TT_TEST_CASES("/model/hostile", cases, test_hostile);
+ * tt_test_init registers them all, in the order of the source. A program
+ * with nothing else to do has no main: tt_testmain's (tt_test_main.c) is
+ * tt_test_init, then tt_test_run; one with more to register or set up has
+ * its own main, with the same two calls around it.
+ * (A constructor declares each one before main: g_test_add_* needs g_test_init.) */
+#define TT_TEST(path, fn)                                                         \
+    static void fn(void);                                                         \
+    __attribute__((constructor)) static void fn##_declare(void)                   \
+    {                                                                             \
+        tt_test_declare(__LINE__, (path), fn, NULL, 0, 0, NULL);                  \
+    }                                                                             \
+    static void fn(void)
+#define TT_TEST_CASES(prefix, cases, fn)                                          \
+    __attribute__((constructor)) static void fn##_declare(void)                   \
+    {                                                                             \
+        tt_test_declare(__LINE__, (prefix), NULL, (cases), G_N_ELEMENTS(cases),   \
+                        sizeof (cases)[0], (fn));                                 \
+    }                                                                             \
+    G_STATIC_ASSERT(sizeof (cases)[0] >= sizeof (const char *))
+void tt_test_declare(int line, const char *path, GTestFunc fn, const void *cases, size_t n, size_t size,
+                     GTestDataFunc case_fn);
+
 /* g_test_init, with G_TEST_SRCDIR defaulting to the source tree's tests/ folder
  * (so that g_test_build_filename(G_TEST_DIST, "captures", "long.pcap", NULL)
  * finds tests/captures/long.pcap), and a private scratch folder for
- * tt_test_scratch. */
+ * tt_test_scratch; then registers the tests TT_TEST and TT_TEST_CASES declared. */
 void tt_test_init(int *argc, char ***argv);
 /* g_test_run, then the scratch folder removed with what the tests left in it. */
 int tt_test_run(void);
@@ -24,11 +55,6 @@ int tt_test_run(void);
  * file is removed by tt_test_run, the tests need not remove it. */
 char *tt_test_scratch(const char *name);
 
-/* Registers fn once per entry of a table of cases, as PREFIX/NAME where NAME is
- * the entry's first member (a const char *); fn gets the entry. */
-void tt_test_add_cases(const char *prefix, const void *cases, size_t n, size_t size, GTestDataFunc fn);
-#define TT_TEST_ADD_CASES(prefix, cases, fn) \
-    tt_test_add_cases((prefix), (cases), G_N_ELEMENTS(cases), sizeof (cases)[0], (fn))
 
 /* ---- specs and models: tt_test_model.c ---------------------------------------------------- */
 

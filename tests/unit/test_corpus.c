@@ -138,9 +138,15 @@ static void assert_same_blocks(const tt_dataset *a, const tt_dataset *b, gboolea
 
 /* Corpus blocks = capture blocks, for the 15 s mini-FlowPic and the paper's 60 s input:
  * bit for bit in units of 2^-22 s (the default) or 1 ns, within rounding in microseconds. */
+typedef struct {
+    const char *name;
+    uint32_t tick;      /* the corpus's time unit in ns, 0: 2^-22 s */
+} equal_case;
+static const equal_case equal_cases[] = { { "pow2", 0 }, { "nanoseconds", 1 }, { "microseconds", 1000 } };
+
 static void test_equal(gconstpointer data)
 {
-    uint32_t tick = GPOINTER_TO_UINT(data);
+    const uint32_t tick = ((const equal_case *)data)->tick;
     const char *const manifests[] = { fixtures(), NULL };
     char *name = g_strdup_printf("eq-%u.ttseries.xz", tick);
     char *out = tmp_path(name);
@@ -173,9 +179,10 @@ static void test_equal(gconstpointer data)
     g_unlink(out);
     g_free(out);
 }
+TT_TEST_CASES("/corpus/equal", equal_cases, test_equal);
 
 /* With the cut at N packets per block, blocks stored with max_packets = N are unchanged. */
-static void test_cut(void)
+TT_TEST("/corpus/cut", test_cut)
 {
     const char *const manifests[] = { fixtures(), NULL };
     char *out = tmp_path("cut.ttseries.xz");
@@ -239,7 +246,7 @@ static char *file_sha(const char *path)
     return s;
 }
 
-static void test_append(void)
+TT_TEST("/corpus/append", test_append)
 {
     char *part = part_manifest("part.ttm", 17), *all = part_manifest("all.ttm", 1000);
     char *one = tmp_path("one.ttseries.xz"), *two = tmp_path("two.ttseries.xz");
@@ -362,7 +369,7 @@ static void make_good(void)
     g_free(half);
 }
 
-static void test_truncated(void)
+TT_TEST("/corpus/bad/truncated", test_truncated)
 {
     make_good();
     char *p = tmp_path("trunc.ttseries.xz");
@@ -410,7 +417,7 @@ static void test_truncated(void)
     g_free(p);
 }
 
-static void test_corrupted(void)
+TT_TEST("/corpus/bad/corrupted", test_corrupted)
 {
     make_good();
     char *p = tmp_path("flip.ttseries.xz");
@@ -431,7 +438,7 @@ static void test_corrupted(void)
 }
 
 /* Plain-text v2: what xz's checks cannot see, the #end lines and #sections do. */
-static void test_text_damage(void)
+TT_TEST("/corpus/bad/text", test_text_damage)
 {
     make_good();
     char *p = tmp_path("bad.ttseries");
@@ -476,7 +483,7 @@ static void test_text_damage(void)
 }
 
 /* Bad v2 lines, each an error with file and line. */
-static void test_bad_lines(void)
+TT_TEST("/corpus/bad/lines", test_bad_lines)
 {
     static const char *const bad[] = {
         "#ttseries v2 tick_ns=1000\ng\tvoip\tf\t-\t1 2 x\t100 100 100\n#end flows=1 packets=3\n",
@@ -537,15 +544,6 @@ static void test_bad_lines(void)
 int main(int argc, char **argv)
 {
     tt_test_init(&argc, &argv);
-    g_test_add_data_func("/corpus/equal/pow2", GUINT_TO_POINTER(0), test_equal);
-    g_test_add_data_func("/corpus/equal/nanoseconds", GUINT_TO_POINTER(1), test_equal);
-    g_test_add_data_func("/corpus/equal/microseconds", GUINT_TO_POINTER(1000), test_equal);
-    g_test_add_func("/corpus/cut", test_cut);
-    g_test_add_func("/corpus/append", test_append);
-    g_test_add_func("/corpus/bad/truncated", test_truncated);
-    g_test_add_func("/corpus/bad/corrupted", test_corrupted);
-    g_test_add_func("/corpus/bad/text", test_text_damage);
-    g_test_add_func("/corpus/bad/lines", test_bad_lines);
     int rc = tt_test_run();
     g_free(g_good);
     g_free(g_good_text);

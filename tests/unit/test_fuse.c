@@ -48,7 +48,7 @@ static void classify(const tt_model *m, const tt_pkt *p, size_t n, tt_result *r)
     tt_classifier_free(c);
 }
 
-static void test_mean(void)
+TT_TEST("/fuse/mean", test_mean)
 {
     tt_pkt p[40];
     block(p, 40);
@@ -81,7 +81,7 @@ static GBytes *bytes_of(tt_model *m)
     return b;
 }
 
-static void test_round_trip(void)
+TT_TEST("/fuse/round-trip", test_round_trip)
 {
     tt_pkt p[40];
     block(p, 40);
@@ -120,7 +120,7 @@ static void expect_refused(tt_model *m, tt_model *c, const char *words)
     tt_model_free(m);
 }
 
-static void test_refused(void)
+TT_TEST("/fuse/refused", test_refused)
 {
     /* the classes differ */
     tt_model *c = lenet(TT_TIME_SPAN, 2, "other");
@@ -154,7 +154,7 @@ static void expect_load_error(const GByteArray *a, int code, const char *words)
 }
 
 /* A file whose companion is damaged, or itself fused, is refused as a whole. */
-static void test_bad_companion(void)
+TT_TEST("/fuse/bad-companion", test_bad_companion)
 {
     tt_model *m = fused();
     GBytes *b = bytes_of(m);
@@ -185,7 +185,7 @@ static void put_le(guint8 *p, uint64_t v, int n)
 
 /* A COMP section whose companion is itself fused (written by hand: the API
  * refuses to make one): refused, so a file cannot nest companions. */
-static void test_nested(void)
+TT_TEST("/fuse/nested", test_nested)
 {
     tt_model *outer = lenet(TT_TIME_FIXED, 4, "outer"), *f = fused();
     GBytes *ob = bytes_of(outer), *fb = bytes_of(f);
@@ -210,17 +210,4 @@ static void test_nested(void)
     g_bytes_unref(fb);
     tt_model_free(outer);
     tt_model_free(f);
-}
-
-int main(int argc, char **argv)
-{
-    static const struct { const char *path; GTestFunc fn; } tests[] = {
-        { "/fuse/mean", test_mean }, { "/fuse/round-trip", test_round_trip },
-        { "/fuse/refused", test_refused }, { "/fuse/bad-companion", test_bad_companion },
-        { "/fuse/nested", test_nested },
-    };
-    tt_test_init(&argc, &argv);
-    for (size_t i = 0; i < G_N_ELEMENTS(tests); i++)
-        g_test_add_func(tests[i].path, tests[i].fn);
-    return tt_test_run();
 }

@@ -54,7 +54,7 @@ static size_t section(GByteArray *a, const char *tag)
     return 0;
 }
 
-static void test_round_trip(void)
+TT_TEST("/model/round-trip", test_round_trip)
 {
     tt_model *m = tiny_model();
     GError *e = NULL;
@@ -84,7 +84,7 @@ static void test_round_trip(void)
     g_free(path);
 }
 
-static void test_truncated_everywhere(void)
+TT_TEST("/model/truncated-everywhere", test_truncated_everywhere)
 {
     GByteArray *a = tiny_bytes();
     for (guint len = 0; len < a->len; len++) {
@@ -197,8 +197,9 @@ static void test_hostile(gconstpointer data)
     g_error_free(e);
     g_byte_array_unref(a);
 }
+TT_TEST_CASES("/model/hostile", cases, test_hostile);
 
-static void test_unknown_optional_section(void)
+TT_TEST("/model/unknown-optional-section", test_unknown_optional_section)
 {
     GByteArray *a = tiny_bytes();
     size_t p = section(a, "CALB") - 16;
@@ -212,7 +213,7 @@ static void test_unknown_optional_section(void)
     g_byte_array_unref(a);
 }
 
-static void test_missing_file(void)
+TT_TEST("/model/missing-file", test_missing_file)
 {
     GError *e = NULL;
     g_assert_null(tt_model_load_file("/nonexistent/dir/model.ttm", &e));
@@ -221,7 +222,7 @@ static void test_missing_file(void)
     g_error_free(e);
 }
 
-static void test_model_new_checks(void)
+TT_TEST("/model/new-checks", test_model_new_checks)
 {
     tt_model *m = tiny_model();
     GError *e = NULL;
@@ -250,7 +251,7 @@ static void test_model_new_checks(void)
 
 /* A small file must not buy a huge net: the 1,872-byte model of
  * tests/fuzz/BUGS-nn.md (28 1x1 convs over 4096 x 4096) took 2.8 GB. */
-static void test_cost_bounds(void)
+TT_TEST("/model/cost-bounds", test_cost_bounds)
 {
     tt_layer l[30];
     memset(l, 0, sizeof l);
@@ -282,7 +283,7 @@ static void test_cost_bounds(void)
     tt_net_free(net);
 }
 
-static void test_classify(void)
+TT_TEST("/model/classify", test_classify)
 {
     tt_model *m = tiny_model();
     tt_classifier *c = tt_classifier_new(m);
@@ -304,7 +305,7 @@ static void test_classify(void)
 
 /* The recommended threshold travels in META and survives a save/load round trip;
  * a missing, malformed or out-of-range value gives the default. */
-static void test_threshold(void)
+TT_TEST("/model/threshold", test_threshold)
 {
     static const struct { const char *meta; double want; } cases[] = {
         { "note=x\nthreshold=0.35\nseed=1\n", 0.35 },
@@ -387,10 +388,11 @@ static void test_pool(gconstpointer data)
         g_assert_cmpmem(a.probs, sizeof a.probs, out.probs, sizeof out.probs);
     }
 }
+TT_TEST_CASES("/model/pool", pool_cases, test_pool);
 
 /* Different class counts do not pool; the stored form (one byte per class)
  * is within 1/510 of each probability and pools as its dequantised values. */
-static void test_pool_stored(void)
+TT_TEST("/model/pool/stored", test_pool_stored)
 {
     static const float pa[5] = { 0.5f, 0.1f, 0.2f, 0.15f, 0.05f }, pb[5] = { 0.0f, 0.0f, 0.9f, 0.1f, 0.0f };
     tt_result a = result_of(pa, 5), b = result_of(pb, 3), out;
@@ -427,7 +429,7 @@ static void test_pool_stored(void)
 /* ---- the stock architectures by name (tt_arch.h), and the names the trainer
  * and `traffictriage info` use for time scales, count transforms and layers ---- */
 
-static void test_arch_names(void)
+TT_TEST("/model/arch/names", test_arch_names)
 {
     g_assert_cmpint(tt_arch_from_name("lenet"), ==, TT_ARCH_LENET);
     g_assert_cmpint(tt_arch_from_name("flowpic"), ==, TT_ARCH_FLOWPIC);
@@ -444,7 +446,7 @@ static void test_arch_names(void)
     g_assert_cmpint(tt_count_transform_from_name("log1p"), ==, -1);
 }
 
-static void test_arch_spec(void)
+TT_TEST("/model/arch/spec", test_arch_spec)
 {
     tt_spec a, b;
     tt_arch_spec(TT_ARCH_LENET, 48, &a);
@@ -460,7 +462,7 @@ static void test_arch_spec(void)
     g_assert_cmpfloat(a.block_seconds, ==, 60.0);
 }
 
-static void test_arch_model(void)
+TT_TEST("/model/arch/model", test_arch_model)
 {
     tt_spec s;
     tt_arch_spec(TT_ARCH_LENET, 32, &s);
@@ -494,7 +496,7 @@ static void test_arch_model(void)
     tt_model_free(other);
 }
 
-static void test_arch_model_errors(void)
+TT_TEST("/model/arch/model-errors", test_arch_model_errors)
 {
     tt_spec s;
     tt_arch_spec(TT_ARCH_LENET, 8, &s);            /* too small for the LeNet's convolutions */
@@ -508,25 +510,4 @@ static void test_arch_model_errors(void)
     g_assert_null(tt_arch_model(TT_ARCH_LENET, &s, "category", NULL, dup, 2, 1, &e));
     g_assert_nonnull(e);
     g_clear_error(&e);
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    g_test_add_func("/model/round-trip", test_round_trip);
-    g_test_add_func("/model/truncated-everywhere", test_truncated_everywhere);
-    TT_TEST_ADD_CASES("/model/hostile", cases, test_hostile);
-    g_test_add_func("/model/unknown-optional-section", test_unknown_optional_section);
-    g_test_add_func("/model/missing-file", test_missing_file);
-    g_test_add_func("/model/new-checks", test_model_new_checks);
-    g_test_add_func("/model/classify", test_classify);
-    g_test_add_func("/model/threshold", test_threshold);
-    g_test_add_func("/model/cost-bounds", test_cost_bounds);
-    TT_TEST_ADD_CASES("/model/pool", pool_cases, test_pool);
-    g_test_add_func("/model/pool/stored", test_pool_stored);
-    g_test_add_func("/model/arch/names", test_arch_names);
-    g_test_add_func("/model/arch/spec", test_arch_spec);
-    g_test_add_func("/model/arch/model", test_arch_model);
-    g_test_add_func("/model/arch/model-errors", test_arch_model_errors);
-    return tt_test_run();
 }

@@ -111,7 +111,7 @@ static double check_sparse_dense(const tt_net *net, tt_ws *ws, const tt_pixel *p
 /* ------------------------------------------------------------------------ */
 /* Shapes                                                                   */
 
-static void test_shape_flowpic(void)
+TT_TEST("/nn/shape/flowpic", test_shape_flowpic)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t n = tt_layers_flowpic(ls, 5);
@@ -147,7 +147,7 @@ static void test_shape_flowpic(void)
     tt_net_free(net);
 }
 
-static void test_shape_lenet(void)
+TT_TEST("/nn/shape/lenet", test_shape_lenet)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t n = tt_layers_lenet(ls, 7);
@@ -181,7 +181,7 @@ typedef struct {
     int code;
 } reject_case;
 
-static void test_shape_reject(void)
+TT_TEST("/nn/shape/reject", test_shape_reject)
 {
     const uint32_t BIG = 0xFFFFFFFFu;
     const reject_case cases[] = {
@@ -251,7 +251,7 @@ static void test_shape_reject(void)
 /* ------------------------------------------------------------------------ */
 /* Small pieces                                                             */
 
-static void test_rng(void)
+TT_TEST("/nn/rng", test_rng)
 {
     uint64_t a = 42, b = 42;
     for (int i = 0; i < 100; i++)
@@ -275,7 +275,7 @@ static void test_rng(void)
     g_assert_cmpfloat(fabs(s2 / N - 1.0), <, 0.02);
 }
 
-static void test_softmax(void)
+TT_TEST("/nn/softmax", test_softmax)
 {
     const float lg[4] = { 1.0f, 3.0f, -2.0f, 3.0f - 1e-3f };
     float p[4], q[4];
@@ -296,7 +296,7 @@ static void test_softmax(void)
     g_assert_cmpuint(tt_softmax(big, 3, 1.0f, NULL), ==, 1);
 }
 
-static void test_gemm(void)
+TT_TEST("/nn/gemm", test_gemm)
 {
     uint64_t st = 5;
     const int m = 7, n = 5, k = 9;
@@ -323,7 +323,7 @@ static void test_gemm(void)
         }
 }
 
-static void test_adam(void)
+TT_TEST("/nn/adam", test_adam)
 {
     tt_adam opt;
     tt_adam_init(&opt, 2, 0.1f);
@@ -350,7 +350,7 @@ static void test_adam(void)
 /* ------------------------------------------------------------------------ */
 /* Sparse vs dense                                                          */
 
-static void test_svd_flowpic(void)
+TT_TEST("/nn/sparse-vs-dense/flowpic", test_svd_flowpic)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_flowpic(ls, 5);
@@ -379,7 +379,7 @@ static void corner_pixels(uint32_t h, uint32_t w, tt_pixel *px, size_t *n)
     *n = G_N_ELEMENTS(rc);
 }
 
-static void test_svd_borders(void)
+TT_TEST("/nn/sparse-vs-dense/borders", test_svd_borders)
 {
     tt_layer ls[TT_MAX_LAYERS];
     tt_pixel px[16];
@@ -439,7 +439,7 @@ static void svd_many(tt_net *net, gboolean unit, int reps)
     tt_ws_free(ws);
 }
 
-static void test_svd_small(void)
+TT_TEST("/nn/sparse-vs-dense/small", test_svd_small)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_flowpic(ls, 5);
@@ -455,7 +455,7 @@ static void test_svd_small(void)
     tt_net_free(net);
 }
 
-static void test_svd_lenet(void)
+TT_TEST("/nn/sparse-vs-dense/lenet", test_svd_lenet)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_lenet(ls, 6);
@@ -469,7 +469,7 @@ static void test_svd_lenet(void)
 }
 
 /* Unusual layer lists: the sparse path must handle them (densifying where needed). */
-static void test_svd_generic(void)
+TT_TEST("/nn/sparse-vs-dense/generic", test_svd_generic)
 {
     const tt_layer a[] = { CONV(3, 3, 3, 1, 1, 1, 1, 1, 1), DENSE(4) };                      /* conv -> dense */
     const tt_layer b[] = { CONV(3, 4, 3, 2, 1, 0, 2, 1, 0), CONV(5, 3, 2, 1, 2, 1, 0, 0, 1), DENSE(3) }; /* conv -> conv */
@@ -537,7 +537,7 @@ static void dense_matches_train(const tt_layer *ls, uint32_t nl, uint32_t h, uin
     tt_net_free(net);
 }
 
-static void test_direct_conv(void)
+TT_TEST("/nn/direct-conv", test_direct_conv)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_lenet(ls, 5);
@@ -573,7 +573,7 @@ static void test_direct_conv(void)
  * direct convs, compared with the params on every call; the cache of
  * tt_net_prepare for the sparse path): after the params change, a reused
  * workspace must give what a new one gives. */
-static void test_params_change(void)
+TT_TEST("/nn/params-change", test_params_change)
 {
     tt_layer ls[TT_MAX_LAYERS];
     const uint32_t nls[] = { tt_layers_lenet(ls, 5), 0 };
@@ -712,7 +712,7 @@ static void assert_close(const char *what, size_t i, double c, double ref, doubl
     }
 }
 
-static void test_golden(void)
+TT_TEST("/nn/golden", test_golden)
 {
     golden g;
     memset(&g, 0, sizeof g);
@@ -846,7 +846,7 @@ static void gradcheck(const tt_layer *ls, uint32_t nl, uint32_t h, uint32_t w, u
     tt_net_free(net);
 }
 
-static void test_gradcheck(void)
+TT_TEST("/nn/gradcheck", test_gradcheck)
 {
     /* Every layer kind, dropout with a fixed mask, asymmetric padding and strides. */
     const tt_layer a[] = {
@@ -914,7 +914,7 @@ static void train_paths_agree(const tt_layer *ls, uint32_t nl, uint32_t h, uint3
     tt_net_free(net);
 }
 
-static void test_train_paths(void)
+TT_TEST("/nn/train/sparse-vs-dense", test_train_paths)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_flowpic(ls, 4);
@@ -937,7 +937,7 @@ static void test_train_paths(void)
 
 /* Inverted dropout: training-mode logits average to the inference logits,
  * the mask changes from call to call and is reproducible from the state. */
-static void test_dropout(void)
+TT_TEST("/nn/dropout", test_dropout)
 {
     const tt_layer ls[] = { DENSE(40), RELU(), DROP(0.5f), DENSE(2) };
     tt_net *net = make_net(3, 4, ls, G_N_ELEMENTS(ls));
@@ -1046,7 +1046,7 @@ static tt_net *train_toy(uint64_t seed, double *acc)
     return net;
 }
 
-static void test_train_lines(void)
+TT_TEST("/nn/train/lines", test_train_lines)
 {
     double acc0 = 0, acc1 = 0, acc2 = 0;
     tt_net *a = train_toy(7, &acc0);
@@ -1065,7 +1065,7 @@ static void test_train_lines(void)
 }
 
 /* Training on the full paper net runs and lowers the loss of a picture. */
-static void test_train_flowpic(void)
+TT_TEST("/nn/train/flowpic", test_train_flowpic)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_flowpic(ls, 5);
@@ -1105,7 +1105,7 @@ static void test_train_flowpic(void)
 }
 
 /* Misuse is reported (g_critical) and changes nothing; it never aborts by itself. */
-static void test_misuse(void)
+TT_TEST("/nn/misuse", test_misuse)
 {
     const tt_layer a[] = { CONV(2, 3, 3, 1, 1, 1, 1, 1, 1), DENSE(3) };
     const tt_layer b[] = { DENSE(3) };
@@ -1234,7 +1234,7 @@ static void refused_everywhere(tt_net *net, tt_ws *ws, uint32_t at, const tt_pix
  * warning, logits untouched, NAN) instead of being skipped as identity;
  * wherever it stands: layer 0 (no conv 0 to scatter), in the chain on maps,
  * after the conv that ends it. */
-static void test_kind_unknown(void)
+TT_TEST("/nn/kind/unknown", test_kind_unknown)
 {
     const uint32_t UNKNOWN = 77;
     g_assert_null(tt_layer_kind_name(UNKNOWN));
@@ -1281,28 +1281,6 @@ int main(int argc, char **argv)
 {
     tt_test_init(&argc, &argv);
     tt_blas_single_thread();
-    g_test_add_func("/nn/shape/flowpic", test_shape_flowpic);
-    g_test_add_func("/nn/shape/lenet", test_shape_lenet);
-    g_test_add_func("/nn/shape/reject", test_shape_reject);
-    g_test_add_func("/nn/rng", test_rng);
-    g_test_add_func("/nn/softmax", test_softmax);
-    g_test_add_func("/nn/gemm", test_gemm);
-    g_test_add_func("/nn/misuse", test_misuse);
-    g_test_add_func("/nn/adam", test_adam);
-    g_test_add_func("/nn/sparse-vs-dense/flowpic", test_svd_flowpic);
-    g_test_add_func("/nn/sparse-vs-dense/borders", test_svd_borders);
-    g_test_add_func("/nn/sparse-vs-dense/small", test_svd_small);
-    g_test_add_func("/nn/sparse-vs-dense/lenet", test_svd_lenet);
-    g_test_add_func("/nn/sparse-vs-dense/generic", test_svd_generic);
-    g_test_add_func("/nn/direct-conv", test_direct_conv);
-    g_test_add_func("/nn/params-change", test_params_change);
-    g_test_add_func("/nn/golden", test_golden);
-    g_test_add_func("/nn/gradcheck", test_gradcheck);
-    g_test_add_func("/nn/dropout", test_dropout);
-    g_test_add_func("/nn/train/sparse-vs-dense", test_train_paths);
-    g_test_add_func("/nn/train/lines", test_train_lines);
-    g_test_add_func("/nn/train/flowpic", test_train_flowpic);
-    g_test_add_func("/nn/kind/unknown", test_kind_unknown);
     for (uint32_t k = 0; k < 256; k++)
         if (tt_layer_kind_name(k)) {
             char *path = g_strdup_printf("/nn/kind/between-convs/%s", tt_layer_kind_name(k));
