@@ -6,6 +6,7 @@
 #include "tt_test.h"
 
 static char *scratch_dir;
+static GPtrArray *kept;          /* tt_test_keep: freed by tt_test_run */
 
 /* A test or a table of cases declared by TT_TEST / TT_TEST_CASES. */
 typedef struct {
@@ -74,9 +75,18 @@ char *tt_test_scratch(const char *name)
     return g_build_filename(scratch_dir, name, NULL);
 }
 
+gpointer tt_test_keep(gpointer p)
+{
+    if (!kept)
+        kept = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(kept, p);
+    return p;
+}
+
 int tt_test_run(void)
 {
     int rc = g_test_run();
+    g_clear_pointer(&kept, g_ptr_array_unref);
     GDir *d = g_dir_open(scratch_dir, 0, NULL);
     const char *name;
     while (d && (name = g_dir_read_name(d)) != NULL) {

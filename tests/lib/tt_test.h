@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "tt_dataset.h"
 #include "tt_model.h"
 
 G_BEGIN_DECLS
@@ -54,6 +55,8 @@ int tt_test_run(void);
 /* A new path NAME in this program's scratch folder (free it with g_free); the
  * file is removed by tt_test_run, the tests need not remove it. */
 char *tt_test_scratch(const char *name);
+/* Returns p, g_free'd by tt_test_run: data the tests of a program share. */
+gpointer tt_test_keep(gpointer p);
 
 
 /* ---- specs and models: tt_test_model.c ---------------------------------------------------- */
@@ -66,6 +69,10 @@ void tt_test_rechecksum(guint8 *file, gsize len);
  * a test wants. */
 void tt_test_spec(tt_spec *spec, uint32_t side, double block_seconds, uint32_t min_packets,
                   uint32_t max_packets, double idle_timeout);
+
+/* The dataset of the file at path for spec (tt_dataset_add_file, finished):
+ * fails the test on an error. */
+tt_dataset *tt_test_dataset(const tt_spec *spec, const char *path);
 
 typedef enum {
     TT_TEST_NET_TINY,       /* conv 2@3x3 (pad 1), relu, maxpool 2, dense */

@@ -1,4 +1,4 @@
-/* The small specs and models the C tests build (tt_test.h). */
+/* The small specs, datasets and models the C tests build (tt_test.h). */
 #include <string.h>
 
 #include "tt_arch.h"
@@ -12,6 +12,16 @@ void tt_test_spec(tt_spec *spec, uint32_t side, double block_seconds, uint32_t m
     spec->min_packets = min_packets;
     spec->max_packets = max_packets;
     spec->idle_timeout = idle_timeout;
+}
+
+tt_dataset *tt_test_dataset(const tt_spec *spec, const char *path)
+{
+    tt_dataset *ds = tt_dataset_new(spec, NULL, 0);
+    GError *e = NULL;
+    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
+    g_assert_no_error(e);
+    tt_dataset_finish(ds);
+    return ds;
 }
 
 /* A kh x kw convolution to out_c channels, stride 1, padded by pad on every side. */

@@ -52,16 +52,6 @@ static uint64_t write_corpus(const char *out, const char *const *manifests, gboo
     return added;
 }
 
-static tt_dataset *load(const tt_spec *spec, const char *path)
-{
-    tt_dataset *ds = tt_dataset_new(spec, NULL, 0);
-    GError *e = NULL;
-    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
-    g_assert_no_error(e);
-    tt_dataset_finish(ds);
-    return ds;
-}
-
 /* A sample's identity independent of flow numbering: group, label, attrs,
  * its flow's start (to the millisecond), block index and packet sizes. */
 static char *sample_key(const tt_dataset *ds, const tt_sample *s)
@@ -157,7 +147,7 @@ static void test_equal(gconstpointer data)
     g_assert_cmpuint(flows, ==, 46);                  /* 23 labelled connections, both directions */
     for (int s = 0; s < 2; s++) {
         tt_spec spec = spec_of(s);
-        tt_dataset *from_caps = load(&spec, fixtures()), *from_corpus = load(&spec, out);
+        tt_dataset *from_caps = tt_test_dataset(&spec, fixtures()), *from_corpus = tt_test_dataset(&spec, out);
         g_assert_cmpuint(from_caps->samples->len, >, 20);
         g_assert_cmpuint(from_corpus->flows->len, ==, from_caps->flows->len);
         assert_same_blocks(from_caps, from_corpus, tick != 1000);
@@ -195,7 +185,7 @@ TT_TEST("/corpus/cut", test_cut)
     for (int s = 0; s < 2; s++) {
         tt_spec spec = spec_of(s);
         spec.max_packets = 40;
-        tt_dataset *from_caps = load(&spec, fixtures()), *from_corpus = load(&spec, out);
+        tt_dataset *from_caps = tt_test_dataset(&spec, fixtures()), *from_corpus = tt_test_dataset(&spec, out);
         g_assert_cmpuint(from_corpus->packets_read, <, from_caps->packets_labelled);   /* it did cut */
         assert_same_blocks(from_caps, from_corpus, TRUE);
         tt_dataset_free(from_caps);
@@ -304,7 +294,7 @@ TT_TEST("/corpus/append", test_append)
     write_corpus(one, both, FALSE, 0, 0, meta, &e);
     g_assert_no_error(e);
     tt_spec spec = spec_of(0);
-    tt_dataset *a = load(&spec, one), *b = load(&spec, two);
+    tt_dataset *a = tt_test_dataset(&spec, one), *b = tt_test_dataset(&spec, two);
     assert_same_blocks(a, b, TRUE);
     tt_dataset_free(a);
     tt_dataset_free(b);
@@ -342,7 +332,7 @@ static void assert_fails(const char *path, const char *what)
     tt_dataset_free(ds);
 }
 
-static char *g_good, *g_good_text;
+static char *g_good, *g_good_text;                 /* made once by make_good, kept (tt_test_keep) */
 static gsize g_good_len, g_good_text_len;
 
 static void make_good(void)
@@ -357,10 +347,12 @@ static void make_good(void)
     write_corpus(p, manifests, TRUE, 0, 0, NULL, &e);
     g_assert_no_error(e);
     g_assert_true(g_file_get_contents(p, &g_good, &g_good_len, NULL));
+    tt_test_keep(g_good);
     char *t = tmp_path("good.ttseries");
     write_corpus(t, manifests, FALSE, 0, 0, NULL, &e);
     g_assert_no_error(e);
     g_assert_true(g_file_get_contents(t, &g_good_text, &g_good_text_len, NULL));
+    tt_test_keep(g_good_text);
     g_unlink(t);
     g_unlink(p);
     g_unlink(half);
@@ -539,13 +531,4 @@ TT_TEST("/corpus/bad/lines", test_bad_lines)
     tt_series_close(r);
     g_unlink(p);
     g_free(p);
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    int rc = tt_test_run();
-    g_free(g_good);
-    g_free(g_good_text);
-    return rc;
 }

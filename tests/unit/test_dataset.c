@@ -77,13 +77,8 @@ TT_TEST("/dataset/manifest-line", test_manifest_line)
 /* A file that loads without an error, its class list sorted. */
 static tt_dataset *load_ok(const char *path)
 {
-    tt_spec s = small_spec();
-    tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
-    GError *e = NULL;
-    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
-    g_assert_no_error(e);
-    tt_dataset_finish(ds);
-    return ds;
+    const tt_spec s = small_spec();
+    return tt_test_dataset(&s, path);
 }
 
 /* Each text written to path fails to load with a format error naming the file and a line. */

@@ -59,12 +59,7 @@ static tt_dataset *load_series(const char *path)
 {
     tt_spec spec;
     tt_spec_init_mini(&spec, 16);
-    tt_dataset *ds = tt_dataset_new(&spec, NULL, 0);
-    GError *e = NULL;
-    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
-    g_assert_no_error(e);
-    tt_dataset_finish(ds);
-    return ds;
+    return tt_test_dataset(&spec, path);
 }
 
 TT_TEST("/train/separable-and-reproducible", test_separable)
