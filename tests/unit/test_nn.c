@@ -31,6 +31,14 @@ static tt_net *make_net(uint32_t h, uint32_t w, const tt_layer *ls, uint32_t n)
     return net;
 }
 
+/* A stock net (tt_layers_flowpic, tt_layers_lenet) for n_classes over a side x side picture. */
+static tt_net *stock_net(uint32_t (*layers)(tt_layer *, uint32_t), uint32_t n_classes, uint32_t side)
+{
+    tt_layer ls[TT_MAX_LAYERS];
+    const uint32_t nl = layers(ls, n_classes);
+    return make_net(side, side, ls, nl);
+}
+
 /* He init, then biases random of both signs so the background is not zero. */
 static void init_random(tt_net *net, uint64_t seed, double bias_sd)
 {
@@ -106,6 +114,16 @@ static double check_sparse_dense(const tt_net *net, tt_ws *ws, const tt_pixel *p
     }
     tt_ws_set_sparse_cost(ws, -1, -1);
     return worst;
+}
+
+/* check_sparse_dense on a random picture of each pixel count (packet counts). */
+static void check_random_pictures(const tt_net *net, tt_ws *ws, const size_t *counts, size_t n, uint64_t *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        tt_pixel *px = random_pixels(net->in_h, net->in_w, counts[i], FALSE, st);
+        check_sparse_dense(net, ws, px, counts[i]);
+        g_free(px);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -352,18 +370,12 @@ TT_TEST("/nn/adam", test_adam)
 
 TT_TEST("/nn/sparse-vs-dense/flowpic", test_svd_flowpic)
 {
-    tt_layer ls[TT_MAX_LAYERS];
-    uint32_t nl = tt_layers_flowpic(ls, 5);
-    tt_net *net = make_net(1500, 1500, ls, nl);
+    tt_net *net = stock_net(tt_layers_flowpic, 5, 1500);
     init_random(net, 11, 0.1);
     tt_ws *ws = tt_ws_new(net);
     uint64_t st = 1;
     const size_t sizes[] = { 10, 1000, 20000 };   /* delta conv twice, then the dense fallback */
-    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
-        tt_pixel *px = random_pixels(1500, 1500, sizes[i], FALSE, &st);
-        check_sparse_dense(net, ws, px, sizes[i]);
-        g_free(px);
-    }
+    check_random_pictures(net, ws, sizes, G_N_ELEMENTS(sizes), &st);
     tt_ws_free(ws);
     tt_net_free(net);
 }
@@ -381,14 +393,12 @@ static void corner_pixels(uint32_t h, uint32_t w, tt_pixel *px, size_t *n)
 
 TT_TEST("/nn/sparse-vs-dense/borders", test_svd_borders)
 {
-    tt_layer ls[TT_MAX_LAYERS];
     tt_pixel px[16];
     size_t n;
     /* paper net at 1500 and 100, LeNet at 32 */
     const uint32_t sides[] = { 1500, 100 };
     for (size_t s = 0; s < G_N_ELEMENTS(sides); s++) {
-        uint32_t nl = tt_layers_flowpic(ls, 3);
-        tt_net *net = make_net(sides[s], sides[s], ls, nl);
+        tt_net *net = stock_net(tt_layers_flowpic, 3, sides[s]);
         init_random(net, 3 + s, 0.05);
         tt_ws *ws = tt_ws_new(net);
         corner_pixels(sides[s], sides[s], px, &n);
@@ -399,8 +409,7 @@ TT_TEST("/nn/sparse-vs-dense/borders", test_svd_borders)
         tt_ws_free(ws);
         tt_net_free(net);
     }
-    uint32_t nl = tt_layers_lenet(ls, 4);
-    tt_net *net = make_net(32, 32, ls, nl);
+    tt_net *net = stock_net(tt_layers_lenet, 4, 32);
     init_random(net, 9, 0.05);
     tt_ws *ws = tt_ws_new(net);
     corner_pixels(32, 32, px, &n);
@@ -441,15 +450,13 @@ static void svd_many(tt_net *net, gboolean unit, int reps)
 
 TT_TEST("/nn/sparse-vs-dense/small", test_svd_small)
 {
-    tt_layer ls[TT_MAX_LAYERS];
-    uint32_t nl = tt_layers_flowpic(ls, 5);
-    tt_net *net = make_net(100, 100, ls, nl);
+    tt_net *net = stock_net(tt_layers_flowpic, 5, 100);
     g_assert_cmpuint(net->layers[3].out_h, ==, 2);
     init_random(net, 21, 0.1);
     svd_many(net, FALSE, 40);
     tt_net_free(net);
     /* 150 x 150: conv2 output 5 x 5 */
-    net = make_net(150, 150, ls, nl);
+    net = stock_net(tt_layers_flowpic, 5, 150);
     init_random(net, 22, 0.1);
     svd_many(net, FALSE, 20);
     tt_net_free(net);
@@ -1067,9 +1074,7 @@ TT_TEST("/nn/train/lines", test_train_lines)
 /* Training on the full paper net runs and lowers the loss of a picture. */
 TT_TEST("/nn/train/flowpic", test_train_flowpic)
 {
-    tt_layer ls[TT_MAX_LAYERS];
-    uint32_t nl = tt_layers_flowpic(ls, 5);
-    tt_net *net = make_net(1500, 1500, ls, nl);
+    tt_net *net = stock_net(tt_layers_flowpic, 5, 1500);
     tt_net_init_params(net, 1);
     tt_ws *ws = tt_ws_new(net);
     uint64_t st = 3;
@@ -1168,11 +1173,7 @@ static void test_kind_between_convs(gconstpointer data)
     tt_ws *ws = tt_ws_new(net);
     uint64_t st = 5;
     const size_t counts[] = { 1, 10, 100, 800 };
-    for (size_t c = 0; c < G_N_ELEMENTS(counts); c++) {
-        tt_pixel *px = random_pixels(40, 40, counts[c], FALSE, &st);
-        check_sparse_dense(net, ws, px, counts[c]);
-        g_free(px);
-    }
+    check_random_pictures(net, ws, counts, G_N_ELEMENTS(counts), &st);
     tt_ws_free(ws);
     tt_net_free(net);
     train_paths_agree(ls, nl, 40, 40, 60, 6, 0.0);
