@@ -74,6 +74,12 @@ void tt_test_spec(tt_spec *spec, uint32_t side, double block_seconds, uint32_t m
  * fails the test on an error. */
 tt_dataset *tt_test_dataset(const tt_spec *spec, const char *path);
 
+/* The model's file as bytes (tt_model_to_bytes): fails the test on an error. */
+GBytes *tt_test_model_bytes(tt_model *m);
+/* The model written to bytes and read back (tt_model_load_bytes): fails the
+ * test on an error. */
+tt_model *tt_test_reload(tt_model *m);
+
 typedef enum {
     TT_TEST_NET_TINY,       /* conv 2@3x3 (pad 1), relu, maxpool 2, dense */
     TT_TEST_NET_TWO_CONV,   /* conv 2@3x3 (pad 1), relu, maxpool 2, conv 3@3x3, relu, dense */

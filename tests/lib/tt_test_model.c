@@ -24,6 +24,27 @@ tt_dataset *tt_test_dataset(const tt_spec *spec, const char *path)
     return ds;
 }
 
+GBytes *tt_test_model_bytes(tt_model *m)
+{
+    GError *e = NULL;
+    GBytes *b = tt_model_to_bytes(m, &e);
+    g_assert_no_error(e);
+    return b;
+}
+
+tt_model *tt_test_reload(tt_model *m)
+{
+    GBytes *b = tt_test_model_bytes(m);
+    gsize len;
+    const guint8 *d = g_bytes_get_data(b, &len);
+    GError *e = NULL;
+    tt_model *back = tt_model_load_bytes(d, len, &e);
+    g_assert_no_error(e);
+    g_assert_nonnull(back);
+    g_bytes_unref(b);
+    return back;
+}
+
 /* A kh x kw convolution to out_c channels, stride 1, padded by pad on every side. */
 static void conv(tt_layer *l, uint32_t out_c, uint32_t k, uint32_t pad)
 {

@@ -73,29 +73,17 @@ TT_TEST("/fuse/mean", test_mean)
     tt_model_free(m);
 }
 
-static GBytes *bytes_of(tt_model *m)
-{
-    GError *e = NULL;
-    GBytes *b = tt_model_to_bytes(m, &e);
-    g_assert_no_error(e);
-    return b;
-}
-
 TT_TEST("/fuse/round-trip", test_round_trip)
 {
     tt_pkt p[40];
     block(p, 40);
     tt_model *m = fused();
-    GBytes *b = bytes_of(m);
-    gsize len;
-    const guint8 *d = g_bytes_get_data(b, &len);
-    GError *e = NULL;
-    tt_model *back = tt_model_load_bytes(d, len, &e);
-    g_assert_no_error(e);
+    GBytes *b = tt_test_model_bytes(m);
+    tt_model *back = tt_test_reload(m);
     g_assert_nonnull(back->companion);
     g_assert_cmpstr(back->companion->name, ==, "second");
     g_assert_cmpint(back->companion->spec.time_scale, ==, TT_TIME_SPAN);
-    GBytes *again = bytes_of(back);
+    GBytes *again = tt_test_model_bytes(back);
     g_assert_true(g_bytes_equal(b, again));   /* byte for byte */
     tt_result r1, r2;
     classify(m, p, 40, &r1);
@@ -157,7 +145,7 @@ static void expect_load_error(const GByteArray *a, int code, const char *words)
 TT_TEST("/fuse/bad-companion", test_bad_companion)
 {
     tt_model *m = fused();
-    GBytes *b = bytes_of(m);
+    GBytes *b = tt_test_model_bytes(m);
     gsize len;
     const guint8 *d = g_bytes_get_data(b, &len);
     /* the COMP section is the last: its payload is the companion's file, whose
@@ -188,7 +176,7 @@ static void put_le(guint8 *p, uint64_t v, int n)
 TT_TEST("/fuse/nested", test_nested)
 {
     tt_model *outer = lenet(TT_TIME_FIXED, 4, "outer"), *f = fused();
-    GBytes *ob = bytes_of(outer), *fb = bytes_of(f);
+    GBytes *ob = tt_test_model_bytes(outer), *fb = tt_test_model_bytes(f);
     gsize olen, flen;
     const guint8 *od = g_bytes_get_data(ob, &olen), *fd = g_bytes_get_data(fb, &flen);
     GByteArray *a = g_byte_array_new();

@@ -25,9 +25,7 @@ static tt_model *tiny_model(void)
 static GByteArray *tiny_bytes(void)
 {
     tt_model *m = tiny_model();
-    GError *e = NULL;
-    GBytes *b = tt_model_to_bytes(m, &e);
-    g_assert_no_error(e);
+    GBytes *b = tt_test_model_bytes(m);
     tt_model_free(m);
     gsize len;
     const guint8 *d = g_bytes_get_data(b, &len);
@@ -321,16 +319,9 @@ TT_TEST("/model/threshold", test_threshold)
         g_free(m->meta);
         m->meta = g_strdup(cases[i].meta);
         g_assert_cmpfloat_with_epsilon(tt_model_threshold(m), cases[i].want, 1e-9);
-        GError *e = NULL;
-        GBytes *b = tt_model_to_bytes(m, &e);
-        g_assert_no_error(e);
-        gsize len;
-        const guint8 *data = g_bytes_get_data(b, &len);
-        tt_model *back = tt_model_load_bytes(data, len, &e);
-        g_assert_no_error(e);
+        tt_model *back = tt_test_reload(m);
         g_assert_cmpfloat_with_epsilon(tt_model_threshold(back), cases[i].want, 1e-9);
         tt_model_free(back);
-        g_bytes_unref(b);
         tt_model_free(m);
     }
 }
