@@ -270,20 +270,23 @@ def ppb_bucket(r):
     return "<10" if ppb < 10 else "10-50" if ppb < 50 else "50-200" if ppb < 200 else ">=200"
 
 
-def cmd_score(args):
-    min_packets, threshold, json_out, unit, paths = 20, 0.5, None, "flow", []
+def parse_options(args, options):
+    """A command's arguments: options maps each --NAME that takes a value to (its type,
+    its default). Returns ({--NAME: value}, the other arguments in order)."""
+    values, rest = {name: default for name, (_, default) in options.items()}, []
     while args:
         a = args.pop(0)
-        if a == "--unit":
-            unit = args.pop(0)
-        elif a == "--min-packets":
-            min_packets = int(args.pop(0))
-        elif a == "--threshold":
-            threshold = float(args.pop(0))
-        elif a == "--json":
-            json_out = args.pop(0)
+        if a in options:
+            values[a] = options[a][0](args.pop(0))
         else:
-            paths.append(a)
+            rest.append(a)
+    return values, rest
+
+
+def cmd_score(args):
+    o, paths = parse_options(args, {"--unit": (str, "flow"), "--min-packets": (int, 20),
+                                    "--threshold": (float, 0.5), "--json": (str, None)})
+    unit, min_packets, threshold, json_out = o["--unit"], o["--min-packets"], o["--threshold"], o["--json"]
     rows = read_flows(paths, min_packets, unit)
     if not rows:
         sys.exit("realcv.py score: no flow with >= %d packets in %s" % (min_packets, " ".join(paths)))
@@ -317,15 +320,8 @@ def cmd_score(args):
 def cmd_thresholds(args):
     """The candidate thresholds on the same flows, then "pick T": the highest that leaves at
     most --max-unknown of them unknown (the lowest candidate if none does)."""
-    max_unknown, unit, paths = 0.20, "flow", []
-    while args:
-        a = args.pop(0)
-        if a == "--max-unknown":
-            max_unknown = float(args.pop(0))
-        elif a == "--unit":
-            unit = args.pop(0)
-        else:
-            paths.append(a)
+    o, paths = parse_options(args, {"--max-unknown": (float, 0.20), "--unit": (str, "flow")})
+    max_unknown, unit = o["--max-unknown"], o["--unit"]
     rows = read_flows(paths, 20, unit)
     candidates = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.0)
     pick = None

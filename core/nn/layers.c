@@ -2,8 +2,9 @@
  * kind its name, its shape rule, and a forward and a backward on dense
  * channel-first tensors. Adding a kind means one entry here (plus, if it is
  * to run on the sparse maps between conv 0 and the next parametrised layer,
- * a map form in sparse.c, .map_forward; without one the sparse paths hand
- * the net to the dense path at that layer).
+ * its map forms in sparse.c: .map_forward for inference, .smap_forward and
+ * .smap_backward for training; without them the sparse paths hand the net
+ * to the dense path at that layer).
  *
  * Convolution is im2col + gemm, done in chunks of output positions so the
  * column buffer stays bounded (TT_COL_MAX floats) whatever the picture;
@@ -369,6 +370,12 @@ static void dense_args(const tt_layer *l, char *buf, size_t len)
     g_snprintf(buf, len, "(%u)", l->out_c);
 }
 
+/* A drawn dropout mask is dense: training does not run it on sparse maps. */
+static gboolean dropout_smap_ok(const tt_layer *l)
+{
+    return !(l->rate > 0.0f);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The table                                                                */
 
@@ -376,11 +383,15 @@ static const nn_layer_ops OPS[] = {
     [TT_LAYER_CONV] = { .name = "conv", .params = TRUE, .args = conv_args, .shape = conv_shape,
                         .forward = conv_fwd, .backward = conv_bwd },
     [TT_LAYER_RELU] = { .name = "relu", .in_place = TRUE, .shape = relu_shape,
-                        .forward = relu_fwd, .backward = relu_bwd, .map_forward = cm_relu_layer },
+                        .forward = relu_fwd, .backward = relu_bwd, .map_forward = cm_relu_layer,
+                        .smap_forward = smap_relu_fwd, .smap_backward = smap_relu_bwd },
     [TT_LAYER_MAXPOOL] = { .name = "maxpool", .args = maxpool_args, .shape = maxpool_shape,
-                           .forward = maxpool_fwd, .backward = maxpool_bwd, .map_forward = cm_pool_layer },
+                           .forward = maxpool_fwd, .backward = maxpool_bwd, .map_forward = cm_pool_layer,
+                           .smap_forward = smap_pool_fwd, .smap_backward = smap_pool_bwd },
     [TT_LAYER_DROPOUT] = { .name = "dropout", .in_place = TRUE, .args = dropout_args, .shape = dropout_shape,
-                           .forward = dropout_fwd, .backward = dropout_bwd, .map_forward = cm_identity_layer },
+                           .forward = dropout_fwd, .backward = dropout_bwd, .map_forward = cm_identity_layer,
+                           .smap_forward = smap_identity_fwd, .smap_backward = smap_identity_bwd,
+                           .smap_ok = dropout_smap_ok },
     [TT_LAYER_DENSE] = { .name = "dense", .params = TRUE, .args = dense_args, .shape = dense_shape,
                          .forward = dense_fwd, .backward = dense_bwd },
 };

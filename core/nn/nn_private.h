@@ -16,10 +16,11 @@
  *   layers.c     the layer kinds: one table, a forward and a backward per kind
  *   workspace.c  tt_ws: per-thread scratch, allocated on first use
  *   dconv.c      stride-1 convolutions run directly at inference
- *   sparse.c     sparse maps (smap, cmap) and the first conv's scatter
+ *   sparse.c     sparse maps (smap, cmap), the layers' forms on them, the first conv's scatter
  *   delta.c      tt_net_prepare, the delta conv and the delta dense layer
  *   forward.c    inference: tt_net_forward_dense, tt_net_forward_sparse, softmax
- *   train.c      tt_net_train_one (forward + backward of one picture), Adam
+ *   train.c      tt_net_train_one (the picture's way in on sparse maps, then the
+ *                layers' ops, forward and backward), Adam
  *
  * No global state: scratch lives in tt_ws, randomness in the caller's state.
  */
@@ -171,6 +172,8 @@ typedef struct {
     uint32_t *am;      /* maxpool output maps: [h*w][cs] input cell of each maximum */
     float    *g;       /* [h*w][cs] gradient, valid where gstamp == epoch (else 0) */
     uint32_t *gstamp;  /* [h*w] */
+    gboolean  relu;    /* a relu was applied to it in place ... */
+    gboolean  pooled;  /* ... a maxpool read it: the pool's backward applies the relu's mask */
 } smap;
 
 /* ------------------------------------------------------------------------ */
@@ -372,6 +375,14 @@ typedef struct {
      * map of the output. NULL: the kind has no map form, and the sparse path
      * hands the net to the dense path at that layer. */
     cmap *(*map_forward)(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m);
+    /* Training on the sparse maps of that chain (train.c, sparse.c): forward
+     * from m, the map of the input, returns the map of the output (m when in
+     * place); backward from the gradient at the output map m's cells, the
+     * gradient at the input map a's (a == m when in place). NULL, or
+     * smap_ok(l) FALSE: training runs conv 0's output dense instead. */
+    smap *(*smap_forward)(tt_ws *ws, uint32_t i, const tt_layer *l, smap *m);
+    void (*smap_backward)(const tt_layer *l, smap *a, smap *m, uint32_t epoch);
+    gboolean (*smap_ok)(const tt_layer *l);   /* NULL: always */
 } nn_layer_ops;
 
 /* The ops of a kind; NULL for an unknown kind. */
@@ -385,11 +396,9 @@ float *dconv_forward(const tt_net *net, tt_ws *ws, uint32_t i, const float *x, g
 
 /* sparse.c */
 #define TT_AM_BACKGROUND 0x80000000u
-void smap_alloc(GPtrArray *owned, smap *m, uint32_t c, uint32_t h, uint32_t w);
+void smap_alloc_train(GPtrArray *owned, smap *m, const tt_layer *l, gboolean argmax);
 void conv1_scatter(const tt_layer *l, const float *w1t, const float *bias, tt_scatter *s, smap *m,
                    uint32_t epoch);
-void smap_relu(smap *m);
-void smap_pool_arg(const tt_layer *l, const smap *a, smap *b, uint32_t epoch);
 void smap_densify(const smap *m, float *d);
 void cmap_reset(GPtrArray *owned, cmap *m, uint32_t c, uint32_t h, uint32_t w, size_t max_cells);
 void cm_conv0(const float *w1t, const float *bias, tt_scatter *s, cmap *m);
@@ -399,6 +408,12 @@ void cm_densify(const cmap *m, float *d, size_t dps, size_t drs);
 cmap *cm_relu_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m);
 cmap *cm_pool_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m);
 cmap *cm_identity_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m);
+smap *smap_relu_fwd(tt_ws *ws, uint32_t i, const tt_layer *l, smap *m);
+void smap_relu_bwd(const tt_layer *l, smap *a, smap *m, uint32_t epoch);
+smap *smap_pool_fwd(tt_ws *ws, uint32_t i, const tt_layer *l, smap *m);
+void smap_pool_bwd(const tt_layer *l, smap *a, smap *m, uint32_t epoch);
+smap *smap_identity_fwd(tt_ws *ws, uint32_t i, const tt_layer *l, smap *m);
+void smap_identity_bwd(const tt_layer *l, smap *a, smap *m, uint32_t epoch);
 
 /* delta.c */
 void cache_free(tt_net_cache *c);

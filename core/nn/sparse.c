@@ -7,7 +7,7 @@
  */
 #include "nn_private.h"
 
-void smap_alloc(GPtrArray *owned, smap *m, uint32_t c, uint32_t h, uint32_t w)
+static void smap_alloc(GPtrArray *owned, smap *m, uint32_t c, uint32_t h, uint32_t w)
 {
     if (m->val)
         return;
@@ -54,7 +54,7 @@ void conv1_scatter(const tt_layer *l, const float *w1t, const float *bias, tt_sc
     }
     m->n = cnt;
 }
-void smap_relu(smap *m)
+static void smap_relu(smap *m)
 {
     relu_forward(m->bg, m->bg, m->cs);
     for (uint32_t t = 0; t < m->n; t++) {
@@ -241,12 +241,11 @@ void cm_densify(const cmap *m, float *d, size_t dps, size_t drs)
     }
 }
 
-/* smap_pool that also records, per pooled cell and channel, the input cell
+/* Maxpool on training maps: also records, per pooled cell and channel, the input cell
  * holding the maximum (first one in window order, as maxpool_forward), with
  * TT_AM_BACKGROUND set when that cell is untouched (it holds the background). */
-#define TT_AM_BACKGROUND 0x80000000u
 TT_CLONES
-void smap_pool_arg(const tt_layer *l, const smap *a, smap *b, uint32_t epoch)
+static void smap_pool_arg(const tt_layer *l, const smap *a, smap *b, uint32_t epoch)
 {
     const uint32_t cs = a->cs, iw = a->w, ph = l->out_h, pw = l->out_w;
     memcpy(b->bg, a->bg, cs * sizeof(float));
@@ -333,4 +332,93 @@ cmap *cm_pool_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m)
 cmap *cm_identity_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m)
 {
     return m;      /* dropout at inference */
+}
+
+/* ------------------------------------------------------------------------ */
+/* The layers' forms on training maps (nn_layer_ops.smap_forward and
+ * smap_backward). Forward: m is the map of the layer's input; returns the
+ * map of its output (m itself when in place). Backward: from the gradient at
+ * the output map's cells stamped with this call's epoch (gstamp), the
+ * gradient at the input map's (the same map when in place).               */
+
+/* The training buffers of map m: values, argmax (pools), gradient. */
+void smap_alloc_train(GPtrArray *owned, smap *m, const tt_layer *l, gboolean argmax)
+{
+    smap_alloc(owned, m, l->out_c, l->out_h, l->out_w);
+    const size_t hw = (size_t)m->h * m->w;
+    if (argmax && !m->am)
+        m->am = NN_NEW(owned, uint32_t, hw * m->cs);
+    if (!m->g) {
+        m->g = NN_NEW(owned, float, hw * m->cs);
+        m->gstamp = NN_NEW0(owned, uint32_t, hw);
+    }
+    m->relu = m->pooled = FALSE;
+}
+
+smap *smap_relu_fwd(tt_ws *ws, uint32_t i, const tt_layer *l, smap *m)
+{
+    smap_relu(m);
+    m->relu = TRUE;
+    return m;
+}
+
+/* y = x > 0 ? g : 0 at the cells that received a gradient, unless a pool
+ * read the map: its backward applied the mask at its argmax cells. */
+void smap_relu_bwd(const tt_layer *l, smap *a, smap *m, uint32_t epoch)
+{
+    if (m->pooled)
+        return;
+    const uint32_t c = m->c, cs = m->cs;
+    for (uint32_t t = 0; t < m->n; t++) {
+        if (m->gstamp[m->list[t]] != epoch)
+            continue;
+        const size_t o = (size_t)m->list[t] * cs;
+        for (uint32_t q = 0; q < c; q++)
+            m->g[o + q] = m->val[o + q] > 0.0f ? m->g[o + q] : 0.0f;
+    }
+}
+
+smap *smap_pool_fwd(tt_ws *ws, uint32_t i, const tt_layer *l, smap *a)
+{
+    smap *b = &ws->map[i];
+    smap_alloc_train(ws->owned, b, l, TRUE);
+    smap_pool_arg(l, a, b, ws->epoch);
+    a->pooled = TRUE;
+    return b;
+}
+
+/* Each pooled cell's gradient to its argmax cell of a (none for the
+ * background), masked there by a relu applied to a: the pooled value is that
+ * cell's value. */
+void smap_pool_bwd(const tt_layer *l, smap *a, smap *m, uint32_t epoch)
+{
+    const uint32_t c = m->c, cs = m->cs;
+    for (uint32_t t = 0; t < m->n; t++) {
+        const uint32_t pc = m->list[t];
+        if (m->gstamp[pc] != epoch)
+            continue;
+        const size_t o = (size_t)pc * cs;
+        for (uint32_t q = 0; q < c; q++) {
+            const uint32_t ic = m->am[o + q];
+            if (ic & TT_AM_BACKGROUND)
+                continue;                   /* background cell: no pixel there */
+            if (a->relu && !(m->val[o + q] > 0.0f))
+                continue;
+            const size_t ao = (size_t)ic * cs;
+            if (a->gstamp[ic] != epoch) {
+                a->gstamp[ic] = epoch;
+                memset(a->g + ao, 0, cs * sizeof(float));
+            }
+            a->g[ao + q] += m->g[o + q];
+        }
+    }
+}
+
+smap *smap_identity_fwd(tt_ws *ws, uint32_t i, const tt_layer *l, smap *m)
+{
+    return m;      /* dropout of rate 0 */
+}
+
+void smap_identity_bwd(const tt_layer *l, smap *a, smap *m, uint32_t epoch)
+{
 }

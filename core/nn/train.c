@@ -1,14 +1,16 @@
 /* TrafficTriage core, CNN engine: training on one picture, and Adam.
  *
- * tt_net_train_one does as the sparse inference path: conv 0 and the chain on
- * sparse maps (pools record their argmax), conv j as background response
- * (computed per call by separable sums, since the params change) + delta conv,
- * the rest dense; backward mirrors it: conv j's dW from the background (bg_c x
+ * tt_net_train_one runs the layers through their ops (layers.c), from the
+ * first layer the picture's way in leaves dense on. That way in
+ * (train_in_forward, train_in_backward) does as the sparse inference path:
+ * conv 0 and the chain after it on sparse maps (the ops' smap forms; pools
+ * record their argmax), then conv j as background response (computed per call
+ * by separable sums, since the params change) + delta conv, or from the
+ * densified map; backward mirrors it: conv j's dW from the background (bg_c x
  * dY summed over valid positions) plus the changed cells, its input gradient
  * only at the touched cells, conv 0's db from the relu-masked total of that
- * gradient and its dW from the pixels. When a dropout sits in the chain, conv
- * 0's output is dense instead; when the picture is too dense, conv j runs as
- * im2col + gemm.
+ * gradient and its dW from the pixels. When a kind in the chain has no map
+ * form in training (a dropout with a rate), conv 0's output is dense instead.
  */
 #include "nn_private.h"
 
@@ -49,70 +51,44 @@ static void conv1_backward_sparse(const tt_net *net, tt_ws *ws, const tt_pixel *
         db[o] += (float)sum;
     }
 }
-/* Can training run layers 0..j-1 on sparse maps? (conv 0, then only relu,
- * maxpool and rate-0 dropout, the kinds chain_forward_train and
- * chain_backward know, before layer j; else conv 0 runs dense). */
+/* Can training run layers 0..j-1 on sparse maps? (conv 0, then kinds with a
+ * map form in training: nn_layer_ops.smap_forward; else conv 0 runs dense). */
 static gboolean chain_sparse_trainable(const tt_net *net, uint32_t j)
 {
     if (net->layers[0].kind != TT_LAYER_CONV)
         return FALSE;
     for (uint32_t i = 1; i < j; i++) {
         const tt_layer *l = &net->layers[i];
-        if (!(l->kind == TT_LAYER_RELU || l->kind == TT_LAYER_MAXPOOL ||
-              (l->kind == TT_LAYER_DROPOUT && !(l->rate > 0.0f))))
+        const nn_layer_ops *ops = nn_ops(l->kind);
+        if (!ops->smap_forward || (ops->smap_ok && !ops->smap_ok(l)))
             return FALSE;
     }
     return TRUE;
 }
 
-/* Training forward of layers 0..j-1 on sparse maps (pools record argmax);
- * returns the index of the map holding layer j-1's output and writes, in
- * cur[i], the map holding layer i's output. */
-static uint32_t chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, uint32_t j,
-                                    uint32_t *cur)
+/* Training forward of layers 0..j-1 on sparse maps: conv 0 by scatter into
+ * map 0, then each layer's smap form; writes, in map[i], the map holding
+ * layer i's output ([n touched cells][cs] + background [cs]). */
+static void chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, uint32_t j,
+                                smap **map)
 {
     const tt_layer *l0 = &net->layers[0];
     ws_next_epoch(ws);
     smap *m = &ws->map[0];
-    smap_alloc(ws->owned, m, l0->out_c, l0->out_h, l0->out_w);
-    if (!m->g)
-    {
-        m->g = NN_NEW(ws->owned, float, (size_t)m->h * m->w * m->cs);
-        m->gstamp = NN_NEW0(ws->owned, uint32_t, (size_t)m->h * m->w);
-    }
-    fill_w1t(net, ws, m->cs);
+    smap_alloc_train(ws->owned, m, l0, FALSE);
+    fill_w1t(net, ws, m->cs);                          /* w1t [kh][kw][cs], b1 [cs] */
     m->n = 0;
     memcpy(m->bg, ws->b1, m->cs * sizeof(float));
     tt_scatter s;
     scatter_start(&s, net, ws, px, n);
     conv1_scatter(l0, ws->w1t, ws->b1, &s, m, ws->epoch);
-    uint32_t c = 0;
-    cur[0] = 0;
-    for (uint32_t i = 1; i < j; i++) {
-        const tt_layer *l = &net->layers[i];
-        if (l->kind == TT_LAYER_RELU) {
-            smap_relu(&ws->map[c]);
-        } else if (l->kind == TT_LAYER_MAXPOOL) {
-            smap *b = &ws->map[i];
-            smap_alloc(ws->owned, b, l->out_c, l->out_h, l->out_w);
-            if (!b->am) {
-                b->am = NN_NEW(ws->owned, uint32_t, (size_t)b->h * b->w * b->cs);
-                b->g = NN_NEW(ws->owned, float, (size_t)b->h * b->w * b->cs);
-                b->gstamp = NN_NEW0(ws->owned, uint32_t, (size_t)b->h * b->w);
-            }
-            smap_pool_arg(l, &ws->map[c], b, ws->epoch);
-            c = i;
-        }
-        cur[i] = c;
-    }
-    return c;
+    map[0] = m;
+    for (uint32_t i = 1; i < j; i++)
+        map[i] = nn_ops(net->layers[i].kind)->smap_forward(ws, i, &net->layers[i], map[i - 1]);
 }
 
-/* Backward of layers j-1..0 run on maps. dF: gradient at layer j's input
- * (dense [c][h][w]); F: that input (the densified final map). Adds conv 0's
- * dW (from the pixels and the gradient at the touched cells) and db (the sum
- * of the whole upstream gradient, computed from dF: every pooled cell passes
- * its gradient to exactly one conv 0 output, masked by relu). */
+/* Is there a relu in the chain? Then conv 0's db is masked by the sign of
+ * the chain's output (relu and maxpool commute). */
 static gboolean chain_has_relu(const tt_net *net, uint32_t j)
 {
     gboolean has_relu = FALSE;
@@ -152,68 +128,23 @@ static void chain_grad_from_dense(const tt_net *net, smap *f, gboolean has_relu,
 }
 
 /* Backward through the maps of layers j-1..1 from the gradient at the touched
- * cells of the final map (f->g), then conv 0's dW from the pixels. */
+ * cells of the final map (map[j-1]->g), each layer's smap form, then conv 0's
+ * dW from the pixels. */
 static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, uint32_t j,
-                           const uint32_t *cur, float *grad)
+                           smap *const *map, float *grad)
 {
     const tt_layer *l0 = &net->layers[0];
     const uint32_t epoch = ws->epoch;
-    const uint32_t c = l0->out_c, cs = ws->map[0].cs;
     /* The final map's gradient is set at all its touched cells; below, a map's
      * gradient is only valid where gstamp == epoch (cells that received some). */
-    smap *f = &ws->map[cur[j - 1]];
+    smap *f = map[j - 1];
     for (uint32_t t = 0; t < f->n; t++)
         f->gstamp[f->list[t]] = epoch;
-    /* A relu on a map that a later pool reads is applied while routing that
-     * pool's gradient (only at the argmax cells) instead of over the map. */
-    gboolean absorbed[TT_MAX_LAYERS] = { FALSE }, masked[TT_MAX_LAYERS] = { FALSE };
-    for (uint32_t i = 1; i < j; i++) {
-        if (net->layers[i].kind != TT_LAYER_RELU)
-            continue;
-        for (uint32_t p = i + 1; p < j; p++)
-            if (net->layers[p].kind == TT_LAYER_MAXPOOL && cur[p - 1] == cur[i]) {
-                absorbed[i] = TRUE;
-                masked[p] = TRUE;
-            }
-    }
-    /* back through the chain */
-    for (uint32_t i = j - 1; i >= 1; i--) {
-        const tt_layer *l = &net->layers[i];
-        smap *m = &ws->map[cur[i]];
-        if (l->kind == TT_LAYER_RELU && !absorbed[i]) {
-            for (uint32_t t = 0; t < m->n; t++) {
-                if (m->gstamp[m->list[t]] != epoch)
-                    continue;
-                const size_t o = (size_t)m->list[t] * cs;
-                for (uint32_t q = 0; q < c; q++)
-                    m->g[o + q] = m->val[o + q] > 0.0f ? m->g[o + q] : 0.0f;
-            }
-        } else if (l->kind == TT_LAYER_MAXPOOL) {
-            smap *a = &ws->map[cur[i - 1]];
-            for (uint32_t t = 0; t < m->n; t++) {
-                const uint32_t pc = m->list[t];
-                if (m->gstamp[pc] != epoch)
-                    continue;
-                const size_t o = (size_t)pc * cs;
-                for (uint32_t q = 0; q < c; q++) {
-                    const uint32_t ic = m->am[o + q];
-                    if (ic & TT_AM_BACKGROUND)
-                        continue;                   /* background cell: no pixel there */
-                    /* the relu mask at the argmax: the pooled value is that cell's value */
-                    if (masked[i] && !(m->val[o + q] > 0.0f))
-                        continue;
-                    const size_t ao = (size_t)ic * cs;
-                    if (a->gstamp[ic] != epoch) {
-                        a->gstamp[ic] = epoch;
-                        memset(a->g + ao, 0, cs * sizeof(float));
-                    }
-                    a->g[ao + q] += m->g[o + q];
-                }
-            }
-        }
-    }
+    for (uint32_t i = j - 1; i >= 1; i--)
+        nn_ops(net->layers[i].kind)->smap_backward(&net->layers[i], map[i - 1], map[i], epoch);
     /* dW of conv 0: sum over pixels of value x gradient at the outputs it touches */
-    const smap *m0 = &ws->map[0];
+    const smap *m0 = map[0];
+    const uint32_t cs = m0->cs;
     float *dW = grad + l0->w_off;
     const size_t kk = (size_t)l0->kh * l0->kw;
     tt_scatter s;
@@ -454,6 +385,86 @@ static gboolean delta_worth_train(const tt_net *net, const tt_ws *ws, uint32_t j
     return (double)f->n * per_cell * cost <= dense;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The picture's way in: the layers before `start`, run here rather than by
+ * their ops' dense forward and backward.                                   */
+
+typedef enum {
+    IN_MAPS,        /* conv 0 and the chain up to layer j on sparse maps; j on dense */
+    IN_MAPS_DELTA,  /* the same, and conv j as background response + delta conv */
+    IN_CONV0,       /* conv 0 by scatter into its dense output */
+    IN_PICTURE,     /* layer 0 is no conv: the dense picture */
+} train_way;
+
+typedef struct {
+    train_way way;
+    uint32_t start;                 /* the first layer the ops run */
+    uint32_t j;                     /* IN_MAPS*: the first layer not on maps */
+    smap *map[TT_MAX_LAYERS];       /* IN_MAPS*: the map of layer i's output, i < j */
+    const float *picture;           /* IN_PICTURE: [1][in_h][in_w] */
+} train_in;
+
+/* Forward of the layers before in->start (chosen here); returns layer
+ * start's input, dense [in_c][in_h][in_w]. */
+static const float *train_in_forward(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, train_in *in)
+{
+    const gboolean conv0 = net->layers[0].kind == TT_LAYER_CONV;
+    in->j = conv0 ? sparse_split(net) : 0;
+    in->picture = NULL;
+    if (conv0 && !ws->dense_train && chain_sparse_trainable(net, in->j)) {
+        const uint32_t j = in->j;
+        chain_forward_train(net, ws, px, n, j, in->map);
+        const smap *f = in->map[j - 1];
+        if (delta_worth_train(net, ws, j, f)) {
+            float *y = ws_act(net, ws, j);                  /* conv j's output */
+            conv_delta_forward_train(net, ws, j, f, y);
+            in->way = IN_MAPS_DELTA;
+            in->start = j + 1;
+            return y;
+        }
+        float *d = ws_act(net, ws, j - 1);                  /* the map densified */
+        smap_densify(f, d);
+        in->way = IN_MAPS;
+        in->start = j;
+        return d;
+    }
+    if (conv0) {
+        float *y = ws_act(net, ws, 0);                      /* conv 0's output */
+        conv1_scatter_dense(net, ws, px, n, y);
+        in->way = IN_CONV0;
+        in->start = 1;
+        return y;
+    }
+    float *pic = ws_input(net, ws);
+    densify_input(net, pic, px, n);
+    in->way = IN_PICTURE;
+    in->start = 0;
+    in->picture = pic;
+    return pic;
+}
+
+/* Backward of the layers before in->start, from g = dLoss/d(layer start's input). */
+static void train_in_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n, const train_in *in,
+                              const float *g, float *grad)
+{
+    const uint32_t j = in->j;
+    switch (in->way) {
+    case IN_MAPS_DELTA:
+        conv_delta_backward_train(net, ws, j, in->map[j - 1], chain_has_relu(net, j), g, grad);
+        chain_backward(net, ws, px, n, j, in->map, grad);
+        break;
+    case IN_MAPS:
+        chain_grad_from_dense(net, in->map[j - 1], chain_has_relu(net, j), g, ws->act[j - 1], grad);
+        chain_backward(net, ws, px, n, j, in->map, grad);
+        break;
+    case IN_CONV0:
+        conv1_backward_sparse(net, ws, px, n, g, grad);
+        break;
+    case IN_PICTURE:
+        break;                      /* no gradient for the picture */
+    }
+}
+
 /* Softmax cross-entropy of logits [K] against label, scaled by weight:
  * g[k] = weight * (softmax(logits)[k] - (k == label)); returns the loss. */
 static double softmax_xent(const float *logits, uint32_t K, uint32_t label, float weight, float *g)
@@ -482,78 +493,35 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
     const uint32_t L = net->n_layers;
     ws_grad_bufs(net, ws);
 
-    /* Forward, keeping every activation from layer `start` on. Three ways in:
-     *  - conv 0 then relu/maxpool up to layer j on sparse maps (start = j);
-     *  - conv 0 by scatter into its dense output (start = 1);
-     *  - a dense picture when layer 0 is not a conv (start = 0). */
-    const gboolean conv0 = net->layers[0].kind == TT_LAYER_CONV;
-    const uint32_t j = conv0 ? sparse_split(net) : 0;
-    const gboolean chain = conv0 && !ws->dense_train && chain_sparse_trainable(net, j);
-    uint32_t cur[TT_MAX_LAYERS];
-    uint32_t start;
-    const float *input = NULL, *x;
-    smap *f = NULL;
-    gboolean delta = FALSE;
-    if (chain) {
-        f = &ws->map[chain_forward_train(net, ws, px, n, j, cur)];
-        delta = delta_worth_train(net, ws, j, f);
-        if (delta) {
-            float *y = ws_act(net, ws, j);
-            conv_delta_forward_train(net, ws, j, f, y);
-            x = y;
-            start = j + 1;
-        } else {
-            float *d = ws_act(net, ws, j - 1);
-            smap_densify(f, d);
-            x = d;
-            start = j;
-        }
-    } else if (conv0) {
-        float *y = ws_act(net, ws, 0);
-        conv1_scatter_dense(net, ws, px, n, y);
-        x = y;
-        start = 1;
-    } else {
-        float *in = ws_input(net, ws);
-        densify_input(net, in, px, n);
-        input = x = in;
-        start = 0;
-    }
-    for (uint32_t i = start; i < L; i++) {
+    /* Forward, keeping every activation: the way in, then layer in.start on. */
+    train_in in;
+    const float *x = train_in_forward(net, ws, px, n, &in);   /* [in_c][in_h][in_w] of layer in.start */
+    for (uint32_t i = in.start; i < L; i++) {
         const tt_layer *l = &net->layers[i];
-        float *y = ws_act(net, ws, i);                 /* [out_c][out_h][out_w] */
+        float *y = ws_act(net, ws, i);                          /* [out_c][out_h][out_w] */
         const nn_ctx c = { net, ws, i, rng_state };
         nn_ops(l->kind)->forward(&c, l, x, y);
         x = y;
     }
-    const float *logits = x;
+    const float *logits = x;                                    /* [n_out] */
     if (logits_out)
         memcpy(logits_out, logits, net->n_out * sizeof(float));
 
-    float *g = ws->g[0], *gx = ws->g[1];                  /* gradient ping-pong, max_act floats each */
+    float *g = ws->g[0], *gx = ws->g[1];                        /* gradient ping-pong, max_act floats each */
     const double loss = softmax_xent(logits, net->n_out, label, weight, g);   /* g: [n_out] */
 
-    /* Backward, down to layer `start` (its input gradient only if needed). */
-    for (uint32_t ii = L; ii-- > start;) {
-        const tt_layer *l = &net->layers[ii];
-        const float *xin = ii == 0 ? input : ws->act[ii - 1];
-        const nn_ctx c = { net, ws, ii, rng_state };
-        float *gin = nn_ops(l->kind)->backward(&c, l, xin, ws->act[ii], g, ii > 0 ? gx : NULL, grad);
+    /* Backward, layer L-1 down to in.start (its input gradient too when the way in needs it). */
+    for (uint32_t i = L; i-- > in.start;) {
+        const tt_layer *l = &net->layers[i];
+        const float *xin = i == 0 ? in.picture : ws->act[i - 1];   /* the layer's input, its output act[i] */
+        const nn_ctx c = { net, ws, i, rng_state };
+        float *gin = nn_ops(l->kind)->backward(&c, l, xin, ws->act[i], g, i > 0 ? gx : NULL, grad);
         if (gin == gx) {        /* the gradient moved to the other buffer */
             gx = g;
             g = gin;
         }
     }
-    /* g is now the gradient at layer start's input. */
-    if (chain) {
-        const gboolean has_relu = chain_has_relu(net, j);
-        if (delta)
-            conv_delta_backward_train(net, ws, j, f, has_relu, g, grad);
-        else
-            chain_grad_from_dense(net, f, has_relu, g, ws->act[j - 1], grad);
-        chain_backward(net, ws, px, n, j, cur, grad);
-    } else if (conv0)
-        conv1_backward_sparse(net, ws, px, n, g, grad);
+    train_in_backward(net, ws, px, n, &in, g, grad);              /* g: dLoss/d(layer in.start's input) */
     return (float)(weight * loss);
 }
 

@@ -61,6 +61,30 @@ def table(title, accs, unit, extra=None):
     return lines
 
 
+def records(path, magic, n_fields, errors):
+    """The data lines of a #ttseries / #ttmanifest file at path, as (line number,
+    its tab-separated fields, bad(msg): an error at that line, added to errors);
+    comments and blank lines passed over. A first line other than magic, or a
+    line without n_fields fields, is an error (the line is skipped)."""
+    with open(path, "r", encoding="utf-8") as fh:
+        first = fh.readline().rstrip("\n")
+        if first != magic:
+            errors.append("%s: first line %r" % (path, first))
+        for lineno, line in enumerate(fh, 2):
+            line = line.rstrip("\n")
+            if line.startswith("#") or not line:
+                continue
+
+            def bad(msg, lineno=lineno):
+                errors.append("%s:%d: %s" % (os.path.basename(path), lineno, msg))
+
+            f = line.split("\t")
+            if len(f) != n_fields:
+                bad("%d fields" % len(f))
+                continue
+            yield lineno, f, bad
+
+
 def check_ttseries(path, errors):
     accs = defaultdict(Acc)
     flow_ids = set()
@@ -68,60 +92,45 @@ def check_ttseries(path, errors):
     max_size = 0
     over_1500 = 0
     by_dir = defaultdict(list)
-    with open(path, "r", encoding="utf-8") as fh:
-        first = fh.readline().rstrip("\n")
-        if first != TTSERIES_MAGIC:
-            errors.append("%s: first line %r" % (path, first))
-        for lineno, line in enumerate(fh, 2):
-            line = line.rstrip("\n")
-            if line.startswith("#") or not line:
-                continue
-
-            def bad(msg):
-                errors.append("%s:%d: %s" % (os.path.basename(path), lineno, msg))
-
-            f = line.split("\t")
-            if len(f) != 6:
-                bad("%d fields" % len(f))
-                continue
-            group, label, flow, attrs, times, sizes = f
-            if any(not x or " " in x for x in (group, label, flow)):
-                bad("empty id or space in id")
-            if flow in flow_ids:
-                bad("duplicate flow id " + flow)
-            flow_ids.add(flow)
-            group_labels[group].add(label)
-            direction = "?"
-            if attrs != "-":
-                kv = attrs.split(";")
-                if any(x.count("=") != 1 for x in kv):
-                    bad("attrs not key=value")
-                for x in kv:
-                    if x.startswith("dir="):
-                        direction = x[4:]
-            try:
-                t = [float(x) for x in times.split(" ")]
-                s = [int(x) for x in sizes.split(" ")]
-            except ValueError:
-                bad("non-numeric times/sizes")
-                continue
-            if len(t) != len(s):
-                bad("%d times vs %d sizes" % (len(t), len(s)))
-                continue
-            if any(b < a for a, b in zip(t, t[1:])):
-                bad("times decrease")
-            if any(x <= 0 for x in s):
-                bad("size <= 0")
-            max_size = max(max_size, max(s))
-            over_1500 += sum(1 for x in s if x > 1500)
-            a = accs[label]
-            a.groups.add(group)
-            a.flows += 1
-            a.packets += len(s)
-            a.per_flow.append(len(s))
-            a.durations.append(t[-1] - t[0])
-            a.bytes += sum(s)
-            by_dir[direction].append(len(s))
+    for lineno, f, bad in records(path, TTSERIES_MAGIC, 6, errors):
+        group, label, flow, attrs, times, sizes = f
+        if any(not x or " " in x for x in (group, label, flow)):
+            bad("empty id or space in id")
+        if flow in flow_ids:
+            bad("duplicate flow id " + flow)
+        flow_ids.add(flow)
+        group_labels[group].add(label)
+        direction = "?"
+        if attrs != "-":
+            kv = attrs.split(";")
+            if any(x.count("=") != 1 for x in kv):
+                bad("attrs not key=value")
+            for x in kv:
+                if x.startswith("dir="):
+                    direction = x[4:]
+        try:
+            t = [float(x) for x in times.split(" ")]
+            s = [int(x) for x in sizes.split(" ")]
+        except ValueError:
+            bad("non-numeric times/sizes")
+            continue
+        if len(t) != len(s):
+            bad("%d times vs %d sizes" % (len(t), len(s)))
+            continue
+        if any(b < a for a, b in zip(t, t[1:])):
+            bad("times decrease")
+        if any(x <= 0 for x in s):
+            bad("size <= 0")
+        max_size = max(max_size, max(s))
+        over_1500 += sum(1 for x in s if x > 1500)
+        a = accs[label]
+        a.groups.add(group)
+        a.flows += 1
+        a.packets += len(s)
+        a.per_flow.append(len(s))
+        a.durations.append(t[-1] - t[0])
+        a.bytes += sum(s)
+        by_dir[direction].append(len(s))
     mixed = sum(1 for g in group_labels.values() if len(g) > 1)
     extra = ["dir %s: flows=%d packets=%d, packets per flow %s" % (d, len(v), sum(v), pct_str(v))
              for d, v in sorted(by_dir.items())]
@@ -166,73 +175,58 @@ def check_ttm(path, errors):
     folds = defaultdict(lambda: defaultdict(int))
     missing = set()
     seen = {}
-    with open(path, "r", encoding="utf-8") as fh:
-        first = fh.readline().rstrip("\n")
-        if first != TTMANIFEST_MAGIC:
-            errors.append("%s: first line %r" % (path, first))
-        for lineno, line in enumerate(fh, 2):
-            line = line.rstrip("\n")
-            if line.startswith("#") or not line:
-                continue
-
-            def bad(msg):
-                errors.append("%s:%d: %s" % (os.path.basename(path), lineno, msg))
-
-            f = line.split("\t")
-            if len(f) != 11:
-                bad("%d fields" % len(f))
-                continue
-            cap, label, group, proto, aa, pa, ab, pb, t0, t1, attrs = f
-            if any(not x or re.search(r"\s", x) for x in (label, group)) or not cap:
-                bad("empty field or blank in label/group")
-            if proto not in ("tcp", "udp", "*") or not (valid_port(pa) and valid_port(pb)):
-                bad("bad proto/ports")
-            if not (valid_addr(aa) and valid_addr(ab)):
-                bad("bad address")
-            if not (valid_time(t0) and valid_time(t1)):
-                bad("bad t_start/t_end")
-            if not os.path.isfile(os.path.join(base, cap)):
-                missing.add(cap)
-            kv = {}
-            if attrs != "-":
-                items = attrs.split(";")
-                if any(x.count("=") != 1 or re.search(r"\s", x) for x in items):
-                    bad("attrs not key=value")
-                kv = dict(x.split("=", 1) for x in items if "=" in x)
-            if "fold" in kv and kv["fold"] != group:
-                bad("fold=%s differs from group %s" % (kv["fold"], group))
-            if "l4" in kv and kv["l4"] != proto:
-                bad("l4=%s differs from proto %s" % (kv["l4"], proto))
-            key = (cap, proto) + tuple(sorted([(aa, pa), (ab, pb)]))
-            if key in seen:
-                bad("same flow as line %d (the trainer takes the first line's label)" % seen[key])
-            seen[key] = lineno
-            rows += 1
-            if "encrypted" in kv:
-                encrypted[(label, kv["encrypted"])] += 1
-            if "tunnel" in kv:
-                tunnel[(label, kv["tunnel"])] += 1
-            folds[group][label] += 1
-            a = accs[label]
-            a.groups.add(group)
-            a.flows += 1
+    for lineno, f, bad in records(path, TTMANIFEST_MAGIC, 11, errors):
+        cap, label, group, proto, aa, pa, ab, pb, t0, t1, attrs = f
+        if any(not x or re.search(r"\s", x) for x in (label, group)) or not cap:
+            bad("empty field or blank in label/group")
+        if proto not in ("tcp", "udp", "*") or not (valid_port(pa) and valid_port(pb)):
+            bad("bad proto/ports")
+        if not (valid_addr(aa) and valid_addr(ab)):
+            bad("bad address")
+        if not (valid_time(t0) and valid_time(t1)):
+            bad("bad t_start/t_end")
+        if not os.path.isfile(os.path.join(base, cap)):
+            missing.add(cap)
+        kv = {}
+        if attrs != "-":
+            items = attrs.split(";")
+            if any(x.count("=") != 1 or re.search(r"\s", x) for x in items):
+                bad("attrs not key=value")
+            kv = dict(x.split("=", 1) for x in items if "=" in x)
+        if "fold" in kv and kv["fold"] != group:
+            bad("fold=%s differs from group %s" % (kv["fold"], group))
+        if "l4" in kv and kv["l4"] != proto:
+            bad("l4=%s differs from proto %s" % (kv["l4"], proto))
+        key = (cap, proto) + tuple(sorted([(aa, pa), (ab, pb)]))
+        if key in seen:
+            bad("same flow as line %d (the trainer takes the first line's label)" % seen[key])
+        seen[key] = lineno
+        rows += 1
+        if "encrypted" in kv:
+            encrypted[(label, kv["encrypted"])] += 1
+        if "tunnel" in kv:
+            tunnel[(label, kv["tunnel"])] += 1
+        folds[group][label] += 1
+        a = accs[label]
+        a.groups.add(group)
+        a.flows += 1
+        try:
+            if "pkts" in kv:
+                n = int(kv["pkts"])
+            else:
+                ab_ba = [int(kv[k]) for k in ("pkts_ab", "pkts_ba") if k in kv]
+                dirs20[label] += sum(1 for x in ab_ba if x >= 20)
+                n = sum(ab_ba) if ab_ba else None
+        except ValueError:
+            n = None
+        if n is not None:
+            a.packets += n
+            a.per_flow.append(n)
+        if "dur_s" in kv or "duration_s" in kv:
             try:
-                if "pkts" in kv:
-                    n = int(kv["pkts"])
-                else:
-                    ab_ba = [int(kv[k]) for k in ("pkts_ab", "pkts_ba") if k in kv]
-                    dirs20[label] += sum(1 for x in ab_ba if x >= 20)
-                    n = sum(ab_ba) if ab_ba else None
+                a.durations.append(float(kv.get("dur_s", kv.get("duration_s"))))
             except ValueError:
-                n = None
-            if n is not None:
-                a.packets += n
-                a.per_flow.append(n)
-            if "dur_s" in kv or "duration_s" in kv:
-                try:
-                    a.durations.append(float(kv.get("dur_s", kv.get("duration_s"))))
-                except ValueError:
-                    pass
+                pass
     if missing:
         errors.append("%s: %d captures missing, e.g. %s" % (path, len(missing), sorted(missing)[0]))
     extra = ["rows: %d bidirectional flows; groups = folds: %d; packets = the labels' counts"

@@ -1,4 +1,4 @@
-/* The small specs and models the C tests build (tt_test.h). */
+/* The small specs, datasets and models the C tests build (tt_test.h). */
 #include <string.h>
 
 #include "tt_arch.h"
@@ -12,6 +12,37 @@ void tt_test_spec(tt_spec *spec, uint32_t side, double block_seconds, uint32_t m
     spec->min_packets = min_packets;
     spec->max_packets = max_packets;
     spec->idle_timeout = idle_timeout;
+}
+
+tt_dataset *tt_test_dataset(const tt_spec *spec, const char *path)
+{
+    tt_dataset *ds = tt_dataset_new(spec, NULL, 0);
+    GError *e = NULL;
+    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
+    g_assert_no_error(e);
+    tt_dataset_finish(ds);
+    return ds;
+}
+
+GBytes *tt_test_model_bytes(tt_model *m)
+{
+    GError *e = NULL;
+    GBytes *b = tt_model_to_bytes(m, &e);
+    g_assert_no_error(e);
+    return b;
+}
+
+tt_model *tt_test_reload(tt_model *m)
+{
+    GBytes *b = tt_test_model_bytes(m);
+    gsize len;
+    const guint8 *d = g_bytes_get_data(b, &len);
+    GError *e = NULL;
+    tt_model *back = tt_model_load_bytes(d, len, &e);
+    g_assert_no_error(e);
+    g_assert_nonnull(back);
+    g_bytes_unref(b);
+    return back;
 }
 
 /* A kh x kw convolution to out_c channels, stride 1, padded by pad on every side. */

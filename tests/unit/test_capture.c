@@ -42,7 +42,7 @@ static void udp(frame *f, uint16_t sport, uint16_t dport, uint16_t len)
     put16(f, sport); put16(f, dport); put16(f, len); put16(f, 0);
 }
 
-static void test_ether_ipv4_udp(void)
+TT_TEST("/capture/ether-ipv4-udp-truncated", test_ether_ipv4_udp)
 {
     frame f = { .n = 0 };
     ether(&f, 0x0800);
@@ -62,7 +62,7 @@ static void test_ether_ipv4_udp(void)
     g_assert_false(tt_parse_frame(DLT_EN10MB, f.d, 14 + 20 + 2, &p));
 }
 
-static void test_vlan_qinq(void)
+TT_TEST("/capture/vlan-qinq", test_vlan_qinq)
 {
     frame f = { .n = 0 };
     ether(&f, 0x88a8);
@@ -77,7 +77,7 @@ static void test_vlan_qinq(void)
     g_assert_cmpuint(p.key.sport, ==, 443);
 }
 
-static void test_pppoe_mpls(void)
+TT_TEST("/capture/pppoe-mpls", test_pppoe_mpls)
 {
     frame f = { .n = 0 };
     ether(&f, 0x8864);
@@ -101,7 +101,7 @@ static void test_pppoe_mpls(void)
     g_assert_cmpuint(p.key.proto, ==, 6);
 }
 
-static void test_gtp_tso(void)
+TT_TEST("/capture/gtp-u-and-tso", test_gtp_tso)
 {
     /* GTP-U T-PDU with the S flag (4 optional bytes) carrying IPv4/UDP */
     frame f = { .n = 0 };
@@ -151,7 +151,7 @@ static void test_gtp_tso(void)
     g_assert_cmpuint(p.key.sport, ==, 2152);
 }
 
-static void test_ppi(void)
+TT_TEST("/capture/ppi", test_ppi)
 {
     /* PPI (link type 192): 8-byte header (here with 4 bytes of fields), then Ethernet */
     frame f = { .n = 0 };
@@ -171,7 +171,7 @@ static void test_ppi(void)
     g_assert_false(tt_parse_frame(192, f.d, f.n, &p));
 }
 
-static void test_ipv6_ext(void)
+TT_TEST("/capture/ipv6-extension-headers", test_ipv6_ext)
 {
     frame f = { .n = 0 };
     ether(&f, 0x86dd);
@@ -197,7 +197,7 @@ static void test_ipv6_ext(void)
     g_assert_false(tt_parse_frame(DLT_EN10MB, g.d, g.n, &p));
 }
 
-static void test_tunnels(void)
+TT_TEST("/capture/tunnels-fragments-non-ip", test_tunnels)
 {
     /* IPv4 in IPv4: the inner header wins */
     frame f = { .n = 0 };
@@ -242,7 +242,7 @@ static void test_tunnels(void)
     g_assert_false(tt_parse_frame(DLT_EN10MB, a.d, a.n, &p));
 }
 
-static void test_other_links(void)
+TT_TEST("/capture/link-types", test_other_links)
 {
     frame f = { .n = 0 };
     ipv4(&f, 40, 17, 1, 2, 0);
@@ -268,7 +268,7 @@ static void test_other_links(void)
     g_assert_false(tt_parse_frame(147 /* user */, f.d, f.n, &p));
 }
 
-static void test_read_file(void)
+TT_TEST("/capture/read-file", test_read_file)
 {
     char *path = tt_test_scratch("tt-test-capture.pcap");
     pcap_t *pd = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
@@ -318,7 +318,7 @@ static void test_read_file(void)
 
 /* A fragmented UDP datagram counts once, at its last fragment, with the
  * first fragment's ports and the last fragment's length (as Wireshark). */
-static void test_fragments(void)
+TT_TEST("/capture/fragments", test_fragments)
 {
     char *path = tt_test_scratch("tt-test-frag.pcap");
     pcap_t *pd = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
@@ -362,20 +362,4 @@ static void test_fragments(void)
     tt_capture_close(c);
     g_remove(path);
     g_free(path);
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    g_test_add_func("/capture/ether-ipv4-udp-truncated", test_ether_ipv4_udp);
-    g_test_add_func("/capture/vlan-qinq", test_vlan_qinq);
-    g_test_add_func("/capture/ipv6-extension-headers", test_ipv6_ext);
-    g_test_add_func("/capture/pppoe-mpls", test_pppoe_mpls);
-    g_test_add_func("/capture/gtp-u-and-tso", test_gtp_tso);
-    g_test_add_func("/capture/ppi", test_ppi);
-    g_test_add_func("/capture/tunnels-fragments-non-ip", test_tunnels);
-    g_test_add_func("/capture/link-types", test_other_links);
-    g_test_add_func("/capture/read-file", test_read_file);
-    g_test_add_func("/capture/fragments", test_fragments);
-    return tt_test_run();
 }

@@ -8,9 +8,12 @@
 
 static uint16_t be16(const guint8 *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
-static void check_capture(gconstpointer name)
+static const char *const files[] = { "tunnel.pcap", "vlan.pcap", "ipv6.pcap", "snap68.pcap" };
+
+static void check_capture(gconstpointer entry)
 {
-    char *path = g_test_build_filename(G_TEST_DIST, "captures", (const char *)name, NULL);
+    const char *name = *(const char *const *)entry;    /* an entry of files[] */
+    char *path = g_test_build_filename(G_TEST_DIST, "captures", name, NULL);
     GError *e = NULL;
     tt_capture *c = tt_capture_open(path, &e);
     g_assert_no_error(e);
@@ -45,14 +48,4 @@ static void check_capture(gconstpointer name)
     g_free(path);
 }
 
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    static const char *const files[] = { "tunnel.pcap", "vlan.pcap", "ipv6.pcap", "snap68.pcap" };
-    for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
-        char *name = g_strdup_printf("/capture/innermost-ip/%s", files[i]);
-        g_test_add_data_func(name, files[i], check_capture);
-        g_free(name);
-    }
-    return tt_test_run();
-}
+TT_TEST_CASES("/capture/innermost-ip", files, check_capture);

@@ -52,16 +52,6 @@ static uint64_t write_corpus(const char *out, const char *const *manifests, gboo
     return added;
 }
 
-static tt_dataset *load(const tt_spec *spec, const char *path)
-{
-    tt_dataset *ds = tt_dataset_new(spec, NULL, 0);
-    GError *e = NULL;
-    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
-    g_assert_no_error(e);
-    tt_dataset_finish(ds);
-    return ds;
-}
-
 /* A sample's identity independent of flow numbering: group, label, attrs,
  * its flow's start (to the millisecond), block index and packet sizes. */
 static char *sample_key(const tt_dataset *ds, const tt_sample *s)
@@ -138,9 +128,15 @@ static void assert_same_blocks(const tt_dataset *a, const tt_dataset *b, gboolea
 
 /* Corpus blocks = capture blocks, for the 15 s mini-FlowPic and the paper's 60 s input:
  * bit for bit in units of 2^-22 s (the default) or 1 ns, within rounding in microseconds. */
+typedef struct {
+    const char *name;
+    uint32_t tick;      /* the corpus's time unit in ns, 0: 2^-22 s */
+} equal_case;
+static const equal_case equal_cases[] = { { "pow2", 0 }, { "nanoseconds", 1 }, { "microseconds", 1000 } };
+
 static void test_equal(gconstpointer data)
 {
-    uint32_t tick = GPOINTER_TO_UINT(data);
+    const uint32_t tick = ((const equal_case *)data)->tick;
     const char *const manifests[] = { fixtures(), NULL };
     char *name = g_strdup_printf("eq-%u.ttseries.xz", tick);
     char *out = tmp_path(name);
@@ -151,7 +147,7 @@ static void test_equal(gconstpointer data)
     g_assert_cmpuint(flows, ==, 46);                  /* 23 labelled connections, both directions */
     for (int s = 0; s < 2; s++) {
         tt_spec spec = spec_of(s);
-        tt_dataset *from_caps = load(&spec, fixtures()), *from_corpus = load(&spec, out);
+        tt_dataset *from_caps = tt_test_dataset(&spec, fixtures()), *from_corpus = tt_test_dataset(&spec, out);
         g_assert_cmpuint(from_caps->samples->len, >, 20);
         g_assert_cmpuint(from_corpus->flows->len, ==, from_caps->flows->len);
         assert_same_blocks(from_caps, from_corpus, tick != 1000);
@@ -173,9 +169,10 @@ static void test_equal(gconstpointer data)
     g_unlink(out);
     g_free(out);
 }
+TT_TEST_CASES("/corpus/equal", equal_cases, test_equal);
 
 /* With the cut at N packets per block, blocks stored with max_packets = N are unchanged. */
-static void test_cut(void)
+TT_TEST("/corpus/cut", test_cut)
 {
     const char *const manifests[] = { fixtures(), NULL };
     char *out = tmp_path("cut.ttseries.xz");
@@ -188,7 +185,7 @@ static void test_cut(void)
     for (int s = 0; s < 2; s++) {
         tt_spec spec = spec_of(s);
         spec.max_packets = 40;
-        tt_dataset *from_caps = load(&spec, fixtures()), *from_corpus = load(&spec, out);
+        tt_dataset *from_caps = tt_test_dataset(&spec, fixtures()), *from_corpus = tt_test_dataset(&spec, out);
         g_assert_cmpuint(from_corpus->packets_read, <, from_caps->packets_labelled);   /* it did cut */
         assert_same_blocks(from_caps, from_corpus, TRUE);
         tt_dataset_free(from_caps);
@@ -239,7 +236,7 @@ static char *file_sha(const char *path)
     return s;
 }
 
-static void test_append(void)
+TT_TEST("/corpus/append", test_append)
 {
     char *part = part_manifest("part.ttm", 17), *all = part_manifest("all.ttm", 1000);
     char *one = tmp_path("one.ttseries.xz"), *two = tmp_path("two.ttseries.xz");
@@ -297,7 +294,7 @@ static void test_append(void)
     write_corpus(one, both, FALSE, 0, 0, meta, &e);
     g_assert_no_error(e);
     tt_spec spec = spec_of(0);
-    tt_dataset *a = load(&spec, one), *b = load(&spec, two);
+    tt_dataset *a = tt_test_dataset(&spec, one), *b = tt_test_dataset(&spec, two);
     assert_same_blocks(a, b, TRUE);
     tt_dataset_free(a);
     tt_dataset_free(b);
@@ -335,7 +332,7 @@ static void assert_fails(const char *path, const char *what)
     tt_dataset_free(ds);
 }
 
-static char *g_good, *g_good_text;
+static char *g_good, *g_good_text;                 /* made once by make_good, kept (tt_test_keep) */
 static gsize g_good_len, g_good_text_len;
 
 static void make_good(void)
@@ -350,10 +347,12 @@ static void make_good(void)
     write_corpus(p, manifests, TRUE, 0, 0, NULL, &e);
     g_assert_no_error(e);
     g_assert_true(g_file_get_contents(p, &g_good, &g_good_len, NULL));
+    tt_test_keep(g_good);
     char *t = tmp_path("good.ttseries");
     write_corpus(t, manifests, FALSE, 0, 0, NULL, &e);
     g_assert_no_error(e);
     g_assert_true(g_file_get_contents(t, &g_good_text, &g_good_text_len, NULL));
+    tt_test_keep(g_good_text);
     g_unlink(t);
     g_unlink(p);
     g_unlink(half);
@@ -362,7 +361,7 @@ static void make_good(void)
     g_free(half);
 }
 
-static void test_truncated(void)
+TT_TEST("/corpus/bad/truncated", test_truncated)
 {
     make_good();
     char *p = tmp_path("trunc.ttseries.xz");
@@ -410,7 +409,7 @@ static void test_truncated(void)
     g_free(p);
 }
 
-static void test_corrupted(void)
+TT_TEST("/corpus/bad/corrupted", test_corrupted)
 {
     make_good();
     char *p = tmp_path("flip.ttseries.xz");
@@ -431,7 +430,7 @@ static void test_corrupted(void)
 }
 
 /* Plain-text v2: what xz's checks cannot see, the #end lines and #sections do. */
-static void test_text_damage(void)
+TT_TEST("/corpus/bad/text", test_text_damage)
 {
     make_good();
     char *p = tmp_path("bad.ttseries");
@@ -476,7 +475,7 @@ static void test_text_damage(void)
 }
 
 /* Bad v2 lines, each an error with file and line. */
-static void test_bad_lines(void)
+TT_TEST("/corpus/bad/lines", test_bad_lines)
 {
     static const char *const bad[] = {
         "#ttseries v2 tick_ns=1000\ng\tvoip\tf\t-\t1 2 x\t100 100 100\n#end flows=1 packets=3\n",
@@ -532,22 +531,4 @@ static void test_bad_lines(void)
     tt_series_close(r);
     g_unlink(p);
     g_free(p);
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    g_test_add_data_func("/corpus/equal/pow2", GUINT_TO_POINTER(0), test_equal);
-    g_test_add_data_func("/corpus/equal/nanoseconds", GUINT_TO_POINTER(1), test_equal);
-    g_test_add_data_func("/corpus/equal/microseconds", GUINT_TO_POINTER(1000), test_equal);
-    g_test_add_func("/corpus/cut", test_cut);
-    g_test_add_func("/corpus/append", test_append);
-    g_test_add_func("/corpus/bad/truncated", test_truncated);
-    g_test_add_func("/corpus/bad/corrupted", test_corrupted);
-    g_test_add_func("/corpus/bad/text", test_text_damage);
-    g_test_add_func("/corpus/bad/lines", test_bad_lines);
-    int rc = tt_test_run();
-    g_free(g_good);
-    g_free(g_good_text);
-    return rc;
 }

@@ -22,7 +22,7 @@ static tt_spec small_spec(void)
     return s;
 }
 
-static void test_manifest_line(void)
+TT_TEST("/dataset/manifest-line", test_manifest_line)
 {
     tt_manifest_rule r;
     GError *e = NULL;
@@ -77,13 +77,8 @@ static void test_manifest_line(void)
 /* A file that loads without an error, its class list sorted. */
 static tt_dataset *load_ok(const char *path)
 {
-    tt_spec s = small_spec();
-    tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
-    GError *e = NULL;
-    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
-    g_assert_no_error(e);
-    tt_dataset_finish(ds);
-    return ds;
+    const tt_spec s = small_spec();
+    return tt_test_dataset(&s, path);
 }
 
 /* Each text written to path fails to load with a format error naming the file and a line. */
@@ -103,7 +98,7 @@ static void expect_format_errors(const char *path, const char *const *bad, size_
     }
 }
 
-static void test_series(void)
+TT_TEST("/dataset/series", test_series)
 {
     char *path = tmp_file("tt-test.tts",
         "#ttseries v1\n"
@@ -157,7 +152,7 @@ static void test_series(void)
 
 /* The same flows as test_series in v2 (integer milliseconds): the same samples;
  * a v2 file whose section is cut short is an error naming the file and line. */
-static void test_series_v2(void)
+TT_TEST("/dataset/series-v2", test_series_v2)
 {
     char *path = tmp_file("tt-test-v2.tts",
         "#ttseries v2 tick_ns=1000000\n"
@@ -186,7 +181,7 @@ static void test_series_v2(void)
     g_free(path);
 }
 
-static void test_fixed_classes(void)
+TT_TEST("/dataset/fixed-classes", test_fixed_classes)
 {
     char *path = tmp_file("tt-test2.tts",
         "#ttseries v1\n"
@@ -205,7 +200,7 @@ static void test_fixed_classes(void)
     g_free(path);
 }
 
-static void test_label_attr(void)
+TT_TEST("/dataset/label-attr", test_label_attr)
 {
     char *path = tmp_file("tt-test3.tts",
         "#ttseries v1\n"
@@ -242,7 +237,7 @@ static void test_label_attr(void)
     g_free(path);
 }
 
-static void test_flowpic_csv(void)
+TT_TEST("/dataset/flowpic-csv", test_flowpic_csv)
 {
     char *path = tmp_file("tt-test.csv",
         "cap1.pcap,10.0.0.1,1000,10.0.0.2,2000,UDP,0.0,4,0.0,1.0,2.0,3.0,,100,200,300,400\n"
@@ -274,7 +269,7 @@ static void test_flowpic_csv(void)
 
 /* A DATA argument: FILE:LABEL split at the last colon unless the whole names a
  * file; captures by suffix (labelled, grouped by base name), the rest by content. */
-static void test_input(void)
+TT_TEST("/dataset/input", test_input)
 {
     tt_spec s = small_spec();
     tt_dataset *ds = tt_dataset_new(&s, NULL, 0);
@@ -318,17 +313,4 @@ static void test_input(void)
     g_free(csv);
     g_free(arg);
     g_free(cap);
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    g_test_add_func("/dataset/manifest-line", test_manifest_line);
-    g_test_add_func("/dataset/series", test_series);
-    g_test_add_func("/dataset/series-v2", test_series_v2);
-    g_test_add_func("/dataset/fixed-classes", test_fixed_classes);
-    g_test_add_func("/dataset/label-attr", test_label_attr);
-    g_test_add_func("/dataset/flowpic-csv", test_flowpic_csv);
-    g_test_add_func("/dataset/input", test_input);
-    return tt_test_run();
 }

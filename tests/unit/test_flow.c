@@ -49,7 +49,7 @@ static tt_spec spec15(void)
     return s;
 }
 
-static void test_boundaries(void)
+TT_TEST("/flow/block/boundaries", test_boundaries)
 {
     tt_spec s = spec15();
     sink k;
@@ -102,7 +102,7 @@ static void keep_times(const tt_block *b, void *user)
     (void)user;
 }
 
-static void test_relative_times_and_backwards(void)
+TT_TEST("/flow/block/relative-times", test_relative_times_and_backwards)
 {
     tt_spec s = spec15();
     tt_engine *e = tt_engine_new(&s, 0, keep_times, NULL);
@@ -126,7 +126,7 @@ static void test_relative_times_and_backwards(void)
     tt_engine_free(e);
 }
 
-static void test_min_packets_and_cap(void)
+TT_TEST("/flow/block/min-packets-and-cap", test_min_packets_and_cap)
 {
     tt_spec s = spec15();
     s.min_packets = 5;
@@ -167,7 +167,7 @@ static void test_min_packets_and_cap(void)
     sink_clear(&k);
 }
 
-static void test_size_policy_status(void)
+TT_TEST("/flow/block/size-policy", test_size_policy_status)
 {
     tt_spec s = spec15();
     s.size_policy = TT_SIZE_DROP;
@@ -186,7 +186,7 @@ static void test_size_policy_status(void)
     sink_clear(&k);
 }
 
-static void test_idle_timeout(void)
+TT_TEST("/flow/table/idle-timeout", test_idle_timeout)
 {
     tt_spec s = spec15();
     sink k;
@@ -213,7 +213,7 @@ static void test_idle_timeout(void)
     sink_clear(&k);
 }
 
-static void test_eviction(void)
+TT_TEST("/flow/table/eviction", test_eviction)
 {
     tt_spec s = spec15();
     sink k;
@@ -241,7 +241,7 @@ static void test_eviction(void)
     sink_clear(&k);
 }
 
-static void test_keys(void)
+TT_TEST("/flow/table/keys", test_keys)
 {
     tt_spec s = spec15();
     tt_engine *e = tt_engine_new(&s, 0, NULL, NULL);
@@ -273,7 +273,7 @@ static void test_keys(void)
     tt_engine_free(e);
 }
 
-static void test_spec_validation(void)
+TT_TEST("/flow/spec/validation", test_spec_validation)
 {
     tt_spec s;
     tt_spec_init_paper(&s);
@@ -433,8 +433,9 @@ static void test_peek_equals_flush(gconstpointer data)
     sink_clear(&ka);
     sink_clear(&kc);
 }
+TT_TEST_CASES("/flow/peek/equals-flush", peek_cases, test_peek_equals_flush);
 
-static void test_peek_untracked(void)
+TT_TEST("/flow/peek/untracked", test_peek_untracked)
 {
     tt_spec s = spec15();
     tt_engine *e = tt_engine_new(&s, 0, NULL, NULL);
@@ -451,20 +452,4 @@ static void test_peek_untracked(void)
     tt_engine_flush(e);
     g_assert_false(tt_engine_peek(e, &a.key, copy_block, &c));      /* flushed: forgotten */
     tt_engine_free(e);
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    g_test_add_func("/flow/block/boundaries", test_boundaries);
-    g_test_add_func("/flow/block/relative-times", test_relative_times_and_backwards);
-    g_test_add_func("/flow/block/min-packets-and-cap", test_min_packets_and_cap);
-    g_test_add_func("/flow/block/size-policy", test_size_policy_status);
-    g_test_add_func("/flow/table/idle-timeout", test_idle_timeout);
-    g_test_add_func("/flow/table/eviction", test_eviction);
-    g_test_add_func("/flow/table/keys", test_keys);
-    g_test_add_func("/flow/spec/validation", test_spec_validation);
-    TT_TEST_ADD_CASES("/flow/peek/equals-flush", peek_cases, test_peek_equals_flush);
-    g_test_add_func("/flow/peek/untracked", test_peek_untracked);
-    return tt_test_run();
 }

@@ -22,7 +22,7 @@ static float at(const tt_spec *s, const tt_pixel *px, size_t n, uint32_t row, ui
     return 0.0f;
 }
 
-static void test_bins(void)
+TT_TEST("/flowpic/bins", test_bins)
 {
     tt_spec s = spec4();
     uint32_t r, c;
@@ -55,7 +55,7 @@ static void test_bins(void)
     g_assert_cmpuint(r, ==, 739); g_assert_cmpuint(c, ==, 750);
 }
 
-static void test_span_scaling(void)
+TT_TEST("/flowpic/span-scaling", test_span_scaling)
 {
     tt_spec s = spec4();
     s.time_scale = TT_TIME_SPAN;
@@ -71,7 +71,7 @@ static void test_span_scaling(void)
     g_assert_cmpuint(c, ==, 0);
 }
 
-static void test_build(void)
+TT_TEST("/flowpic/build/hand-computed", test_build)
 {
     tt_spec s = spec4();
     tt_pkt pk[] = {
@@ -115,7 +115,7 @@ static void test_build(void)
     g_assert_cmpuint(tt_flowpic_build(&s, pk, 0, px), ==, 0);
 }
 
-static void test_build_many(void)
+TT_TEST("/flowpic/build/many", test_build_many)
 {
     /* Total of all pixel values equals the packet count for raw counts. */
     tt_spec s;
@@ -145,7 +145,7 @@ static void test_build_many(void)
 /* Small pictures with many packets are counted, not sorted: both give the
  * same pixels (index order, counts, clip transform) as a dense count made
  * here from tt_flowpic_bin; the sizes straddle the switch (64 packets). */
-static void test_build_counted(void)
+TT_TEST("/flowpic/build/counted", test_build_counted)
 {
     const uint32_t sides[] = { 32, 64 };
     const size_t ns[] = { 1, 10, 64, 65, 300, 5000, 20000 };
@@ -189,15 +189,4 @@ static void test_build_counted(void)
             g_free(px);
             g_free(pk);
         }
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    g_test_add_func("/flowpic/bins", test_bins);
-    g_test_add_func("/flowpic/span-scaling", test_span_scaling);
-    g_test_add_func("/flowpic/build/hand-computed", test_build);
-    g_test_add_func("/flowpic/build/many", test_build_many);
-    g_test_add_func("/flowpic/build/counted", test_build_counted);
-    return tt_test_run();
 }

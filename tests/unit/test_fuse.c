@@ -48,7 +48,7 @@ static void classify(const tt_model *m, const tt_pkt *p, size_t n, tt_result *r)
     tt_classifier_free(c);
 }
 
-static void test_mean(void)
+TT_TEST("/fuse/mean", test_mean)
 {
     tt_pkt p[40];
     block(p, 40);
@@ -73,29 +73,17 @@ static void test_mean(void)
     tt_model_free(m);
 }
 
-static GBytes *bytes_of(tt_model *m)
-{
-    GError *e = NULL;
-    GBytes *b = tt_model_to_bytes(m, &e);
-    g_assert_no_error(e);
-    return b;
-}
-
-static void test_round_trip(void)
+TT_TEST("/fuse/round-trip", test_round_trip)
 {
     tt_pkt p[40];
     block(p, 40);
     tt_model *m = fused();
-    GBytes *b = bytes_of(m);
-    gsize len;
-    const guint8 *d = g_bytes_get_data(b, &len);
-    GError *e = NULL;
-    tt_model *back = tt_model_load_bytes(d, len, &e);
-    g_assert_no_error(e);
+    GBytes *b = tt_test_model_bytes(m);
+    tt_model *back = tt_test_reload(m);
     g_assert_nonnull(back->companion);
     g_assert_cmpstr(back->companion->name, ==, "second");
     g_assert_cmpint(back->companion->spec.time_scale, ==, TT_TIME_SPAN);
-    GBytes *again = bytes_of(back);
+    GBytes *again = tt_test_model_bytes(back);
     g_assert_true(g_bytes_equal(b, again));   /* byte for byte */
     tt_result r1, r2;
     classify(m, p, 40, &r1);
@@ -120,7 +108,7 @@ static void expect_refused(tt_model *m, tt_model *c, const char *words)
     tt_model_free(m);
 }
 
-static void test_refused(void)
+TT_TEST("/fuse/refused", test_refused)
 {
     /* the classes differ */
     tt_model *c = lenet(TT_TIME_SPAN, 2, "other");
@@ -154,10 +142,10 @@ static void expect_load_error(const GByteArray *a, int code, const char *words)
 }
 
 /* A file whose companion is damaged, or itself fused, is refused as a whole. */
-static void test_bad_companion(void)
+TT_TEST("/fuse/bad-companion", test_bad_companion)
 {
     tt_model *m = fused();
-    GBytes *b = bytes_of(m);
+    GBytes *b = tt_test_model_bytes(m);
     gsize len;
     const guint8 *d = g_bytes_get_data(b, &len);
     /* the COMP section is the last: its payload is the companion's file, whose
@@ -185,10 +173,10 @@ static void put_le(guint8 *p, uint64_t v, int n)
 
 /* A COMP section whose companion is itself fused (written by hand: the API
  * refuses to make one): refused, so a file cannot nest companions. */
-static void test_nested(void)
+TT_TEST("/fuse/nested", test_nested)
 {
     tt_model *outer = lenet(TT_TIME_FIXED, 4, "outer"), *f = fused();
-    GBytes *ob = bytes_of(outer), *fb = bytes_of(f);
+    GBytes *ob = tt_test_model_bytes(outer), *fb = tt_test_model_bytes(f);
     gsize olen, flen;
     const guint8 *od = g_bytes_get_data(ob, &olen), *fd = g_bytes_get_data(fb, &flen);
     GByteArray *a = g_byte_array_new();
@@ -210,17 +198,4 @@ static void test_nested(void)
     g_bytes_unref(fb);
     tt_model_free(outer);
     tt_model_free(f);
-}
-
-int main(int argc, char **argv)
-{
-    static const struct { const char *path; GTestFunc fn; } tests[] = {
-        { "/fuse/mean", test_mean }, { "/fuse/round-trip", test_round_trip },
-        { "/fuse/refused", test_refused }, { "/fuse/bad-companion", test_bad_companion },
-        { "/fuse/nested", test_nested },
-    };
-    tt_test_init(&argc, &argv);
-    for (size_t i = 0; i < G_N_ELEMENTS(tests); i++)
-        g_test_add_func(tests[i].path, tests[i].fn);
-    return tt_test_run();
 }

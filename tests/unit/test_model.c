@@ -25,9 +25,7 @@ static tt_model *tiny_model(void)
 static GByteArray *tiny_bytes(void)
 {
     tt_model *m = tiny_model();
-    GError *e = NULL;
-    GBytes *b = tt_model_to_bytes(m, &e);
-    g_assert_no_error(e);
+    GBytes *b = tt_test_model_bytes(m);
     tt_model_free(m);
     gsize len;
     const guint8 *d = g_bytes_get_data(b, &len);
@@ -54,7 +52,7 @@ static size_t section(GByteArray *a, const char *tag)
     return 0;
 }
 
-static void test_round_trip(void)
+TT_TEST("/model/round-trip", test_round_trip)
 {
     tt_model *m = tiny_model();
     GError *e = NULL;
@@ -84,7 +82,7 @@ static void test_round_trip(void)
     g_free(path);
 }
 
-static void test_truncated_everywhere(void)
+TT_TEST("/model/truncated-everywhere", test_truncated_everywhere)
 {
     GByteArray *a = tiny_bytes();
     for (guint len = 0; len < a->len; len++) {
@@ -197,8 +195,9 @@ static void test_hostile(gconstpointer data)
     g_error_free(e);
     g_byte_array_unref(a);
 }
+TT_TEST_CASES("/model/hostile", cases, test_hostile);
 
-static void test_unknown_optional_section(void)
+TT_TEST("/model/unknown-optional-section", test_unknown_optional_section)
 {
     GByteArray *a = tiny_bytes();
     size_t p = section(a, "CALB") - 16;
@@ -212,7 +211,7 @@ static void test_unknown_optional_section(void)
     g_byte_array_unref(a);
 }
 
-static void test_missing_file(void)
+TT_TEST("/model/missing-file", test_missing_file)
 {
     GError *e = NULL;
     g_assert_null(tt_model_load_file("/nonexistent/dir/model.ttm", &e));
@@ -221,7 +220,7 @@ static void test_missing_file(void)
     g_error_free(e);
 }
 
-static void test_model_new_checks(void)
+TT_TEST("/model/new-checks", test_model_new_checks)
 {
     tt_model *m = tiny_model();
     GError *e = NULL;
@@ -250,7 +249,7 @@ static void test_model_new_checks(void)
 
 /* A small file must not buy a huge net: the 1,872-byte model of
  * tests/fuzz/BUGS-nn.md (28 1x1 convs over 4096 x 4096) took 2.8 GB. */
-static void test_cost_bounds(void)
+TT_TEST("/model/cost-bounds", test_cost_bounds)
 {
     tt_layer l[30];
     memset(l, 0, sizeof l);
@@ -282,7 +281,7 @@ static void test_cost_bounds(void)
     tt_net_free(net);
 }
 
-static void test_classify(void)
+TT_TEST("/model/classify", test_classify)
 {
     tt_model *m = tiny_model();
     tt_classifier *c = tt_classifier_new(m);
@@ -304,7 +303,7 @@ static void test_classify(void)
 
 /* The recommended threshold travels in META and survives a save/load round trip;
  * a missing, malformed or out-of-range value gives the default. */
-static void test_threshold(void)
+TT_TEST("/model/threshold", test_threshold)
 {
     static const struct { const char *meta; double want; } cases[] = {
         { "note=x\nthreshold=0.35\nseed=1\n", 0.35 },
@@ -320,16 +319,9 @@ static void test_threshold(void)
         g_free(m->meta);
         m->meta = g_strdup(cases[i].meta);
         g_assert_cmpfloat_with_epsilon(tt_model_threshold(m), cases[i].want, 1e-9);
-        GError *e = NULL;
-        GBytes *b = tt_model_to_bytes(m, &e);
-        g_assert_no_error(e);
-        gsize len;
-        const guint8 *data = g_bytes_get_data(b, &len);
-        tt_model *back = tt_model_load_bytes(data, len, &e);
-        g_assert_no_error(e);
+        tt_model *back = tt_test_reload(m);
         g_assert_cmpfloat_with_epsilon(tt_model_threshold(back), cases[i].want, 1e-9);
         tt_model_free(back);
-        g_bytes_unref(b);
         tt_model_free(m);
     }
 }
@@ -387,10 +379,11 @@ static void test_pool(gconstpointer data)
         g_assert_cmpmem(a.probs, sizeof a.probs, out.probs, sizeof out.probs);
     }
 }
+TT_TEST_CASES("/model/pool", pool_cases, test_pool);
 
 /* Different class counts do not pool; the stored form (one byte per class)
  * is within 1/510 of each probability and pools as its dequantised values. */
-static void test_pool_stored(void)
+TT_TEST("/model/pool/stored", test_pool_stored)
 {
     static const float pa[5] = { 0.5f, 0.1f, 0.2f, 0.15f, 0.05f }, pb[5] = { 0.0f, 0.0f, 0.9f, 0.1f, 0.0f };
     tt_result a = result_of(pa, 5), b = result_of(pb, 3), out;
@@ -427,7 +420,7 @@ static void test_pool_stored(void)
 /* ---- the stock architectures by name (tt_arch.h), and the names the trainer
  * and `traffictriage info` use for time scales, count transforms and layers ---- */
 
-static void test_arch_names(void)
+TT_TEST("/model/arch/names", test_arch_names)
 {
     g_assert_cmpint(tt_arch_from_name("lenet"), ==, TT_ARCH_LENET);
     g_assert_cmpint(tt_arch_from_name("flowpic"), ==, TT_ARCH_FLOWPIC);
@@ -444,7 +437,7 @@ static void test_arch_names(void)
     g_assert_cmpint(tt_count_transform_from_name("log1p"), ==, -1);
 }
 
-static void test_arch_spec(void)
+TT_TEST("/model/arch/spec", test_arch_spec)
 {
     tt_spec a, b;
     tt_arch_spec(TT_ARCH_LENET, 48, &a);
@@ -460,7 +453,7 @@ static void test_arch_spec(void)
     g_assert_cmpfloat(a.block_seconds, ==, 60.0);
 }
 
-static void test_arch_model(void)
+TT_TEST("/model/arch/model", test_arch_model)
 {
     tt_spec s;
     tt_arch_spec(TT_ARCH_LENET, 32, &s);
@@ -494,7 +487,7 @@ static void test_arch_model(void)
     tt_model_free(other);
 }
 
-static void test_arch_model_errors(void)
+TT_TEST("/model/arch/model-errors", test_arch_model_errors)
 {
     tt_spec s;
     tt_arch_spec(TT_ARCH_LENET, 8, &s);            /* too small for the LeNet's convolutions */
@@ -512,7 +505,7 @@ static void test_arch_model_errors(void)
 
 /* A confidence as people read it: 3 decimals rounded down, the same whether
  * printed from the double ("%.3f") or from thousandths ("%u.%03u"). */
-static void test_confidence_shown(void)
+TT_TEST("/model/confidence-shown", test_confidence_shown)
 {
     const struct { double c; unsigned milli; } cases[] = {   /* 0.7f is below 0.7: below a threshold of 0.7 too */
         { 0.0, 0 }, { 0.4996, 499 }, { 0.801101624965668, 801 }, { 0.7, 700 }, { 0.7f, 699 }, { 1.0, 1000 },
@@ -530,26 +523,4 @@ static void test_confidence_shown(void)
         g_snprintf(b, sizeof b, "%u.%03u", m / 1000, m % 1000);
         g_assert_cmpstr(a, ==, b);
     }
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    g_test_add_func("/model/round-trip", test_round_trip);
-    g_test_add_func("/model/truncated-everywhere", test_truncated_everywhere);
-    TT_TEST_ADD_CASES("/model/hostile", cases, test_hostile);
-    g_test_add_func("/model/unknown-optional-section", test_unknown_optional_section);
-    g_test_add_func("/model/missing-file", test_missing_file);
-    g_test_add_func("/model/new-checks", test_model_new_checks);
-    g_test_add_func("/model/classify", test_classify);
-    g_test_add_func("/model/threshold", test_threshold);
-    g_test_add_func("/model/cost-bounds", test_cost_bounds);
-    TT_TEST_ADD_CASES("/model/pool", pool_cases, test_pool);
-    g_test_add_func("/model/pool/stored", test_pool_stored);
-    g_test_add_func("/model/arch/names", test_arch_names);
-    g_test_add_func("/model/arch/spec", test_arch_spec);
-    g_test_add_func("/model/arch/model", test_arch_model);
-    g_test_add_func("/model/arch/model-errors", test_arch_model_errors);
-    g_test_add_func("/model/confidence-shown", test_confidence_shown);
-    return tt_test_run();
 }

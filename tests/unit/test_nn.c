@@ -31,6 +31,14 @@ static tt_net *make_net(uint32_t h, uint32_t w, const tt_layer *ls, uint32_t n)
     return net;
 }
 
+/* A stock net (tt_layers_flowpic, tt_layers_lenet) for n_classes over a side x side picture. */
+static tt_net *stock_net(uint32_t (*layers)(tt_layer *, uint32_t), uint32_t n_classes, uint32_t side)
+{
+    tt_layer ls[TT_MAX_LAYERS];
+    const uint32_t nl = layers(ls, n_classes);
+    return make_net(side, side, ls, nl);
+}
+
 /* He init, then biases random of both signs so the background is not zero. */
 static void init_random(tt_net *net, uint64_t seed, double bias_sd)
 {
@@ -108,10 +116,20 @@ static double check_sparse_dense(const tt_net *net, tt_ws *ws, const tt_pixel *p
     return worst;
 }
 
+/* check_sparse_dense on a random picture of each pixel count (packet counts). */
+static void check_random_pictures(const tt_net *net, tt_ws *ws, const size_t *counts, size_t n, uint64_t *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        tt_pixel *px = random_pixels(net->in_h, net->in_w, counts[i], FALSE, st);
+        check_sparse_dense(net, ws, px, counts[i]);
+        g_free(px);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Shapes                                                                   */
 
-static void test_shape_flowpic(void)
+TT_TEST("/nn/shape/flowpic", test_shape_flowpic)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t n = tt_layers_flowpic(ls, 5);
@@ -147,7 +165,7 @@ static void test_shape_flowpic(void)
     tt_net_free(net);
 }
 
-static void test_shape_lenet(void)
+TT_TEST("/nn/shape/lenet", test_shape_lenet)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t n = tt_layers_lenet(ls, 7);
@@ -181,7 +199,7 @@ typedef struct {
     int code;
 } reject_case;
 
-static void test_shape_reject(void)
+TT_TEST("/nn/shape/reject", test_shape_reject)
 {
     const uint32_t BIG = 0xFFFFFFFFu;
     const reject_case cases[] = {
@@ -251,7 +269,7 @@ static void test_shape_reject(void)
 /* ------------------------------------------------------------------------ */
 /* Small pieces                                                             */
 
-static void test_rng(void)
+TT_TEST("/nn/rng", test_rng)
 {
     uint64_t a = 42, b = 42;
     for (int i = 0; i < 100; i++)
@@ -275,7 +293,7 @@ static void test_rng(void)
     g_assert_cmpfloat(fabs(s2 / N - 1.0), <, 0.02);
 }
 
-static void test_softmax(void)
+TT_TEST("/nn/softmax", test_softmax)
 {
     const float lg[4] = { 1.0f, 3.0f, -2.0f, 3.0f - 1e-3f };
     float p[4], q[4];
@@ -296,7 +314,7 @@ static void test_softmax(void)
     g_assert_cmpuint(tt_softmax(big, 3, 1.0f, NULL), ==, 1);
 }
 
-static void test_gemm(void)
+TT_TEST("/nn/gemm", test_gemm)
 {
     uint64_t st = 5;
     const int m = 7, n = 5, k = 9;
@@ -323,7 +341,7 @@ static void test_gemm(void)
         }
 }
 
-static void test_adam(void)
+TT_TEST("/nn/adam", test_adam)
 {
     tt_adam opt;
     tt_adam_init(&opt, 2, 0.1f);
@@ -350,20 +368,14 @@ static void test_adam(void)
 /* ------------------------------------------------------------------------ */
 /* Sparse vs dense                                                          */
 
-static void test_svd_flowpic(void)
+TT_TEST("/nn/sparse-vs-dense/flowpic", test_svd_flowpic)
 {
-    tt_layer ls[TT_MAX_LAYERS];
-    uint32_t nl = tt_layers_flowpic(ls, 5);
-    tt_net *net = make_net(1500, 1500, ls, nl);
+    tt_net *net = stock_net(tt_layers_flowpic, 5, 1500);
     init_random(net, 11, 0.1);
     tt_ws *ws = tt_ws_new(net);
     uint64_t st = 1;
     const size_t sizes[] = { 10, 1000, 20000 };   /* delta conv twice, then the dense fallback */
-    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
-        tt_pixel *px = random_pixels(1500, 1500, sizes[i], FALSE, &st);
-        check_sparse_dense(net, ws, px, sizes[i]);
-        g_free(px);
-    }
+    check_random_pictures(net, ws, sizes, G_N_ELEMENTS(sizes), &st);
     tt_ws_free(ws);
     tt_net_free(net);
 }
@@ -379,16 +391,14 @@ static void corner_pixels(uint32_t h, uint32_t w, tt_pixel *px, size_t *n)
     *n = G_N_ELEMENTS(rc);
 }
 
-static void test_svd_borders(void)
+TT_TEST("/nn/sparse-vs-dense/borders", test_svd_borders)
 {
-    tt_layer ls[TT_MAX_LAYERS];
     tt_pixel px[16];
     size_t n;
     /* paper net at 1500 and 100, LeNet at 32 */
     const uint32_t sides[] = { 1500, 100 };
     for (size_t s = 0; s < G_N_ELEMENTS(sides); s++) {
-        uint32_t nl = tt_layers_flowpic(ls, 3);
-        tt_net *net = make_net(sides[s], sides[s], ls, nl);
+        tt_net *net = stock_net(tt_layers_flowpic, 3, sides[s]);
         init_random(net, 3 + s, 0.05);
         tt_ws *ws = tt_ws_new(net);
         corner_pixels(sides[s], sides[s], px, &n);
@@ -399,8 +409,7 @@ static void test_svd_borders(void)
         tt_ws_free(ws);
         tt_net_free(net);
     }
-    uint32_t nl = tt_layers_lenet(ls, 4);
-    tt_net *net = make_net(32, 32, ls, nl);
+    tt_net *net = stock_net(tt_layers_lenet, 4, 32);
     init_random(net, 9, 0.05);
     tt_ws *ws = tt_ws_new(net);
     corner_pixels(32, 32, px, &n);
@@ -439,23 +448,21 @@ static void svd_many(tt_net *net, gboolean unit, int reps)
     tt_ws_free(ws);
 }
 
-static void test_svd_small(void)
+TT_TEST("/nn/sparse-vs-dense/small", test_svd_small)
 {
-    tt_layer ls[TT_MAX_LAYERS];
-    uint32_t nl = tt_layers_flowpic(ls, 5);
-    tt_net *net = make_net(100, 100, ls, nl);
+    tt_net *net = stock_net(tt_layers_flowpic, 5, 100);
     g_assert_cmpuint(net->layers[3].out_h, ==, 2);
     init_random(net, 21, 0.1);
     svd_many(net, FALSE, 40);
     tt_net_free(net);
     /* 150 x 150: conv2 output 5 x 5 */
-    net = make_net(150, 150, ls, nl);
+    net = stock_net(tt_layers_flowpic, 5, 150);
     init_random(net, 22, 0.1);
     svd_many(net, FALSE, 20);
     tt_net_free(net);
 }
 
-static void test_svd_lenet(void)
+TT_TEST("/nn/sparse-vs-dense/lenet", test_svd_lenet)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_lenet(ls, 6);
@@ -477,7 +484,7 @@ static void test_svd_lenet(void)
 }
 
 /* Unusual layer lists: the sparse path must handle them (densifying where needed). */
-static void test_svd_generic(void)
+TT_TEST("/nn/sparse-vs-dense/generic", test_svd_generic)
 {
     const tt_layer a[] = { CONV(3, 3, 3, 1, 1, 1, 1, 1, 1), DENSE(4) };                      /* conv -> dense */
     const tt_layer b[] = { CONV(3, 4, 3, 2, 1, 0, 2, 1, 0), CONV(5, 3, 2, 1, 2, 1, 0, 0, 1), DENSE(3) }; /* conv -> conv */
@@ -545,7 +552,7 @@ static void dense_matches_train(const tt_layer *ls, uint32_t nl, uint32_t h, uin
     tt_net_free(net);
 }
 
-static void test_direct_conv(void)
+TT_TEST("/nn/direct-conv", test_direct_conv)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_lenet(ls, 5);
@@ -581,7 +588,7 @@ static void test_direct_conv(void)
  * direct convs, compared with the params on every call; the cache of
  * tt_net_prepare for the sparse path): after the params change, a reused
  * workspace must give what a new one gives. */
-static void test_params_change(void)
+TT_TEST("/nn/params-change", test_params_change)
 {
     tt_layer ls[TT_MAX_LAYERS];
     const uint32_t nls[] = { tt_layers_lenet(ls, 5), 0 };
@@ -720,7 +727,7 @@ static void assert_close(const char *what, size_t i, double c, double ref, doubl
     }
 }
 
-static void test_golden(void)
+TT_TEST("/nn/golden", test_golden)
 {
     golden g;
     memset(&g, 0, sizeof g);
@@ -854,7 +861,7 @@ static void gradcheck(const tt_layer *ls, uint32_t nl, uint32_t h, uint32_t w, u
     tt_net_free(net);
 }
 
-static void test_gradcheck(void)
+TT_TEST("/nn/gradcheck", test_gradcheck)
 {
     /* Every layer kind, dropout with a fixed mask, asymmetric padding and strides. */
     const tt_layer a[] = {
@@ -922,7 +929,7 @@ static void train_paths_agree(const tt_layer *ls, uint32_t nl, uint32_t h, uint3
     tt_net_free(net);
 }
 
-static void test_train_paths(void)
+TT_TEST("/nn/train/sparse-vs-dense", test_train_paths)
 {
     tt_layer ls[TT_MAX_LAYERS];
     uint32_t nl = tt_layers_flowpic(ls, 4);
@@ -945,7 +952,7 @@ static void test_train_paths(void)
 
 /* Inverted dropout: training-mode logits average to the inference logits,
  * the mask changes from call to call and is reproducible from the state. */
-static void test_dropout(void)
+TT_TEST("/nn/dropout", test_dropout)
 {
     const tt_layer ls[] = { DENSE(40), RELU(), DROP(0.5f), DENSE(2) };
     tt_net *net = make_net(3, 4, ls, G_N_ELEMENTS(ls));
@@ -1054,7 +1061,7 @@ static tt_net *train_toy(uint64_t seed, double *acc)
     return net;
 }
 
-static void test_train_lines(void)
+TT_TEST("/nn/train/lines", test_train_lines)
 {
     double acc0 = 0, acc1 = 0, acc2 = 0;
     tt_net *a = train_toy(7, &acc0);
@@ -1073,11 +1080,9 @@ static void test_train_lines(void)
 }
 
 /* Training on the full paper net runs and lowers the loss of a picture. */
-static void test_train_flowpic(void)
+TT_TEST("/nn/train/flowpic", test_train_flowpic)
 {
-    tt_layer ls[TT_MAX_LAYERS];
-    uint32_t nl = tt_layers_flowpic(ls, 5);
-    tt_net *net = make_net(1500, 1500, ls, nl);
+    tt_net *net = stock_net(tt_layers_flowpic, 5, 1500);
     tt_net_init_params(net, 1);
     tt_ws *ws = tt_ws_new(net);
     uint64_t st = 3;
@@ -1113,7 +1118,7 @@ static void test_train_flowpic(void)
 }
 
 /* Misuse is reported (g_critical) and changes nothing; it never aborts by itself. */
-static void test_misuse(void)
+TT_TEST("/nn/misuse", test_misuse)
 {
     const tt_layer a[] = { CONV(2, 3, 3, 1, 1, 1, 1, 1, 1), DENSE(3) };
     const tt_layer b[] = { DENSE(3) };
@@ -1176,21 +1181,69 @@ static void test_kind_between_convs(gconstpointer data)
     tt_ws *ws = tt_ws_new(net);
     uint64_t st = 5;
     const size_t counts[] = { 1, 10, 100, 800 };
-    for (size_t c = 0; c < G_N_ELEMENTS(counts); c++) {
-        tt_pixel *px = random_pixels(40, 40, counts[c], FALSE, &st);
-        check_sparse_dense(net, ws, px, counts[c]);
-        g_free(px);
-    }
+    check_random_pictures(net, ws, counts, G_N_ELEMENTS(counts), &st);
     tt_ws_free(ws);
     tt_net_free(net);
     train_paths_agree(ls, nl, 40, 40, 60, 6, 0.0);
     train_paths_agree(ls, nl, 40, 40, 60, 6, INFINITY);
 }
 
+/* Layer `at` of net made unknown (kind 77): every way of inference (sparse
+ * by default, sparse with conv 0 dense, dense) and of training (conv 0 and
+ * the chain on maps, conv 0 dense) refuses the net with a critical warning,
+ * logits untouched, NAN and the RNG not advanced; tt_net_check says why. */
+static void refused_everywhere(tt_net *net, tt_ws *ws, uint32_t at, const tt_pixel *px, size_t n)
+{
+    const uint32_t kind = net->layers[at].kind;
+    net->layers[at].kind = 77;
+    char *msg = g_strdup_printf("layer %u: unknown kind 77", at), *pattern = g_strdup_printf("*%s*", msg);
+    GError *err = NULL;
+    g_assert_false(tt_net_check(net, &err));
+    g_assert_error(err, TT_ERROR, TT_ERROR_SHAPE);
+    g_assert_cmpstr(err->message, ==, msg);
+    g_clear_error(&err);
+    tt_net_prepare(net);                 /* builds nothing for it */
+    float lg[3] = { 7, 7, 7 };
+    for (int way = 0; way < 2; way++) {
+        tt_ws_set_sparse_cost(ws, way ? INFINITY : -1, -1);   /* default; conv 0 dense */
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, pattern);
+        tt_net_forward_sparse(net, ws, px, n, lg);
+        g_test_assert_expected_messages();
+        g_assert_cmpfloat(lg[0], ==, 7.0f);
+    }
+    tt_ws_set_sparse_cost(ws, -1, -1);
+    float *d = dense_of(net->in_h, net->in_w, px, n);
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, pattern);
+    tt_net_forward_dense(net, ws, d, lg);
+    g_test_assert_expected_messages();
+    g_assert_cmpfloat(lg[0], ==, 7.0f);
+    float *grad = g_new0(float, net->n_params);
+    for (int way = 0; way < 2; way++) {
+        tt_ws_set_dense_train(ws, way == 1);                   /* maps; conv 0 dense */
+        uint64_t rng = 1;
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, pattern);
+        g_assert_true(isnan(tt_net_train_one(net, ws, px, n, 0, 1.0f, &rng, grad, lg)));
+        g_test_assert_expected_messages();
+        g_assert_cmpuint(rng, ==, 1);
+        g_assert_cmpfloat(lg[0], ==, 7.0f);
+    }
+    tt_ws_set_dense_train(ws, FALSE);
+    for (size_t k = 0; k < net->n_params; k++)
+        g_assert_cmpfloat(grad[k], ==, 0.0f);
+    net->layers[at].kind = kind;
+    tt_net_prepare(net);
+    g_free(grad);
+    g_free(d);
+    g_free(pattern);
+    g_free(msg);
+}
+
 /* A kind the engine does not know is refused on every path: by tt_net_new
  * and tt_net_check with an error, and by inference and training (a critical
- * warning, logits untouched, NAN) instead of being skipped as identity. */
-static void test_kind_unknown(void)
+ * warning, logits untouched, NAN) instead of being skipped as identity;
+ * wherever it stands: layer 0 (no conv 0 to scatter), in the chain on maps,
+ * after the conv that ends it. */
+TT_TEST("/nn/kind/unknown", test_kind_unknown)
 {
     const uint32_t UNKNOWN = 77;
     g_assert_null(tt_layer_kind_name(UNKNOWN));
@@ -1206,47 +1259,28 @@ static void test_kind_unknown(void)
     g_assert_nonnull(strstr(err->message, "layer 1: unknown kind 77"));
     g_clear_error(&err);
 
-    /* a valid net whose middle layer is changed afterwards */
+    /* a valid net whose layers are changed afterwards */
     net_with_middle(TT_LAYER_RELU, ls);
     tt_net *net = make_net(40, 40, ls, nl);
     init_random(net, 12, 0.3);
     tt_ws *ws = tt_ws_new(net);
     uint64_t st = 9;
     tt_pixel *px = random_pixels(40, 40, 30, FALSE, &st);
-    float ref[3], lg[3] = { 7, 7, 7 };
-    tt_net_forward_sparse(net, ws, px, 30, ref);
-    net->layers[1].kind = UNKNOWN;
-    g_assert_false(tt_net_check(net, &err));
-    g_assert_error(err, TT_ERROR, TT_ERROR_SHAPE);
-    g_assert_nonnull(strstr(err->message, "layer 1: unknown kind 77"));
-    g_clear_error(&err);
-    tt_net_prepare(net);                 /* builds nothing for it */
-    for (int way = 0; way < 2; way++) {
-        tt_ws_set_sparse_cost(ws, way ? INFINITY : -1, -1);   /* default; conv 0 dense */
-        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
-        tt_net_forward_sparse(net, ws, px, 30, lg);
-        g_test_assert_expected_messages();
-        g_assert_cmpfloat(lg[0], ==, 7.0f);
-    }
-    float *d = dense_of(40, 40, px, 30);
-    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
-    tt_net_forward_dense(net, ws, d, lg);
-    g_test_assert_expected_messages();
-    g_assert_cmpfloat(lg[0], ==, 7.0f);
+    float ref[3], lg[3], tref[3], tlg[3];
     float *grad = g_new0(float, net->n_params);
     uint64_t rng = 1;
-    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown kind 77*");
-    g_assert_true(isnan(tt_net_train_one(net, ws, px, 30, 0, 1.0f, &rng, grad, NULL)));
-    g_test_assert_expected_messages();
-    g_assert_cmpuint(rng, ==, 1);
-    /* back to relu: the same logits as before */
-    net->layers[1].kind = TT_LAYER_RELU;
-    tt_net_prepare(net);
-    tt_ws_set_sparse_cost(ws, -1, -1);
+    tt_net_forward_sparse(net, ws, px, 30, ref);
+    tt_net_train_one(net, ws, px, 30, 0, 1.0f, &rng, grad, tref);
+    const uint32_t at[] = { 0, 1, 3, nl - 1 };   /* conv 0, the chain, after conv j, the last dense */
+    for (size_t k = 0; k < G_N_ELEMENTS(at); k++)
+        refused_everywhere(net, ws, at[k], px, 30);
+    /* back as it was: the same logits as before */
     tt_net_forward_sparse(net, ws, px, 30, lg);
     g_assert_cmpmem(lg, sizeof lg, ref, sizeof ref);
+    rng = 1;
+    tt_net_train_one(net, ws, px, 30, 0, 1.0f, &rng, grad, tlg);
+    g_assert_cmpmem(tlg, sizeof tlg, tref, sizeof tref);
     g_free(grad);
-    g_free(d);
     g_free(px);
     tt_ws_free(ws);
     tt_net_free(net);
@@ -1256,28 +1290,6 @@ int main(int argc, char **argv)
 {
     tt_test_init(&argc, &argv);
     tt_blas_single_thread();
-    g_test_add_func("/nn/shape/flowpic", test_shape_flowpic);
-    g_test_add_func("/nn/shape/lenet", test_shape_lenet);
-    g_test_add_func("/nn/shape/reject", test_shape_reject);
-    g_test_add_func("/nn/rng", test_rng);
-    g_test_add_func("/nn/softmax", test_softmax);
-    g_test_add_func("/nn/gemm", test_gemm);
-    g_test_add_func("/nn/misuse", test_misuse);
-    g_test_add_func("/nn/adam", test_adam);
-    g_test_add_func("/nn/sparse-vs-dense/flowpic", test_svd_flowpic);
-    g_test_add_func("/nn/sparse-vs-dense/borders", test_svd_borders);
-    g_test_add_func("/nn/sparse-vs-dense/small", test_svd_small);
-    g_test_add_func("/nn/sparse-vs-dense/lenet", test_svd_lenet);
-    g_test_add_func("/nn/sparse-vs-dense/generic", test_svd_generic);
-    g_test_add_func("/nn/direct-conv", test_direct_conv);
-    g_test_add_func("/nn/params-change", test_params_change);
-    g_test_add_func("/nn/golden", test_golden);
-    g_test_add_func("/nn/gradcheck", test_gradcheck);
-    g_test_add_func("/nn/dropout", test_dropout);
-    g_test_add_func("/nn/train/sparse-vs-dense", test_train_paths);
-    g_test_add_func("/nn/train/lines", test_train_lines);
-    g_test_add_func("/nn/train/flowpic", test_train_flowpic);
-    g_test_add_func("/nn/kind/unknown", test_kind_unknown);
     for (uint32_t k = 0; k < 256; k++)
         if (tt_layer_kind_name(k)) {
             char *path = g_strdup_printf("/nn/kind/between-convs/%s", tt_layer_kind_name(k));

@@ -20,7 +20,7 @@ static tt_spec spec_8x6(void)
     return s;
 }
 
-static void test_picture(void)
+TT_TEST("/sequence/picture/hand-made", test_picture)
 {
     tt_spec s = spec_8x6();
     g_assert_true(tt_spec_validate(&s, NULL));
@@ -60,7 +60,7 @@ static void test_picture(void)
 
 /* Pictures of 1, 2, time_bins and 10 x time_bins packets into buffers of
  * exactly tt_flowpic_max_pixels (ASan: tests/run's second pass). */
-static void test_capacity(void)
+TT_TEST("/sequence/picture/capacity", test_capacity)
 {
     tt_spec s;
     tt_spec_init_mini(&s, 32);
@@ -98,7 +98,7 @@ static void test_capacity(void)
     }
 }
 
-static void test_validate(void)
+TT_TEST("/sequence/spec/validate", test_validate)
 {
     tt_spec s;
     tt_spec_init_mini(&s, 32);
@@ -139,7 +139,7 @@ static tt_model *sequence_model(void)
     return m;
 }
 
-static void test_model_round_trip(void)
+TT_TEST("/sequence/model/round-trip", test_model_round_trip)
 {
     tt_model *m = sequence_model();
     g_assert_cmpuint(m->net->in_h, ==, 64);
@@ -149,14 +149,7 @@ static void test_model_round_trip(void)
     char buf[64];
     g_assert_cmpstr(tt_layer_format(&m->net->layers[2], buf, sizeof buf), ==, "maxpool(4x2)");
     g_assert_cmpuint(m->net->n_params, ==, 82231);   /* 3 classes: as many as LeNet on a 32 x 32 FlowPic */
-    GError *e = NULL;
-    GBytes *b = tt_model_to_bytes(m, &e);
-    g_assert_no_error(e);
-    gsize len;
-    const guint8 *d = g_bytes_get_data(b, &len);
-    tt_model *r = tt_model_load_bytes(d, len, &e);
-    g_assert_no_error(e);
-    g_assert_nonnull(r);
+    tt_model *r = tt_test_reload(m);
     g_assert_cmpmem(&r->spec, sizeof r->spec, &m->spec, sizeof m->spec);
     g_assert_cmpuint(r->spec.time_scale, ==, TT_TIME_SEQUENCE);
     /* both classify a block alike (more packets than columns) */
@@ -175,13 +168,12 @@ static void test_model_round_trip(void)
     tt_classifier_free(ca);
     tt_classifier_free(cb);
     tt_model_free(r);
-    g_bytes_unref(b);
     tt_model_free(m);
 }
 
 /* A file whose time_scale byte (SPEC payload + 45) is 3, a value no writer
  * has: refused with a message that names it. */
-static void test_model_unknown_time_scale(void)
+TT_TEST("/sequence/model/unknown-time-scale", test_model_unknown_time_scale)
 {
     tt_model *m = sequence_model();
     GBytes *b = tt_model_to_bytes(m, NULL);
@@ -213,15 +205,4 @@ static void test_model_unknown_time_scale(void)
     g_free(d);
     g_bytes_unref(b);
     tt_model_free(m);
-}
-
-int main(int argc, char **argv)
-{
-    g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/sequence/picture/hand-made", test_picture);
-    g_test_add_func("/sequence/picture/capacity", test_capacity);
-    g_test_add_func("/sequence/spec/validate", test_validate);
-    g_test_add_func("/sequence/model/round-trip", test_model_round_trip);
-    g_test_add_func("/sequence/model/unknown-time-scale", test_model_unknown_time_scale);
-    return g_test_run();
 }

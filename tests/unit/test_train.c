@@ -59,15 +59,10 @@ static tt_dataset *load_series(const char *path)
 {
     tt_spec spec;
     tt_spec_init_mini(&spec, 16);
-    tt_dataset *ds = tt_dataset_new(&spec, NULL, 0);
-    GError *e = NULL;
-    g_assert_true(tt_dataset_add_file(ds, path, NULL, &e));
-    g_assert_no_error(e);
-    tt_dataset_finish(ds);
-    return ds;
+    return tt_test_dataset(&spec, path);
 }
 
-static void test_separable(void)
+TT_TEST("/train/separable-and-reproducible", test_separable)
 {
     char *path = write_series(40);
     tt_dataset *ds = load_series(path);
@@ -114,7 +109,7 @@ static void test_separable(void)
 /* --balance-attr: within a class every cell (attribute value) weighs the same
  * and the class keeps its total weight. Class a: 30 flows app=x, 10 app=y;
  * class b: 20 flows app=z. */
-static void test_cell_weights(void)
+TT_TEST("/train/cell-weights", test_cell_weights)
 {
     char *path = tt_test_scratch("tt-test-cells.tts");
     GString *s = g_string_new("#ttseries v1\n");
@@ -168,7 +163,7 @@ static void test_cell_weights(void)
     g_free(path);
 }
 
-static void test_augment(void)
+TT_TEST("/train/augment", test_augment)
 {
     tt_spec spec;
     tt_spec_init_mini(&spec, 32);
@@ -203,7 +198,7 @@ static void test_augment(void)
 
 /* Truncation keeps one contiguous run of the block's packets, no longer than the
  * block, moved to start near 0, and sometimes much shorter than the block. */
-static void test_augment_truncate(void)
+TT_TEST("/train/augment-truncate", test_augment_truncate)
 {
     tt_spec spec;
     tt_spec_init_mini(&spec, 32);
@@ -236,7 +231,7 @@ static void test_augment_truncate(void)
 }
 
 /* The split file: what train --split-out writes, train --split and eval --split read back. */
-static void test_split_file(void)
+TT_TEST("/train/split-file", test_split_file)
 {
     char *series = write_series(6);
     tt_dataset *ds = load_series(series);
@@ -289,15 +284,4 @@ static void test_split_file(void)
     tt_dataset_free(ds);
     g_remove(series);
     g_free(series);
-}
-
-int main(int argc, char **argv)
-{
-    tt_test_init(&argc, &argv);
-    g_test_add_func("/train/separable-and-reproducible", test_separable);
-    g_test_add_func("/train/augment", test_augment);
-    g_test_add_func("/train/augment-truncate", test_augment_truncate);
-    g_test_add_func("/train/cell-weights", test_cell_weights);
-    g_test_add_func("/train/split-file", test_split_file);
-    return tt_test_run();
 }
