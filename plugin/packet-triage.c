@@ -20,23 +20,19 @@
  * triage.closed.*. The GUI marks results of blocks still open (live
  * capture, after a redissection) "provisional" too.
  */
-#define _GNU_SOURCE 1          /* dladdr */
 #include "ws-compat.h"
 
-#include <dlfcn.h>
 #include <epan/expert.h>
-#include <epan/prefs.h>
 #include <epan/proto_data.h>
-#include <wsutil/filesystem.h>
 
 #include "triage-extract.h"
+#include "triage-frames.h"
 #include "triage-live.h"
 #include "triage-prefs.h"
 #include "triage-run.h"
 #include "triage-conv.h"
 #include "triage-stats.h"
 #include "triage-menu.h"
-#include "tt_nn.h"
 
 #ifndef TRIAGE_VERSION
 #define TRIAGE_VERSION "0.0.0"
@@ -96,15 +92,6 @@ static int *const hf_role_conf[TRIAGE_ROLE_COUNT] = { &hf_confidence, &hf_tunnel
  * which survive from one file to the next, and their per-capture flow state,
  * which the init/cleanup routines reset for every file and redissection. */
 
-static triage_prefs_t triage_prefs = {
-    .enabled = TRUE,
-    .model = "",
-    .extra_models = "",
-    .threshold = TRIAGE_DEFAULT_THRESHOLD,
-    .max_flows = TRIAGE_DEFAULT_MAX_FLOWS,
-    .threshold_set = FALSE,
-    .threshold_value = TT_MODEL_DEFAULT_THRESHOLD,
-};
 
 static struct {
     dissector_handle_t handle;
@@ -115,7 +102,6 @@ static struct {
     GArray            *scratch;     /* triage_closed, one packet's worth */
     gboolean           streaming;   /* first-pass results are shown as such (not the GUI) */
     gboolean           live;        /* this capture is live (a dumpcap child runs) */
-    char              *bad_threshold; /* last invalid threshold reported */
 } triage;
 
 /* The status and category words, interned once at registration: the tap's
@@ -126,227 +112,16 @@ static struct {
                *provisional;
 } str;
 
-/* ---- per-frame bookkeeping ------------------------------------------------
- * What the first pass keeps per frame, for the later (visited) passes: one
- * status word and one block id per model slot (triage_ref.id: enough to find
- * the flow, block and result), in pages indexed by frame number. With one
- * model that is 8 bytes per frame and no allocation per frame (a wmem
- * file-scope record plus its proto_data list entry cost ~180 bytes per
- * frame: tests/bench/FINDINGS.md F2). The rare frames that close blocks of
- * the primary model are listed apart (closed_log, sorted by frame). */
-
-#define FRAME_PAGE_SHIFT 16u                   /* 65536 frames per page */
-#define FRAME_PAGE (1u << FRAME_PAGE_SHIFT)
-
-#define FRAME_PRESENT   0x80000000u   /* TCP/UDP over IP: the plugin took the frame */
-#define FRAME_CLOSED    0x40000000u   /* it closed blocks of the primary model */
-#define FRAME_FIRST     0x20000000u   /* first packet of its primary block (index 0) */
-#define FRAME_AT_CAP    0x10000000u   /* index == the primary model's packet cap */
-#define FRAME_LEN_MASK  0x00ffffffu   /* IP length (at most 65535 + 40) */
-
-typedef struct {
-    guint32  status;                  /* FRAME_* flags and the IP length */
-    guint32  n_ids;                   /* slots recorded in ids[] */
-    guint32  ids[TRIAGE_MAX_MODELS];  /* block id per slot, 0 = not tracked */
-} triage_frame;
-
-typedef struct {
-    guint32  num;                     /* frame number */
-    guint32  id;                      /* block id (slot 0) the frame closed */
-} frame_closed;
-
-static struct {
-    guint32   stride;                 /* words per frame: 1 + slots */
-    guint32   n_pages;
-    guint32 **pages;                  /* NULL until a frame of the page is stored */
-    GArray   *closed_log;             /* frame_closed, sorted by num */
-} frames;
-
-static void
-frames_reset(void)
-{
-    for (guint32 i = 0; i < frames.n_pages; i++)
-        g_free(frames.pages[i]);
-    g_free(frames.pages);
-    frames.pages = NULL;
-    frames.n_pages = 0;
-    frames.stride = 0;
-    if (frames.closed_log)
-        g_array_free(frames.closed_log, TRUE);
-    frames.closed_log = NULL;
-}
-
-/* The stored words of frame num, or NULL; `create` allocates its page. */
-static guint32 *
-frames_slot(guint32 num, gboolean create)
-{
-    if (frames.stride == 0) {
-        if (!create)
-            return NULL;
-        /* fixed for the capture: the set of models only changes with a
-         * redissection, which resets this store first */
-        frames.stride = 1 + MAX(triage.run->n_slots, 1u);
-        frames.closed_log = g_array_new(FALSE, FALSE, sizeof(frame_closed));
-    }
-    guint32 page = num >> FRAME_PAGE_SHIFT;
-    if (page >= frames.n_pages) {
-        if (!create)
-            return NULL;
-        guint32 n = MAX(page + 1, frames.n_pages * 2);
-        frames.pages = g_renew(guint32 *, frames.pages, n);
-        memset(frames.pages + frames.n_pages, 0, sizeof(guint32 *) * (n - frames.n_pages));
-        frames.n_pages = n;
-    }
-    if (frames.pages[page] == NULL) {
-        if (!create)
-            return NULL;
-        frames.pages[page] = g_malloc0(sizeof(guint32) * frames.stride * FRAME_PAGE);
-    }
-    return frames.pages[page] + (gsize)(num & (FRAME_PAGE - 1)) * frames.stride;
-}
-
-/* The frame's record, FALSE if the plugin did not take it. */
-static gboolean
-frames_get(guint32 num, triage_frame *fr)
-{
-    const guint32 *w = frames_slot(num, FALSE);
-    if (w == NULL || !(w[0] & FRAME_PRESENT))
-        return FALSE;
-    fr->status = w[0];
-    fr->n_ids = MIN(frames.stride - 1, TRIAGE_MAX_MODELS);
-    memset(fr->ids, 0, sizeof fr->ids);
-    memcpy(fr->ids, w + 1, sizeof(guint32) * fr->n_ids);
-    return TRUE;
-}
-
-static void
-frames_put(guint32 num, const triage_frame *fr)
-{
-    guint32 *w = frames_slot(num, TRUE);
-    w[0] = fr->status;
-    memcpy(w + 1, fr->ids, sizeof(guint32) * MIN(frames.stride - 1, TRIAGE_MAX_MODELS));
-}
-
-/* Remember that frame num closed block `id` of the primary model. Frames of
- * the first pass come in order, so this appends; anything else is inserted
- * in place to keep the log sorted. */
-static void
-frames_log_closed(guint32 num, guint32 id)
-{
-    frame_closed c = { num, id };
-    GArray *a = frames.closed_log;
-    guint i = a->len;
-    while (i > 0 && g_array_index(a, frame_closed, i - 1).num > num)
-        i--;
-    g_array_insert_val(a, i, c);
-}
-
-/* Index of the first closed_log entry of frame num (binary search). */
-static guint
-frames_closed_first(guint32 num)
-{
-    const GArray *a = frames.closed_log;
-    guint lo = 0, hi = a ? a->len : 0;
-    while (lo < hi) {
-        guint mid = lo + (hi - lo) / 2;
-        if (g_array_index(a, frame_closed, mid).num < num)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* ---- models and preferences -------------------------------------------- */
-
-/* <dir of the loaded triage.so>/triage/category.ttm; else the same under the
- * personal then the global plugin dir. Returns the first candidate when none
- * exists, so the error message names where the model was expected. */
-static char *
-bundled_model_path(void)
-{
-    GPtrArray *cand = g_ptr_array_new_with_free_func(g_free);
-    Dl_info info;
-    if (dladdr((void *)&plugin_register, &info) && info.dli_fname) {
-        char *dir = g_path_get_dirname(info.dli_fname);
-        g_ptr_array_add(cand, g_build_filename(dir, TRIAGE_BUNDLED_MODEL_DIR,
-                                               TRIAGE_BUNDLED_MODEL_FILE, NULL));
-        g_free(dir);
-    }
-    g_ptr_array_add(cand, g_build_filename(get_plugins_pers_dir_with_version(), "epan",
-                                           TRIAGE_BUNDLED_MODEL_DIR, TRIAGE_BUNDLED_MODEL_FILE, NULL));
-    g_ptr_array_add(cand, g_build_filename(get_plugins_dir_with_version(), "epan",
-                                           TRIAGE_BUNDLED_MODEL_DIR, TRIAGE_BUNDLED_MODEL_FILE, NULL));
-    char *found = NULL;
-    for (guint i = 0; i < cand->len && !found; i++)
-        if (g_file_test(g_ptr_array_index(cand, i), G_FILE_TEST_IS_REGULAR))
-            found = g_strdup(g_ptr_array_index(cand, i));
-    if (!found)
-        found = g_strdup(g_ptr_array_index(cand, 0));
-    g_ptr_array_free(cand, TRUE);
-    return found;
-}
-
-/* Parse the threshold and (re)load the models if their files changed.
- * Called by Wireshark when a triage preference changed, and by the init
- * routine (Wireshark does not call apply callbacks for untouched modules). */
-static void
-triage_apply_prefs_load(gboolean load_models);
-static void class_names_reset(void);
-
-static void
-triage_apply_prefs(void)
-{
-    triage_apply_prefs_load(TRUE);
-}
+/* ---- per-file routines --------------------------------------------------- */
 
 /* Whether the post-dissector will run in this pass: the preference and the
  * protocol (Analyze > Enabled Protocols, --disable-protocol) both on. */
 static gboolean
 triage_active(void)
 {
-    return triage_prefs.enabled && proto_is_protocol_enabled(find_protocol_by_id(proto_triage));
+    return triage_prefs_enabled() && proto_is_protocol_enabled(find_protocol_by_id(proto_triage));
 }
 
-static void
-triage_apply_prefs_load(gboolean load_models)
-{
-    const char *txt = triage_prefs.threshold ? triage_prefs.threshold : "";
-    while (g_ascii_isspace(*txt))
-        txt++;
-    char *end = NULL;
-    double thr = g_ascii_strtod(txt, &end);
-    while (end && g_ascii_isspace(*end))
-        end++;
-    if (*txt == '\0') {
-        triage_prefs.threshold_set = FALSE;             /* each model's own */
-    } else if (end == txt || *end != '\0' || !(thr >= 0.0 && thr <= 1.0)) {
-        if (g_strcmp0(triage.bad_threshold, txt) != 0) {   /* say it once */
-            ws_warning("TrafficTriage: threshold \"%s\" is not a number in [0, 1]; keeping %s",
-                       txt, triage_prefs.threshold_set ? "the previous one" : "each model's own");
-            g_free(triage.bad_threshold);
-            triage.bad_threshold = g_strdup(txt);
-        }
-    } else {
-        triage_prefs.threshold_set = TRUE;
-        triage_prefs.threshold_value = thr;
-    }
-
-    if (!load_models)
-        return;
-    char *primary = (triage_prefs.model && *triage_prefs.model) ? g_strdup(triage_prefs.model) : bundled_model_path();
-    class_names_reset();
-    if (triage_run_set_models(triage.run, primary, triage_prefs.extra_models,
-                              triage_prefs.max_flows ? triage_prefs.max_flows : TRIAGE_DEFAULT_MAX_FLOWS)) {
-        /* one log line per model that failed, each time the set of files changes */
-        for (guint i = 0; i < triage.run->n_slots; i++)
-            if (triage.run->slots[i].error)
-                ws_warning("%s", triage.run->slots[i].error);
-    }
-    g_free(primary);
-}
-
-/* ---- per-file routines --------------------------------------------------- */
 
 static void triage_live_stop(void);
 static void tap_block(triage_tap_block *tb, const triage_slot *s, guint32 id, guint32 flow,
@@ -359,9 +134,9 @@ triage_init(void)
     /* A disabled plugin does not load its models (a few ms per file); they
      * load at the first init after it is enabled again (enabling the
      * protocol or the preference redissects, which runs this routine). */
-    triage_apply_prefs_load(active);
+    triage_prefs_apply(active);
     triage_run_capture_reset(triage.run);
-    frames_reset();
+    triage_frames_reset();
     triage.streaming = triage_live_streaming_program();
     triage.live = triage_live_capture_running();
     triage_stats_set_live(triage.live);
@@ -384,7 +159,7 @@ triage_cleanup(void)
 {
     triage_live_on_stop_cancel();
     triage_run_capture_reset(triage.run);
-    frames_reset();
+    triage_frames_reset();
 }
 
 /* End of the first sequential pass (GUI, tshark -2): classify every flow's
@@ -429,12 +204,10 @@ triage_shutdown(void)
 {
     triage_run_free(triage.run);
     triage.run = NULL;
-    class_names_reset();
     if (triage.scratch)
         g_array_free(triage.scratch, TRUE);
     triage.scratch = NULL;
-    g_free(triage.bad_threshold);
-    triage.bad_threshold = NULL;
+    triage_prefs_shutdown();
 }
 
 /* ---- display ------------------------------------------------------------- */
@@ -452,49 +225,14 @@ block_status(const triage_result *r, double thr)
     }
 }
 
-/* Class name of a result, or "unknown" (not classified / below threshold). */
+/* Class name of a result, or "unknown" (not classified / below threshold);
+ * interned, as the tap's consumers compare them by pointer. */
 static const char *
-block_class(const tt_model *m, const triage_result *r, double thr)
+block_class(const triage_slot *s, const triage_result *r, double thr)
 {
-    if (r->state != TRIAGE_BLOCK_CLASSIFIED || r->confidence < thr || r->top >= m->n_classes)
+    if (r->state != TRIAGE_BLOCK_CLASSIFIED || r->confidence < thr || r->top >= s->model->n_classes)
         return str.unknown;
-    return m->classes[r->top];
-}
-
-/* Interned class names per model slot; emptied whenever the models are
- * (re)loaded (a new model may reuse a freed one's address). */
-static struct {
-    const tt_model *model;
-    const char **names;
-} class_names[TRIAGE_MAX_MODELS];
-
-static void
-class_names_reset(void)
-{
-    for (guint i = 0; i < TRIAGE_MAX_MODELS; i++) {
-        g_free(class_names[i].names);
-        class_names[i].names = NULL;
-        class_names[i].model = NULL;
-    }
-}
-
-/* The same as block_class, interned (the tap's strings are compared by
- * pointer): each model's class names are interned once, not per packet. */
-static const char *
-block_class_interned(const triage_slot *s, const triage_result *r, double thr)
-{
-    const char *c = block_class(s->model, r, thr);
-    if (c == str.unknown)
-        return c;
-    guint i = MIN(s->index, TRIAGE_MAX_MODELS - 1);
-    if (class_names[i].model != s->model) {
-        g_free(class_names[i].names);
-        class_names[i].names = g_new(const char *, s->model->n_classes);
-        for (guint k = 0; k < s->model->n_classes; k++)
-            class_names[i].names[k] = g_intern_string(s->model->classes[k]);
-        class_names[i].model = s->model;
-    }
-    return class_names[i].names[r->top];
+    return s->class_names[r->top];
 }
 
 /* Whether a filter, coloring rule, column or -e refers to this field
@@ -614,12 +352,6 @@ add_gen_confidence(proto_tree *t, int hf, tvbuff_t *tvb, double conf)
     return it;
 }
 
-double
-triage_threshold(const triage_slot *s)
-{
-    return triage_prefs.threshold_set ? triage_prefs.threshold_value : s->threshold;
-}
-
 /* Fill a tap record for a finished block (block id `id`). */
 static void
 tap_block(triage_tap_block *tb, const triage_slot *s, guint32 id, guint32 flow, guint32 block,
@@ -629,12 +361,12 @@ tap_block(triage_tap_block *tb, const triage_slot *s, guint32 id, guint32 flow, 
     tb->flow = flow;
     tb->block = block;
     tb->key = f ? &f->key : NULL;
-    tb->category = block_class_interned(s, r, triage_threshold(s));
+    tb->category = block_class(s, r, triage_threshold(s));
     tb->status = block_status(r, triage_threshold(s));
     tb->confidence = tt_confidence_shown(r->confidence);
     triage_result conv;
     tb->conv_mate = triage_conv_result(triage.run, s->index, id, r, &conv);
-    tb->conv_category = block_class_interned(s, &conv, triage_threshold(s));
+    tb->conv_category = block_class(s, &conv, triage_threshold(s));
 }
 
 /* The blocks this packet closed, for the primary model: a separate subtree
@@ -644,23 +376,21 @@ static void
 show_closed(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const triage_frame *fr,
             triage_tap_info *tap, wmem_allocator_t *pool)
 {
-    if (!(fr->status & FRAME_CLOSED))
+    if (!(fr->status & TRIAGE_FRAME_CLOSED))
         return;
     const triage_slot *s = &triage.run->slots[0];
-    guint first = frames_closed_first(pinfo->num), n = 0;
-    const GArray *log = frames.closed_log;
-    while (first + n < log->len && g_array_index(log, frame_closed, first + n).num == pinfo->num)
-        n++;
+    const triage_frame_closed *closed;
+    guint n = triage_frames_closed(pinfo->num, &closed);
     if (tap && n)
         tap->closed = wmem_alloc0_array(pool, triage_tap_block, n);
     for (guint i = 0; i < n; i++) {
-        guint32 id = g_array_index(log, frame_closed, first + i).id;
+        guint32 id = closed[i].id;
         const triage_result *r = triage_run_block_result(triage.run, 0, id);
         if (r == NULL)
             continue;
         guint32 flow, block;
         triage_run_block_where(triage.run, 0, id, &flow, &block);
-        const char *cls = block_class(s->model, r, triage_threshold(s));
+        const char *cls = block_class(s, r, triage_threshold(s));
         proto_item *ci = proto_tree_add_item(t, hf_closed, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(ci);
         if (want_text(t)) {
@@ -696,7 +426,7 @@ show_conversation(proto_tree *t, tvbuff_t *tvb, proto_tree *tree, const triage_s
         return;
     triage_result conv;
     triage_conv_result(triage.run, s->index, id, r, &conv);
-    add_gen_string(t, hf_conv_category, tvb, block_class(s->model, &conv, triage_threshold(s)));
+    add_gen_string(t, hf_conv_category, tvb, block_class(s, &conv, triage_threshold(s)));
     add_gen_confidence(t, hf_conv_confidence, tvb, conv.confidence);
 }
 
@@ -723,7 +453,7 @@ show_extra(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, proto_item *ti,
         : triage_run_block_result(triage.run, si, id);
     if (r == NULL)
         return;   /* pending: the primary model's status already says so */
-    add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s->model, r, triage_threshold(s)));
+    add_gen_string(t, *hf_role_class[s->role], tvb, block_class(s, r, triage_threshold(s)));
     add_gen_confidence(t, *hf_role_conf[s->role], tvb, r->confidence);
 }
 
@@ -734,7 +464,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     gboolean visited = PINFO_FD_VISITED(pinfo);
     /* tap records only for a listener (-z triage,..., Statistics dialogs) */
     triage_tap_info *tap = have_tap_listener(triage.tap) ? wmem_new0(pinfo->pool, triage_tap_info) : NULL;
-    guint32 ip_len = fr->status & FRAME_LEN_MASK;
+    guint32 ip_len = fr->status & TRIAGE_FRAME_LEN_MASK;
 
     proto_item *ti = proto_tree_add_item(tree, proto_triage, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(ti);
@@ -765,7 +495,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
     guint32 id = fr->n_ids ? fr->ids[0] : 0;
     guint32 flow, block;
     triage_run_block_where(run, 0, id, &flow, &block);
-    gboolean first = (fr->status & FRAME_FIRST) != 0;
+    gboolean first = (fr->status & TRIAGE_FRAME_FIRST) != 0;
     const triage_result *r = NULL;
     gboolean provisional = FALSE;     /* r is of a block still open */
     if (id != 0 && visited) {
@@ -781,7 +511,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
 
     const char *cls = NULL;
     if (r) {
-        cls = block_class(s->model, r, triage_threshold(s));
+        cls = block_class(s, r, triage_threshold(s));
         add_gen_string(t, hf_category, tvb, cls);
         add_gen_confidence(t, hf_confidence, tvb, r->confidence);
         show_conversation(t, tvb, tree, s, id, r);
@@ -821,7 +551,7 @@ triage_display(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const triage
             expert_add_info_format(pinfo, st, &ei_too_few,
                                    "Block has too few packets to classify (%u < %u)",
                                    r->n_packets, s->model->spec.min_packets);
-        if (r->truncated && (fr->status & FRAME_AT_CAP))
+        if (r->truncated && (fr->status & TRIAGE_FRAME_AT_CAP))
             expert_add_info_format(pinfo, st, &ei_truncated,
                                    "Block truncated: %u packets, only the first %u are used",
                                    r->n_packets, r->n_stored);
@@ -868,35 +598,35 @@ triage_take_frame(packet_info *pinfo, triage_frame *fr)
     triage_run_add(triage.run, &pkt, refs, triage.scratch);
 
     memset(fr, 0, sizeof *fr);
-    fr->status = FRAME_PRESENT | MIN(pkt.ip_len, FRAME_LEN_MASK);
+    fr->status = TRIAGE_FRAME_PRESENT | MIN(pkt.ip_len, TRIAGE_FRAME_LEN_MASK);
     fr->n_ids = MIN(triage.run->n_slots, TRIAGE_MAX_MODELS);
     for (guint i = 0; i < fr->n_ids; i++)
         fr->ids[i] = refs[i].id;
     const triage_slot *s = triage.run->n_slots ? &triage.run->slots[0] : NULL;
     if (refs[0].index == 0)
-        fr->status |= FRAME_FIRST;
+        fr->status |= TRIAGE_FRAME_FIRST;
     if (s && s->model && refs[0].index == s->model->spec.max_packets)
-        fr->status |= FRAME_AT_CAP;
+        fr->status |= TRIAGE_FRAME_AT_CAP;
     /* only the primary model's closed blocks are shown (triage.closed.*) */
     for (guint i = 0; i < triage.scratch->len; i++) {
         const triage_closed *c = &g_array_index(triage.scratch, triage_closed, i);
         if (c->slot == 0) {
-            fr->status |= FRAME_CLOSED;
-            frames_log_closed(pinfo->num, c->id);
+            fr->status |= TRIAGE_FRAME_CLOSED;
+            triage_frames_log_closed(pinfo->num, c->id);
         }
     }
-    frames_put(pinfo->num, fr);
+    triage_frames_put(pinfo->num, fr);
     return TRUE;
 }
 
 static int
 dissect_triage(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    if (!triage_prefs.enabled || triage.run == NULL)
+    if (!triage_prefs_enabled() || triage.run == NULL)
         return 0;
 
     triage_frame fr;
-    if (!frames_get(pinfo->num, &fr)) {
+    if (!triage_frames_get(pinfo->num, &fr)) {
         if (PINFO_FD_VISITED(pinfo))
             return 0;               /* not TCP/UDP over IP (or arrived while disabled) */
         if (!triage_take_frame(pinfo, &fr))
@@ -994,24 +724,9 @@ proto_register_triage(void)
     expert_module_t *em = expert_register_protocol(proto_triage);
     expert_register_field_array(em, ei, array_length(ei));
 
-    module_t *m = prefs_register_protocol(proto_triage, triage_apply_prefs);
-    prefs_register_bool_preference(m, "enabled", "Enable TrafficTriage",
-        "Classify TCP/UDP flows (off: no triage fields)", &triage_prefs.enabled);
-    prefs_register_filename_preference(m, "model", "Category model file",
-        "TrafficTriage model (.ttm) for triage.category; empty = the bundled model "
-        "(triage/category.ttm next to the plugin)", &triage_prefs.model, FALSE);
-    prefs_register_string_preference(m, "extra_models", "Extra model files",
-        "';'-separated .ttm files with task tunnel (triage.tunnel) or platform/app (triage.app)",
-        &triage_prefs.extra_models);
-    prefs_register_string_preference(m, "threshold", "Confidence threshold",
-        "Decimal in [0, 1]: a block whose top probability is below it reads \"unknown\"; "
-        "empty = the threshold each model recommends (chosen on validation data; 0.5 if it names none)",
-        &triage_prefs.threshold);
-    prefs_register_uint_preference(m, "max_flows", "Maximum tracked flows",
-        "Flows tracked at once per model; the least recently seen is closed beyond it",
-        10, &triage_prefs.max_flows);
 
     triage.run = triage_run_new();
+    triage_prefs_register(proto_triage, triage.run);
     triage.scratch = g_array_new(FALSE, FALSE, sizeof(triage_closed));
     triage.handle = create_dissector_handle(dissect_triage, proto_triage);
     register_postdissector(triage.handle);
@@ -1023,9 +738,6 @@ proto_register_triage(void)
     register_cleanup_routine(triage_cleanup);
     register_postseq_cleanup_routine(triage_postseq);
     register_shutdown_routine(triage_shutdown);
-
-    /* Wireshark runs dissection on one thread; keep BLAS from spawning more. */
-    tt_blas_single_thread();
 }
 
 static void
