@@ -118,6 +118,13 @@ typedef struct triage_run {
     gboolean     collecting;      /* record closed blocks into `closing` */
 } triage_run;
 
+/* How many models were asked for (loaded or failed): slots 0 .. n-1. */
+static inline guint
+triage_run_n_slots(const triage_run *run)
+{
+    return run->n_slots;
+}
+
 /* Slot i (in order: the primary model, then each extra), NULL beyond the last. */
 static inline const triage_slot *
 triage_run_slot(const triage_run *run, guint i)
