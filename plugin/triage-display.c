@@ -9,7 +9,7 @@
 
 /* ---- fields, subtrees, expert infos --------------------------------------
  * One table each, registered by triage_display_register; the same tables
- * give display_needed the ids it asks about. */
+ * give triage_display_needed the ids it asks about. */
 
 static int proto_triage = -1;
 
