@@ -17,7 +17,7 @@ triage_conv_result(const triage_run *run, guint slot, guint32 id,
     if (qm == NULL)
         return 0;
     tt_result pooled;
-    tt_result_pool_stored(q, qm, run->slots[slot].model->n_classes, &pooled);
+    tt_result_pool_stored(q, qm, triage_run_slot(run, slot)->model->n_classes, &pooled);
     out->top = pooled.top;
     out->confidence = pooled.confidence;
     return f->reverse;

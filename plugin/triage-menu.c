@@ -398,7 +398,7 @@ tell_user(const char *text)
 static char *
 export_flowpics(export_mode mode)
 {
-    const triage_slot *slot = (menu_run && menu_run->n_slots) ? &menu_run->slots[0] : NULL;
+    const triage_slot *slot = triage_run_slot(menu_run, 0);
     if (slot == NULL || slot->model == NULL)
         return g_strdup_printf("No TrafficTriage model is loaded, so there is no FlowPic specification.\n\n%s\n\n"
                                "Set one in Edit > Preferences > Protocols > TrafficTriage > Category model file.",
@@ -417,7 +417,7 @@ export_flowpics(export_mode mode)
     GError *err = NULL;
     char *warning = NULL;
     char *dir = NULL;
-    guint max_flows = menu_run->max_flows;
+    guint max_flows = triage_run_max_flows(menu_run);
     pick_ctx pick = { .mode = mode, .cf = &cf,
                       .wanted = g_hash_table_new(g_direct_hash, g_direct_equal) };
     render_ctx rc = { .model = m, .wanted = pick.wanted };

@@ -151,6 +151,7 @@ slot_clear(triage_slot *s)
         tt_model_free(s->model);
     g_free(s->path);
     g_free(s->error);
+    g_free(s->class_names);
     memset(s, 0, sizeof *s);
 }
 
@@ -173,6 +174,9 @@ slot_load(triage_run *run, guint index, const char *path)
     }
     s->cls = tt_classifier_new(s->model);
     s->threshold = tt_model_threshold(s->model);
+    s->class_names = g_new(const char *, s->model->n_classes);
+    for (guint k = 0; k < s->model->n_classes; k++)
+        s->class_names[k] = g_intern_string(s->model->classes[k]);
     g_snprintf(s->label, sizeof s->label, "%s %.12s",
                s->model->name ? s->model->name : "?", s->model->sha256);
 }

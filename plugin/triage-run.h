@@ -85,6 +85,9 @@ typedef struct {
 
 struct triage_run;
 
+/* One model. Outside triage-run.c a slot is reached through triage_run_slot()
+ * and only its fields above "per capture" are read (model, label, error,
+ * threshold, class names, role); the per-capture tables are triage-run.c's. */
 typedef struct {
     struct triage_run *run;       /* owner (for the block callback) */
     guint          index;         /* position in run->slots */
@@ -93,6 +96,8 @@ typedef struct {
     char          *error;         /* load error, for logs and expert info */
     char           label[96];     /* "name sha256[0:12]" */
     double         threshold;     /* the model's recommended threshold (tt_model_threshold), read at load */
+    const char   **class_names;   /* the model's class names, interned (g_intern_string) at
+                                   * load: the tap's consumers compare them by pointer */
     triage_role    role;
     tt_classifier *cls;
     /* per capture */
@@ -112,6 +117,27 @@ typedef struct triage_run {
     GArray      *closing;         /* triage_closed, gathered during one add */
     gboolean     collecting;      /* record closed blocks into `closing` */
 } triage_run;
+
+/* How many models were asked for (loaded or failed): slots 0 .. n-1. */
+static inline guint
+triage_run_n_slots(const triage_run *run)
+{
+    return run->n_slots;
+}
+
+/* Slot i (in order: the primary model, then each extra), NULL beyond the last. */
+static inline const triage_slot *
+triage_run_slot(const triage_run *run, guint i)
+{
+    return run != NULL && i < run->n_slots ? &run->slots[i] : NULL;
+}
+
+/* The flow bound each model's engine was set up with (triage_run_set_models). */
+static inline guint
+triage_run_max_flows(const triage_run *run)
+{
+    return run->max_flows;
+}
 
 triage_run *triage_run_new(void);
 void triage_run_free(triage_run *run);

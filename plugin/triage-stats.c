@@ -559,7 +559,7 @@ static stat_tap_table_ui flows_ui = {
 };
 
 /* The blocks still open when a live capture stopped, classified then
- * (packet-triage.c, from the end-of-capture draw): rows of the Flows table
+ * (triage-display.c, from the end-of-capture draw): rows of the Flows table
  * and counts of every Categories tree, as if a packet had closed them. */
 void
 triage_stats_add_final(const triage_tap_block *blocks, guint n)
