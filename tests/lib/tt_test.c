@@ -16,16 +16,17 @@ typedef struct {
     const void *cases;         /* ... or n cases of size bytes for case_fn */
     size_t n, size;
     GTestDataFunc case_fn;
+    gboolean isolated;         /* each case in a child process */
 } declared;
 
 static GArray *declared_tests;   /* of declared, filled before main */
 
 void tt_test_declare(int line, const char *path, GTestFunc fn, const void *cases, size_t n, size_t size,
-                     GTestDataFunc case_fn)
+                     GTestDataFunc case_fn, gboolean isolated)
 {
     if (!declared_tests)
         declared_tests = g_array_new(FALSE, FALSE, sizeof(declared));
-    const declared d = { line, path, fn, cases, n, size, case_fn };
+    const declared d = { line, path, fn, cases, n, size, case_fn, isolated };
     g_array_append_val(declared_tests, d);
 }
 
@@ -34,16 +35,43 @@ static gint by_line(gconstpointer a, gconstpointer b)
     return ((const declared *)a)->line - ((const declared *)b)->line;
 }
 
+/* A case of TT_TEST_CASES_ISOLATED: the function and its entry. */
+typedef struct {
+    GTestDataFunc fn;
+    const void *c;
+} isolated_case;
+
+/* Runs the case in a child process (this test again, as a GLib test
+ * subprocess): a crash or an abort there fails the case with the child's
+ * output, not the whole program. */
+static void run_isolated(gconstpointer data)
+{
+    const isolated_case *ic = data;
+    if (g_test_subprocess()) {
+        ic->fn(ic->c);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
+    if (!g_test_trap_has_passed())   /* this case fails by name (-k: the next ones still run) */
+        g_test_fail_printf("%s failed in its child process (its output is above)", g_test_get_path());
+}
+
 /* Registers fn once per entry of a table of cases, as PREFIX/NAME where NAME is
  * the entry's first member (a const char *); fn gets the entry. */
-static void add_cases(const char *prefix, const void *cases, size_t n, size_t size, GTestDataFunc fn)
+static void add_cases(const declared *d)
 {
-    for (size_t i = 0; i < n; i++) {
-        const void *c = (const char *)cases + i * size;
+    for (size_t i = 0; i < d->n; i++) {
+        const void *c = (const char *)d->cases + i * d->size;
         const char *name;
         memcpy(&name, c, sizeof name);
-        char *path = g_strdup_printf("%s/%s", prefix, name);
-        g_test_add_data_func(path, c, fn);
+        char *path = g_strdup_printf("%s/%s", d->path, name);
+        if (d->isolated) {
+            isolated_case *ic = tt_test_keep(g_new(isolated_case, 1));
+            *ic = (isolated_case){ d->case_fn, c };
+            g_test_add_data_func(path, ic, run_isolated);
+        } else {
+            g_test_add_data_func(path, c, d->case_fn);
+        }
         g_free(path);
     }
 }
@@ -63,7 +91,7 @@ void tt_test_init(int *argc, char ***argv)
         if (d->fn)
             g_test_add_func(d->path, d->fn);
         else
-            add_cases(d->path, d->cases, d->n, d->size, d->case_fn);
+            add_cases(d);
     }
     g_array_free(declared_tests, TRUE);
     declared_tests = NULL;

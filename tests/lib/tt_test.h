@@ -23,6 +23,11 @@ G_BEGIN_DECLS
  * and a table of cases (one test per entry, as PREFIX/NAME where NAME is the
  * entry's first member, a const char *; fn gets the entry), at file scope:
  *     TT_TEST_CASES("/model/hostile", cases, test_hostile);
+ * A table of inputs that must not crash the program (hostile files, odd
+ * packets) is declared with TT_TEST_CASES_ISOLATED: each case runs in a child
+ * process (g_test_trap_subprocess), so that a crash or an abort fails that
+ * case by name, with the child's output, instead of killing the program
+ * (`-k` goes on with the other cases).
  * tt_test_init registers them all, in the order of the source. A program
  * with nothing else to do has no main: tt_testmain's (tt_test_main.c) is
  * tt_test_init, then tt_test_run; one with more to register or set up has
@@ -32,18 +37,20 @@ G_BEGIN_DECLS
     static void fn(void);                                                         \
     __attribute__((constructor)) static void fn##_declare(void)                   \
     {                                                                             \
-        tt_test_declare(__LINE__, (path), fn, NULL, 0, 0, NULL);                  \
+        tt_test_declare(__LINE__, (path), fn, NULL, 0, 0, NULL, FALSE);           \
     }                                                                             \
     static void fn(void)
-#define TT_TEST_CASES(prefix, cases, fn)                                          \
+#define TT_TEST_CASES_IN(prefix, cases, fn, isolated)                             \
     __attribute__((constructor)) static void fn##_declare(void)                   \
     {                                                                             \
         tt_test_declare(__LINE__, (prefix), NULL, (cases), G_N_ELEMENTS(cases),   \
-                        sizeof (cases)[0], (fn));                                 \
+                        sizeof (cases)[0], (fn), (isolated));                     \
     }                                                                             \
     G_STATIC_ASSERT(sizeof (cases)[0] >= sizeof (const char *))
+#define TT_TEST_CASES(prefix, cases, fn) TT_TEST_CASES_IN(prefix, cases, fn, FALSE)
+#define TT_TEST_CASES_ISOLATED(prefix, cases, fn) TT_TEST_CASES_IN(prefix, cases, fn, TRUE)
 void tt_test_declare(int line, const char *path, GTestFunc fn, const void *cases, size_t n, size_t size,
-                     GTestDataFunc case_fn);
+                     GTestDataFunc case_fn, gboolean isolated);
 
 /* g_test_init, with G_TEST_SRCDIR defaulting to the source tree's tests/ folder
  * (so that g_test_build_filename(G_TEST_DIST, "captures", "long.pcap", NULL)

@@ -48,4 +48,4 @@ static void check_capture(gconstpointer entry)
     g_free(path);
 }
 
-TT_TEST_CASES("/capture/innermost-ip", files, check_capture);
+TT_TEST_CASES_ISOLATED("/capture/innermost-ip", files, check_capture);

@@ -195,7 +195,7 @@ static void test_hostile(gconstpointer data)
     g_error_free(e);
     g_byte_array_unref(a);
 }
-TT_TEST_CASES("/model/hostile", cases, test_hostile);
+TT_TEST_CASES_ISOLATED("/model/hostile", cases, test_hostile);
 
 TT_TEST("/model/unknown-optional-section", test_unknown_optional_section)
 {
