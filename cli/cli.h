@@ -9,6 +9,7 @@
 
 #include "tt_arch.h"
 #include "tt_dataset.h"
+#include "tt_classify.h"
 
 /* The commands: cmd-train.c (train, init-model), cmd-eval.c, cmd-info.c,
  * cmd-classify.c, cmd-render.c, cmd-series.c, cmd-fuse.c; label.c (label.h). */

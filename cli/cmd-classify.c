@@ -129,9 +129,9 @@ static void classify_print(const classify_ctx *cx, gboolean probs)
                 tt_result_quantise(&other, qm);
                 tt_result_pool_stored(qo, qm, k, &pooled);
             }
-            category = row->confidence >= cx->threshold ? cx->m->classes[row->top] : "unknown";
+            category = tt_classify_label(cx->m, row->top, row->confidence, cx->threshold);
             conf = tt_confidence_shown(row->confidence);
-            conv_category = pooled.confidence >= cx->threshold ? cx->m->classes[pooled.top] : "unknown";
+            conv_category = tt_classify_label(cx->m, pooled.top, pooled.confidence, cx->threshold);
             conv_conf = tt_confidence_shown(pooled.confidence);
         }
         printf("%" G_GUINT64_FORMAT "\t%u\t%s\t%.6f\t%.6f\t%u\t%" G_GUINT64_FORMAT "\t%s%s\t%s\t%.3f\t%s\t%.3f",

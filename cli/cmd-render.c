@@ -66,7 +66,7 @@ static int render(char **outdir, int argc, char **argv)
         tt_result r;
         gboolean have = tt_classify_packets(cl, pk, s->n, &r) && r.top < m->n_classes;
         const char *top = have ? m->classes[r.top] : "-";
-        const char *category = !have ? "too-few-packets" : r.confidence < threshold ? "unknown" : top;
+        const char *category = have ? tt_classify_label(m, r.top, r.confidence, threshold) : "too-few-packets";
         double shown = have ? tt_confidence_shown(r.confidence) : 0.0;
         const char *label = g_ptr_array_index(ds->classes, s->label);
         const char *group = g_ptr_array_index(ds->groups, s->group);

@@ -28,7 +28,7 @@
 #include "tt_capture.h"
 #include "tt_flow.h"
 #include "tt_flowpic.h"
-#include "tt_model.h"
+#include "tt_classify.h"
 #include "tt_png.h"
 
 #define MENU_MAX_PICTURES 1000     /* per export; the rest are counted, not written */

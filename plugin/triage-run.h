@@ -15,7 +15,7 @@
 #include <glib.h>
 #include "tt_types.h"
 #include "tt_flow.h"
-#include "tt_model.h"
+#include "tt_classify.h"
 
 #define TRIAGE_MAX_MODELS 4
 

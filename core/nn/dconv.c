@@ -43,7 +43,7 @@ gboolean dconv_ok(const tt_layer *l)
  * once: calls only ever write its interior, so the padding stays zero. */
 dconv_buf *ws_dconv(tt_ws *ws, const tt_layer *l, uint32_t i)
 {
-    dconv_buf *b = &ws->dc[i];
+    dconv_buf *b = &ws->infer.dc[i];
     if (!b->pin) {
         const size_t hp = (size_t)l->in_h + l->pad_t + l->pad_b;
         b->wp = l->in_w + l->pad_l + l->pad_r;

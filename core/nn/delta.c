@@ -356,7 +356,7 @@ void finish_channel_last(const tt_net *net, tt_ws *ws, uint32_t j, const float *
     if (lp->kind == TT_LAYER_MAXPOOL) {
         float *y = ws_act(net, ws, i);
         const size_t pn = (size_t)lp->out_h * lp->out_w;
-        float *mx = ws->pmax;
+        float *mx = ws->sparse.pmax;
         for (size_t py = 0; py < lp->out_h; py++) {
             for (size_t px = 0; px < lp->out_w; px++) {
                 const float *a0 = acc + (py * lp->sh * lj->out_w + px * lp->sw) * ocs;
@@ -468,8 +468,8 @@ void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *log
     const span *rows, *cols;
     ws_spans(ws, j, lj, &rows, &cols);
     uint32_t no = 0;
-    delta_conv(lj, cache->wt, ocs, m->c, m->cs, m->w, m->list, m->n, m->val, m->yx, rows, cols, m->bg, ws->dval,
-               ws->dq, ws->acc, &cache->bgc, ocs, ostamp, ep, olist, &no);
+    delta_conv(lj, cache->wt, ocs, m->c, m->cs, m->w, m->list, m->n, m->val, m->yx, rows, cols, m->bg, ws->sparse.dval,
+               ws->sparse.dq, ws->sparse.acc, &cache->bgc, ocs, ostamp, ep, olist, &no);
 
     /* Pool the windows holding a changed output (a window's cells come from
      * acc where changed, else from bgresp), in window order as maxpool_forward. */
@@ -487,7 +487,7 @@ void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *log
                 const uint32_t y0 = py * lp->sh, x0 = px * lp->sw;
                 const size_t c0 = (size_t)y0 * ow + x0;
                 const bgtab *bt = &cache->bgc;
-                const float *src = ostamp[c0] == ep ? ws->acc + c0 * ocs
+                const float *src = ostamp[c0] == ep ? ws->sparse.acc + c0 * ocs
                                                     : bt->v + ((size_t)bt->rc[y0] * bt->ncc + bt->cc[x0]) * ocs;
                 for (uint32_t q = 0; q < ocs; q += 8)
                     *(tt_v8 *)(xv + q) = *(const tt_v8 *)(src + q);
@@ -495,7 +495,7 @@ void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *log
                     for (uint32_t wx = 0; wx < lp->kw; wx++) {
                         const size_t ci = c0 + (size_t)wy * ow + wx;
                         src = ostamp[ci] == ep
-                                  ? ws->acc + ci * ocs
+                                  ? ws->sparse.acc + ci * ocs
                                   : bt->v + ((size_t)bt->rc[y0 + wy] * bt->ncc + bt->cc[x0 + wx]) * ocs;
                         for (uint32_t q = 0; q < ocs; q += 8) {
                             const tt_v8 a = *(const tt_v8 *)(xv + q), v = *(const tt_v8 *)(src + q);
@@ -536,12 +536,12 @@ void forward_delta_dense(const tt_net *net, tt_ws *ws, const cmap *m, float *log
 /* Scratch of the delta conv lj (out_c rounded up to ocs), inference and training. */
 void ws_delta_bufs(tt_ws *ws, const tt_layer *lj, uint32_t ocs)
 {
-    if (ws->acc)
+    if (ws->sparse.acc)
         return;
-    ws->acc = NN_NEW(ws->owned, float, (size_t)lj->out_h * lj->out_w * ocs);
-    ws->dval = NN_NEW(ws->owned, float, lj->in_c);
-    ws->dq = NN_NEW(ws->owned, uint32_t, lj->in_c);
-    ws->pmax = NN_NEW(ws->owned, float, ocs);
+    ws->sparse.acc = NN_NEW(ws->owned, float, (size_t)lj->out_h * lj->out_w * ocs);
+    ws->sparse.dval = NN_NEW(ws->owned, float, lj->in_c);
+    ws->sparse.dq = NN_NEW(ws->owned, uint32_t, lj->in_c);
+    ws->sparse.pmax = NN_NEW(ws->owned, float, ocs);
 }
 
 /* Layers j on of the sparse path, m holding layer j's input: conv j as its
@@ -554,10 +554,10 @@ void forward_delta_conv(const tt_net *net, tt_ws *ws, const cmap *m, float *logi
     const tt_layer *lj = &net->layers[j];
     const size_t on = (size_t)lj->out_h * lj->out_w;
     ws_delta_bufs(ws, lj, cache->ocs);
-    memcpy(ws->acc, cache->bgresp, on * cache->ocs * sizeof(float));    /* [out_h*out_w][ocs] */
+    memcpy(ws->sparse.acc, cache->bgresp, on * cache->ocs * sizeof(float));    /* [out_h*out_w][ocs] */
     const span *rows, *cols;
     ws_spans(ws, j, lj, &rows, &cols);
     delta_conv(lj, cache->wt, cache->ocs, m->c, m->cs, m->w, m->list, m->n, m->val, m->yx, rows, cols, m->bg,
-               ws->dval, ws->dq, ws->acc, NULL, 0, NULL, 0, NULL, NULL);
-    finish_channel_last(net, ws, j, ws->acc, cache->ocs, logits);
+               ws->sparse.dval, ws->sparse.dq, ws->sparse.acc, NULL, 0, NULL, 0, NULL, NULL);
+    finish_channel_last(net, ws, j, ws->sparse.acc, cache->ocs, logits);
 }

@@ -75,24 +75,25 @@ static gboolean conv0_sparse(const tt_net *net, const tt_ws *ws, size_t n)
     const tt_layer *l0 = &net->layers[0];
     if (l0->kind != TT_LAYER_CONV)          /* not a FlowPic-style first layer: all dense */
         return FALSE;
-    const double cost = ws->cost0 >= 0.0 ? ws->cost0 : dconv_ok(l0) ? TT_SPARSE_COST_CONV0_DIRECT : TT_SPARSE_COST_CONV0;
+    const double cost = ws->sparse.cost0 >= 0.0 ? ws->sparse.cost0
+                      : dconv_ok(l0) ? TT_SPARSE_COST_CONV0_DIRECT : TT_SPARSE_COST_CONV0;
     return !((double)n * conv0_touch(l0) * cost > (double)l0->out_h * l0->out_w * l0->kh * l0->kw);
 }
 
-/* Conv 0 by scatter into the compact map ws->cm[0]: each pixel goes to the
+/* Conv 0 by scatter into the compact map ws->infer.cm[0]: each pixel goes to the
  * outputs whose window holds it; every other output is the bias. */
 static cmap *conv0_scatter(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t n)
 {
     const tt_layer *l0 = &net->layers[0];
-    if (!ws->cm)
-        ws->cm = NN_NEW0(ws->owned, cmap, TT_MAX_LAYERS);
-    cmap *m = &ws->cm[0];
+    if (!ws->infer.cm)
+        ws->infer.cm = NN_NEW0(ws->owned, cmap, TT_MAX_LAYERS);
+    cmap *m = &ws->infer.cm[0];
     cmap_reset(ws->owned, m, l0->out_c, l0->out_h, l0->out_w, n * conv0_touch(l0));
     fill_w1t(net, ws, m->cs);                           /* w1t [kh][kw][cs], b1 [cs] */
-    memcpy(m->bg, ws->b1, m->cs * sizeof(float));
+    memcpy(m->bg, ws->sparse.b1, m->cs * sizeof(float));
     tt_scatter s;
     scatter_start(&s, net, ws, px, n);
-    cm_conv0(ws->w1t, ws->b1, &s, m);
+    cm_conv0(ws->sparse.w1t, ws->sparse.b1, &s, m);
     return m;
 }
 
@@ -108,7 +109,7 @@ static gboolean delta_worth(const tt_net *net, const tt_ws *ws, uint32_t j, cons
     const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
                             lj->in_c * cache->ocs;
     const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
-    const double cost = ws->cost_delta >= 0.0 ? ws->cost_delta
+    const double cost = ws->sparse.cost_delta >= 0.0 ? ws->sparse.cost_delta
                         : dconv_ok(lj)        ? TT_SPARSE_COST_DELTA_DIRECT
                         : cache->d            ? TT_SPARSE_COST_DELTA_INFER
                                               : TT_SPARSE_COST_DELTA;

@@ -29,9 +29,9 @@ static float *ws_keep(const tt_layer *l, tt_ws *ws, uint32_t i)
 {
     if (conv_chunk(l) < (size_t)l->out_h * l->out_w)
         return NULL;
-    if (!ws->colkeep[i])
-        ws->colkeep[i] = NN_NEW(ws->owned, float, (size_t)l->in_c * l->kh * l->kw * l->out_h * l->out_w);
-    return ws->colkeep[i];
+    if (!ws->train.colkeep[i])
+        ws->train.colkeep[i] = NN_NEW(ws->owned, float, (size_t)l->in_c * l->kh * l->kw * l->out_h * l->out_w);
+    return ws->train.colkeep[i];
 }
 
 /* keep: NULL, or a buffer for the whole column matrix (see ws_keep). */
@@ -245,7 +245,7 @@ static void conv_fwd(const nn_ctx *c, const tt_layer *l, const float *x, float *
 static float *conv_bwd(const nn_ctx *c, const tt_layer *l, const float *x, const float *y, float *g, float *gx,
                        float *grad)
 {
-    conv_backward(c->net, c->ws, l, x, g, grad, gx, c->ws->colkeep[c->i]);
+    conv_backward(c->net, c->ws, l, x, g, grad, gx, c->ws->train.colkeep[c->i]);
     return gx ? gx : g;
 }
 
@@ -272,9 +272,9 @@ static void dropout_fwd(const nn_ctx *c, const tt_layer *l, const float *x, floa
     if (!c->rng || !(l->rate > 0.0f))
         return;
     tt_ws *ws = c->ws;
-    if (!ws->mask[c->i])
-        ws->mask[c->i] = NN_NEW(ws->owned, float, no);
-    float *mk = ws->mask[c->i];
+    if (!ws->train.mask[c->i])
+        ws->train.mask[c->i] = NN_NEW(ws->owned, float, no);
+    float *mk = ws->train.mask[c->i];
     const float keep = 1.0f / (1.0f - l->rate);
     const uint64_t thr = (uint64_t)((double)l->rate * 4294967296.0);
     uint64_t bits = 0;
@@ -291,7 +291,7 @@ static float *dropout_bwd(const nn_ctx *c, const tt_layer *l, const float *x, co
                           float *grad)
 {
     if (l->rate > 0.0f) {
-        const float *mk = c->ws->mask[c->i];
+        const float *mk = c->ws->train.mask[c->i];
         const size_t no = layer_out_size(l);
         for (size_t k = 0; k < no; k++)
             g[k] *= mk[k];
@@ -304,9 +304,9 @@ static void maxpool_fwd(const nn_ctx *c, const tt_layer *l, const float *x, floa
 {
     uint32_t *arg = NULL;
     if (c->rng) {
-        if (!c->ws->argmax[c->i])
-            c->ws->argmax[c->i] = NN_NEW(c->ws->owned, uint32_t, layer_out_size(l));
-        arg = c->ws->argmax[c->i];
+        if (!c->ws->train.argmax[c->i])
+            c->ws->train.argmax[c->i] = NN_NEW(c->ws->owned, uint32_t, layer_out_size(l));
+        arg = c->ws->train.argmax[c->i];
     }
     maxpool_forward(l, x, y, arg);
 }
@@ -316,7 +316,7 @@ static float *maxpool_bwd(const nn_ctx *c, const tt_layer *l, const float *x, co
 {
     if (!gx)
         return g;
-    const uint32_t *am = c->ws->argmax[c->i];
+    const uint32_t *am = c->ws->train.argmax[c->i];
     const size_t no = layer_out_size(l);
     memset(gx, 0, layer_in_size(l) * sizeof(float));
     for (size_t k = 0; k < no; k++)

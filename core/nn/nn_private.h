@@ -193,17 +193,33 @@ typedef struct {
     gboolean wtc_ok;   /* wtc has been made at least once */
 } dconv_buf;
 
+/* A net's scratch for one thread (workspace.c): buffers allocated on first
+ * use, one group per path that uses them. */
 struct tt_ws {
     GPtrArray *owned;                /* every buffer below (NN_NEW) */
-    uint32_t n_layers, in_h, in_w;
+    uint32_t n_layers, in_h, in_w;   /* the net it was made for */
     size_t   n_params;
+    /* every path */
     float   *act[TT_MAX_LAYERS];     /* per layer output; relu/dropout alias the previous */
-    float   *col;                    /* im2col buffer, col_cap floats */
-    size_t   col_cap;
-    float   *input;                  /* dense input picture (in_h * in_w) */
-    dconv_buf dc[TT_MAX_LAYERS];     /* inference: stride-1 convs run directly */
-    cmap    *cm;                     /* inference: compact sparse maps, TT_MAX_LAYERS */
     span    *spans[TT_MAX_LAYERS][2];/* per conv / pool layer: span tables of its input's rows, columns */
+    struct {
+        float   *input;              /* the picture densified (in_h * in_w) */
+        float   *col;                /* im2col buffer, col_cap floats */
+        size_t   col_cap;
+    } dense;                         /* the dense way: tt_net_forward_dense, dense layer ops */
+    struct {
+        double   cost0, cost_delta;  /* set by tt_ws_set_sparse_cost, < 0: the defaults (TT_SPARSE_COST_*) */
+        float   *w1t;                /* conv 0 weights as [kh][kw][cs] (fill_w1t) */
+        float   *b1;                 /* conv 0 bias, [cs] */
+        float   *acc;                /* delta conv output, channel-last */
+        float   *dval;               /* one cell's non-zero changes ... */
+        uint32_t *dq;                /* ... and their channels */
+        float   *pmax;               /* running max over a pool window, [ocs] (ws_delta_bufs) */
+    } sparse;                        /* conv 0 by scatter and the delta conv, inference and training */
+    struct {
+        dconv_buf dc[TT_MAX_LAYERS]; /* stride-1 convs run directly */
+        cmap    *cm;                 /* compact sparse maps, TT_MAX_LAYERS */
+    } infer;                         /* inference only (tt_net_forward_sparse, dconv.c) */
     struct {
         uint32_t epoch;
         uint32_t *ostamp, *olist;    /* conv j outputs set from bgresp this call ([out_h*out_w]) */
@@ -213,27 +229,20 @@ struct tt_ws {
         uint32_t *dk;                /* changed inputs of the dense layer ... */
         float    *dv;                /* ... and their change */
         float    *y;                 /* its output, [dcs] */
-    } dd;                            /* delta dense (tt_net_cache) */
-    /* training */
-    float   *g[2];                   /* gradient ping-pong, gcap floats each */
-    size_t   gcap;
-    uint32_t *argmax[TT_MAX_LAYERS]; /* maxpool: input index of each output */
-    float   *mask[TT_MAX_LAYERS];    /* dropout: 0 or 1/(1-rate) */
-    float   *colkeep[TT_MAX_LAYERS]; /* conv: column matrix kept from forward to backward */
-    /* sparse */
-    double   cost0, cost_delta;      /* set by tt_ws_set_sparse_cost, < 0: the defaults (TT_SPARSE_COST_*) */
-    gboolean dense_train;            /* tests: train with a dense conv 0 output */
-    smap     map[TT_MAX_LAYERS];
-    uint32_t epoch;
-    float   *w1t;                    /* conv 0 weights as [kh][kw][cs] */
-    float   *b1;                     /* conv 0 bias, [cs] */
-    float   *acc;                    /* delta conv output, channel-last */
-    float   *dval;                   /* one cell's non-zero changes ... */
-    uint32_t *dq;                    /* ... and their channels */
-    float   *pmax;                   /* running max over a pool window, [ocs] */
+    } dd;                            /* inference: the delta dense layer (tt_net_cache) */
+    struct {
+        float   *g[2];               /* gradient ping-pong, gcap floats each */
+        size_t   gcap;
+        uint32_t *argmax[TT_MAX_LAYERS]; /* maxpool: input index of each output */
+        float   *mask[TT_MAX_LAYERS];    /* dropout: 0 or 1/(1-rate) */
+        float   *colkeep[TT_MAX_LAYERS]; /* conv: column matrix kept from forward to backward */
+        gboolean dense_train;        /* tests: train with a dense conv 0 output */
+        smap     map[TT_MAX_LAYERS]; /* the sparse maps of training */
+        uint32_t epoch;              /* their stamp (ws_next_epoch) */
+    } train;                         /* training (tt_net_train_one, the layers' backward) */
     struct {
         float *wt, *u, *r, *dwt, *gy;
-    } dt;                            /* delta conv in training (dtrain_alloc) */
+    } dt;                            /* training: the delta conv (dtrain_alloc) */
 };
 
 /* ------------------------------------------------------------------------ */

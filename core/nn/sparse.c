@@ -321,7 +321,7 @@ cmap *cm_relu_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m)
 cmap *cm_pool_layer(tt_ws *ws, uint32_t i, const tt_layer *l, cmap *m)
 {
     const span *rows, *cols;
-    cmap *b = &ws->cm[i];
+    cmap *b = &ws->infer.cm[i];
     cmap_reset(ws->owned, b, l->out_c, l->out_h, l->out_w,
                (size_t)m->n * ((l->kh + l->sh - 1) / l->sh) * ((l->kw + l->sw - 1) / l->sw));
     ws_spans(ws, i, l, &rows, &cols);
@@ -380,9 +380,9 @@ void smap_relu_bwd(const tt_layer *l, smap *a, smap *m, uint32_t epoch)
 
 smap *smap_pool_fwd(tt_ws *ws, uint32_t i, const tt_layer *l, smap *a)
 {
-    smap *b = &ws->map[i];
+    smap *b = &ws->train.map[i];
     smap_alloc_train(ws->owned, b, l, TRUE);
-    smap_pool_arg(l, a, b, ws->epoch);
+    smap_pool_arg(l, a, b, ws->train.epoch);
     a->pooled = TRUE;
     return b;
 }

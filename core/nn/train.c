@@ -74,14 +74,14 @@ static void chain_forward_train(const tt_net *net, tt_ws *ws, const tt_pixel *px
 {
     const tt_layer *l0 = &net->layers[0];
     ws_next_epoch(ws);
-    smap *m = &ws->map[0];
+    smap *m = &ws->train.map[0];
     smap_alloc_train(ws->owned, m, l0, FALSE);
     fill_w1t(net, ws, m->cs);                          /* w1t [kh][kw][cs], b1 [cs] */
     m->n = 0;
-    memcpy(m->bg, ws->b1, m->cs * sizeof(float));
+    memcpy(m->bg, ws->sparse.b1, m->cs * sizeof(float));
     tt_scatter s;
     scatter_start(&s, net, ws, px, n);
-    conv1_scatter(l0, ws->w1t, ws->b1, &s, m, ws->epoch);
+    conv1_scatter(l0, ws->sparse.w1t, ws->sparse.b1, &s, m, ws->train.epoch);
     map[0] = m;
     for (uint32_t i = 1; i < j; i++)
         map[i] = nn_ops(net->layers[i].kind)->smap_forward(ws, i, &net->layers[i], map[i - 1]);
@@ -134,7 +134,7 @@ static void chain_backward(const tt_net *net, tt_ws *ws, const tt_pixel *px, siz
                            smap *const *map, float *grad)
 {
     const tt_layer *l0 = &net->layers[0];
-    const uint32_t epoch = ws->epoch;
+    const uint32_t epoch = ws->train.epoch;
     /* The final map's gradient is set at all its touched cells; below, a map's
      * gradient is only valid where gstamp == epoch (cells that received some). */
     smap *f = map[j - 1];
@@ -203,7 +203,7 @@ static void conv_delta_forward_train(const tt_net *net, tt_ws *ws, uint32_t j, c
     const float *W = net->params + l->w_off, *b = net->params + l->b_off;
     dtrain_alloc(ws, l, ocs);
     ws_delta_bufs(ws, l, ocs);
-    float *wt = ws->dt.wt, *u = ws->dt.u, *r = ws->dt.r, *acc = ws->acc;
+    float *wt = ws->dt.wt, *u = ws->dt.u, *r = ws->dt.r, *acc = ws->sparse.acc;
     for (uint32_t o = 0; o < oc; o++)
         for (uint32_t c = 0; c < ic; c++)
             for (size_t k = 0; k < kk; k++)
@@ -235,8 +235,8 @@ static void conv_delta_forward_train(const tt_net *net, tt_ws *ws, uint32_t j, c
                 axpy(a, r + ((size_t)ky * ow + ox) * ocs, 1.0f, ocs);
         }
     }
-    delta_conv(l, wt, ocs, f->c, f->cs, f->w, f->list, f->n, f->val, NULL, NULL, NULL, f->bg, ws->dval, ws->dq,
-               acc, NULL, 0, NULL, 0, NULL, NULL);
+    delta_conv(l, wt, ocs, f->c, f->cs, f->w, f->list, f->n, f->val, NULL, NULL, NULL, f->bg,
+               ws->sparse.dval, ws->sparse.dq, acc, NULL, 0, NULL, 0, NULL, NULL);
     for (size_t p = 0; p < on; p++)
         for (uint32_t o = 0; o < oc; o++)
             y[(size_t)o * on + p] = acc[p * ocs + o];
@@ -318,8 +318,8 @@ static void conv_delta_backward_train(const tt_net *net, tt_ws *ws, uint32_t j, 
         uint32_t nz = 0;
         for (uint32_t q = 0; q < ic; q++) {
             const float d = val[q] - f->bg[q];
-            ws->dval[nz] = d;
-            ws->dq[nz] = q;
+            ws->sparse.dval[nz] = d;
+            ws->sparse.dq[nz] = q;
             nz += d != 0.0f;
         }
         const uint32_t y = cell / iw, x = cell - y * iw;
@@ -342,7 +342,7 @@ static void conv_delta_backward_train(const tt_net *net, tt_ws *ws, uint32_t j, 
                     }
                     float *dk = dwt + k * ic * ocs;
                     for (uint32_t e = 0; e < nz; e++)
-                        axpy(dk + (size_t)ws->dq[e] * ocs, gy, ws->dval[e], ocs);
+                        axpy(dk + (size_t)ws->sparse.dq[e] * ocs, gy, ws->sparse.dval[e], ocs);
                 }
             }
         }
@@ -362,13 +362,13 @@ static void conv_delta_backward_train(const tt_net *net, tt_ws *ws, uint32_t j, 
 static void ws_grad_bufs(const tt_net *net, tt_ws *ws)
 {
     const size_t gcap = max_act(net);
-    if (ws->gcap >= gcap)
+    if (ws->train.gcap >= gcap)
         return;
-    nn_disown(ws->owned, ws->g[0]);
-    nn_disown(ws->owned, ws->g[1]);
-    ws->g[0] = NN_NEW(ws->owned, float, gcap);
-    ws->g[1] = NN_NEW(ws->owned, float, gcap);
-    ws->gcap = gcap;
+    nn_disown(ws->owned, ws->train.g[0]);
+    nn_disown(ws->owned, ws->train.g[1]);
+    ws->train.g[0] = NN_NEW(ws->owned, float, gcap);
+    ws->train.g[1] = NN_NEW(ws->owned, float, gcap);
+    ws->train.gcap = gcap;
 }
 
 /* Is conv j worth training as background response + delta conv from the
@@ -381,7 +381,7 @@ static gboolean delta_worth_train(const tt_net *net, const tt_ws *ws, uint32_t j
     const double per_cell = (double)((lj->kh + lj->sh - 1) / lj->sh) * ((lj->kw + lj->sw - 1) / lj->sw) *
                             lj->in_c * cstride(lj->out_c);
     const double dense = (double)lj->out_h * lj->out_w * lj->kh * lj->kw * lj->in_c * lj->out_c;
-    const double cost = ws->cost_delta >= 0.0 ? ws->cost_delta : TT_SPARSE_COST_DELTA;
+    const double cost = ws->sparse.cost_delta >= 0.0 ? ws->sparse.cost_delta : TT_SPARSE_COST_DELTA;
     return (double)f->n * per_cell * cost <= dense;
 }
 
@@ -411,7 +411,7 @@ static const float *train_in_forward(const tt_net *net, tt_ws *ws, const tt_pixe
     const gboolean conv0 = net->layers[0].kind == TT_LAYER_CONV;
     in->j = conv0 ? sparse_split(net) : 0;
     in->picture = NULL;
-    if (conv0 && !ws->dense_train && chain_sparse_trainable(net, in->j)) {
+    if (conv0 && !ws->train.dense_train && chain_sparse_trainable(net, in->j)) {
         const uint32_t j = in->j;
         chain_forward_train(net, ws, px, n, j, in->map);
         const smap *f = in->map[j - 1];
@@ -507,7 +507,7 @@ float tt_net_train_one(const tt_net *net, tt_ws *ws, const tt_pixel *px, size_t 
     if (logits_out)
         memcpy(logits_out, logits, net->n_out * sizeof(float));
 
-    float *g = ws->g[0], *gx = ws->g[1];                        /* gradient ping-pong, max_act floats each */
+    float *g = ws->train.g[0], *gx = ws->train.g[1];                  /* gradient ping-pong, max_act floats each */
     const double loss = softmax_xent(logits, net->n_out, label, weight, g);   /* g: [n_out] */
 
     /* Backward, layer L-1 down to in.start (its input gradient too when the way in needs it). */

@@ -13,9 +13,9 @@ tt_ws *tt_ws_new(const tt_net *net)
     ws->in_h = net->in_h;
     ws->in_w = net->in_w;
     ws->n_params = net->n_params;
-    ws->epoch = 1;
-    ws->cost0 = -1.0;
-    ws->cost_delta = -1.0;
+    ws->train.epoch = 1;
+    ws->sparse.cost0 = -1.0;
+    ws->sparse.cost_delta = -1.0;
     return ws;
 }
 
@@ -23,14 +23,14 @@ tt_ws *tt_ws_new(const tt_net *net)
 void tt_ws_set_sparse_cost(tt_ws *ws, double conv0, double delta)
 {
     g_return_if_fail(ws != NULL);
-    ws->cost0 = conv0 < 0.0 ? -1.0 : conv0;
-    ws->cost_delta = delta < 0.0 ? -1.0 : delta;
+    ws->sparse.cost0 = conv0 < 0.0 ? -1.0 : conv0;
+    ws->sparse.cost_delta = delta < 0.0 ? -1.0 : delta;
 }
 
 void tt_ws_set_dense_train(tt_ws *ws, gboolean dense)
 {
     g_return_if_fail(ws != NULL);
-    ws->dense_train = dense;
+    ws->train.dense_train = dense;
 }
 
 void tt_ws_free(tt_ws *ws)
@@ -79,19 +79,19 @@ float *ws_act(const tt_net *net, tt_ws *ws, uint32_t i)
 
 float *ws_col(tt_ws *ws, size_t need)
 {
-    if (ws->col_cap < need) {
-        nn_disown(ws->owned, ws->col);
-        ws->col = NN_NEW(ws->owned, float, need);
-        ws->col_cap = need;
+    if (ws->dense.col_cap < need) {
+        nn_disown(ws->owned, ws->dense.col);
+        ws->dense.col = NN_NEW(ws->owned, float, need);
+        ws->dense.col_cap = need;
     }
-    return ws->col;
+    return ws->dense.col;
 }
 
 float *ws_input(const tt_net *net, tt_ws *ws)
 {
-    if (!ws->input)
-        ws->input = NN_NEW(ws->owned, float, (size_t)net->in_h * net->in_w);
-    return ws->input;
+    if (!ws->dense.input)
+        ws->dense.input = NN_NEW(ws->owned, float, (size_t)net->in_h * net->in_w);
+    return ws->dense.input;
 }
 
 void densify_input(const tt_net *net, float *dst, const tt_pixel *px, size_t n)
@@ -139,14 +139,15 @@ size_t max_act(const tt_net *net)
 
 void ws_next_epoch(tt_ws *ws)
 {
-    if (++ws->epoch == 0) {
+    if (++ws->train.epoch == 0) {
         for (uint32_t i = 0; i < TT_MAX_LAYERS; i++)
-            if (ws->map[i].stamp) {
-                memset(ws->map[i].stamp, 0, (size_t)ws->map[i].h * ws->map[i].w * sizeof(uint32_t));
-                if (ws->map[i].gstamp)
-                    memset(ws->map[i].gstamp, 0, (size_t)ws->map[i].h * ws->map[i].w * sizeof(uint32_t));
+            if (ws->train.map[i].stamp) {
+                smap *m = &ws->train.map[i];
+                memset(m->stamp, 0, (size_t)m->h * m->w * sizeof(uint32_t));
+                if (m->gstamp)
+                    memset(m->gstamp, 0, (size_t)m->h * m->w * sizeof(uint32_t));
             }
-        ws->epoch = 1;
+        ws->train.epoch = 1;
     }
 }
 
@@ -155,15 +156,15 @@ void fill_w1t(const tt_net *net, tt_ws *ws, uint32_t cs)
 {
     const tt_layer *l = &net->layers[0];
     const size_t kk = (size_t)l->kh * l->kw;
-    if (!ws->w1t) {
-        ws->w1t = NN_NEW0(ws->owned, float, kk * cs);
-        ws->b1 = NN_NEW0(ws->owned, float, cs);
+    if (!ws->sparse.w1t) {
+        ws->sparse.w1t = NN_NEW0(ws->owned, float, kk * cs);
+        ws->sparse.b1 = NN_NEW0(ws->owned, float, cs);
     }
     const float *W = net->params + l->w_off;
     for (uint32_t o = 0; o < l->out_c; o++)
         for (size_t k = 0; k < kk; k++)
-            ws->w1t[k * cs + o] = W[o * kk + k];
-    memcpy(ws->b1, net->params + l->b_off, l->out_c * sizeof(float));
+            ws->sparse.w1t[k * cs + o] = W[o * kk + k];
+    memcpy(ws->sparse.b1, net->params + l->b_off, l->out_c * sizeof(float));
 }
 
 /* A scatter over layer 0 (a conv) from the pixel list (see tt_scatter). */

@@ -19,7 +19,7 @@
  * ratios of one run, not absolute times across runs.
  */
 #include "tt_flowpic.h"
-#include "tt_model.h"
+#include "tt_classify.h"
 #include "tt_nn.h"
 #include "tt_nn_tuning.h"
 

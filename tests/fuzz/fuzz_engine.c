@@ -27,7 +27,7 @@
 
 #include "tt_flow.h"
 #include "tt_flowpic.h"
-#include "tt_model.h"
+#include "tt_classify.h"
 #include "tt_test.h"
 
 typedef struct {

@@ -17,7 +17,7 @@
 
 #include <math.h>
 
-#include "tt_model.h"
+#include "tt_classify.h"
 #include "tt_flowpic.h"
 
 /* Skip running nets whose activations or multiply-adds exceed these: the

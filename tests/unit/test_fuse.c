@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "tt_arch.h"
-#include "tt_model.h"
+#include "tt_classify.h"
 #include "tt_test.h"
 
 static const char *const CLASSES[] = { "browsing", "chat", "voip" };

@@ -6,7 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "tt_arch.h"
-#include "tt_model.h"
+#include "tt_classify.h"
 #include "tt_test.h"
 
 static tt_model *tiny_model(void)
@@ -324,6 +324,24 @@ TT_TEST("/model/threshold", test_threshold)
         tt_model_free(back);
         tt_model_free(m);
     }
+}
+
+/* The one "unknown" rule: below the threshold (or a top class the model has not)
+ * reads "unknown"; at the threshold the class. */
+TT_TEST("/model/label", test_label)
+{
+    static const struct { uint32_t top; double conf, thr; gboolean known; } cases[] = {
+        { 1, 0.30, 0.30, TRUE }, { 1, 0.2999, 0.30, FALSE }, { 2, 0.9, 0.5, TRUE },
+        { 0, 0.0, 0.0, TRUE }, { 0, 0.7f, 0.7, FALSE }, { 3, 0.9, 0.5, FALSE },
+    };
+    tt_model *m = tiny_model();
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *got = tt_classify_label(m, cases[i].top, cases[i].conf, cases[i].thr);
+        g_assert_cmpstr(got, ==, cases[i].known ? m->classes[cases[i].top] : TT_LABEL_UNKNOWN);
+        if (cases[i].top < m->n_classes)
+            g_assert_cmpint(tt_below_threshold(cases[i].conf, cases[i].thr), ==, !cases[i].known);
+    }
+    tt_model_free(m);
 }
 
 /* A result of n probabilities (top and confidence as tt_classify_packets sets them). */

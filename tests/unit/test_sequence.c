@@ -6,7 +6,7 @@
 
 #include "tt_arch.h"
 #include "tt_flowpic.h"
-#include "tt_model.h"
+#include "tt_classify.h"
 #include "tt_test.h"
 
 /* 8 rows (h = 4: sizes below, gaps above) x 6 packets, raw counts. */

@@ -1,5 +1,6 @@
 /* TrafficTriage core: training, evaluation, calibration (tt_train.h). */
 #include "tt_train.h"
+#include "tt_classify.h"
 #include "tt_flowpic.h"
 
 #include <math.h>
