@@ -192,7 +192,7 @@ block_status(const triage_result *r, double thr)
 {
     switch (r->state) {
     case TRIAGE_BLOCK_CLASSIFIED:
-        return r->confidence < thr ? str.low_confidence : str.classified;
+        return tt_below_threshold(r->confidence, thr) ? str.low_confidence : str.classified;
     case TRIAGE_BLOCK_TOO_FEW:
         return str.too_few;
     default:
@@ -205,7 +205,8 @@ block_status(const triage_result *r, double thr)
 static const char *
 block_class(const triage_slot *s, const triage_result *r, double thr)
 {
-    if (r->state != TRIAGE_BLOCK_CLASSIFIED || r->confidence < thr || r->top >= s->model->n_classes)
+    if (r->state != TRIAGE_BLOCK_CLASSIFIED || tt_below_threshold(r->confidence, thr) ||
+        r->top >= s->model->n_classes)
         return str.unknown;
     return s->class_names[r->top];
 }

@@ -37,7 +37,7 @@ triage_extract_lookup_prefs(void)
  * the last IP layer. Otherwise pinfo's ports belong to an outer packet (e.g.
  * GTP-U or VXLAN carrying ESP, or an inner IP fragment) while its addresses
  * are the inner ones: no flow of its own, as the trainer's reader
- * (core/tt_capture.c) decides. And no ICMP anywhere: an ICMP error quotes
+ * (core/io/tt_capture.c) decides. And no ICMP anywhere: an ICMP error quotes
  * the header of the packet that caused it, whose TCP/UDP header sets ports
  * (and the quoted IP header the addresses) as if that packet were seen
  * again. */

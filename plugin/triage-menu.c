@@ -285,7 +285,7 @@ render_block(const tt_block *b, void *user)
         && res.top < r->model->n_classes) {
         top = r->model->classes[res.top];
         conf = res.confidence;
-        label = conf < r->threshold ? "unknown" : top;
+        label = tt_classify_label(r->model, res.top, conf, r->threshold);
     }
     char *base = g_strdup_printf("flow%" G_GUINT64_FORMAT "-block%u-%s.png",
                                  b->flow_id, b->block_index, label);
