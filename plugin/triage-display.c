@@ -145,7 +145,7 @@ static struct {
 void
 triage_display_register(int proto, triage_run *run, int tap)
 {
-    str.unknown = g_intern_static_string("unknown");
+    str.unknown = g_intern_static_string(TT_LABEL_UNKNOWN);   /* the label core gives, tt_classify.h */
     str.classified = g_intern_static_string("classified");
     str.low_confidence = g_intern_static_string("low confidence");
     str.too_few = g_intern_static_string("too few packets");
