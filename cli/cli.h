@@ -21,6 +21,7 @@ int tt_cli_render(int argc, char **argv);
 int tt_cli_init_model(int argc, char **argv);
 int tt_cli_series(int argc, char **argv);
 int tt_cli_fuse(int argc, char **argv);
+int tt_cli_trees(int argc, char **argv);
 
 /* Prints "traffictriage: MESSAGE" on stderr, frees e, returns 1. */
 int tt_cli_fail(GError *e);

@@ -45,6 +45,12 @@ int tt_cli_info(int argc, char **argv)
                m->companion->name, m->companion->sha256);
         print_net(m->companion);
     }
+    if (m->trees) {
+        const tt_trees *t = m->trees;
+        printf("--- boosted trees: %u over %u block statistics (version %u), %u nodes; weight %.3g of the answer, "
+               "temperature %.4g\n", t->n_trees, t->n_features, t->stats_version, t->tree_start[t->n_trees],
+               (double)t->weight, (double)t->temperature);
+    }
     if (m->meta && *m->meta)
         printf("--- metadata\n%s", m->meta);
     tt_model_free(m);

@@ -15,6 +15,7 @@ static const struct {
     { "train", tt_cli_train, "train a model on labelled captures, packet series or FlowPic CSV" },
     { "eval", tt_cli_eval, "evaluate a model (accuracy, precision/recall/F1, confusion matrix; text and JSON)" },
     { "fuse", tt_cli_fuse, "fuse two trained models into one: each block answered by the mean of both" },
+    { "trees", tt_cli_trees, "add boosted trees over block statistics to a trained model (libxgboost)" },
     { "info", tt_cli_info, "print a model's task, classes, input spec, layers and checksum" },
     { "classify", tt_cli_classify, "classify the flows of a capture outside Wireshark (same engine as the plugin)" },
     { "render", tt_cli_render, "write FlowPics of blocks as PNG files" },

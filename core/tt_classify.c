@@ -1,6 +1,7 @@
 /* TrafficTriage core: a block's packets -> result -> label (tt_classify.h). */
 #include "tt_classify.h"
 #include "tt_flowpic.h"
+#include "tt_stats.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,6 +15,8 @@ struct tt_classifier {
     tt_pixel *px;
     size_t cap;              /* pixels px holds */
     float logits[TT_MAX_CLASSES];
+    float *scratch;          /* [max_packets] for the block statistics, with trees */
+    float stats[TT_STATS_N];
 };
 
 tt_classifier *tt_classifier_new(const tt_model *m)
@@ -23,6 +26,8 @@ tt_classifier *tt_classifier_new(const tt_model *m)
     c->ws = tt_ws_new(m->net);
     if (m->companion)
         c->companion = tt_classifier_new(m->companion);
+    if (m->trees)
+        c->scratch = g_new(float, m->spec.max_packets);
     return c;
 }
 
@@ -32,9 +37,25 @@ void tt_classifier_free(tt_classifier *c)
         tt_classifier *next = c->companion;
         tt_ws_free(c->ws);
         g_free(c->px);
+        g_free(c->scratch);
         g_free(c);
         c = next;
     }
+}
+
+static void result_set_top(tt_result *r);
+
+/* A model with trees: res = (1 - w) res + w softmax(margins / T) (tt_trees.h). */
+static void blend_trees(tt_classifier *c, const tt_pkt *pkts, size_t n, tt_result *res)
+{
+    const tt_trees *t = c->m->trees;
+    float margins[TT_MAX_CLASSES], q[TT_MAX_CLASSES];
+    tt_block_stats(pkts, n, c->scratch, c->stats);
+    tt_trees_margins(t, c->stats, margins);
+    tt_softmax(margins, t->n_classes, t->temperature, q);
+    for (uint32_t k = 0; k < res->n_classes; k++)
+        res->probs[k] = (1.0f - t->weight) * res->probs[k] + t->weight * q[k];
+    result_set_top(res);
 }
 
 gboolean tt_classify_packets(tt_classifier *c, const tt_pkt *pkts, size_t n, tt_result *res)
@@ -58,6 +79,8 @@ gboolean tt_classify_packets(tt_classifier *c, const tt_pkt *pkts, size_t n, tt_
     tt_result second;
     if (c->companion && tt_classify_packets(c->companion, pkts, n, &second))
         tt_result_pool(res, &second, res);   /* a fused model: the mean of both */
+    if (m->trees)
+        blend_trees(c, pkts, n, res);
     return TRUE;
 }
 

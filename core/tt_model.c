@@ -1,5 +1,6 @@
 /* TrafficTriage core: models and their file format (models/FORMAT.md). */
 #include "tt_model.h"
+#include "tt_bytes.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,18 +20,10 @@
 #define TAG_PARM TAG('P', 'A', 'R', 'M')
 #define TAG_CALB TAG('C', 'A', 'L', 'B')
 #define TAG_COMP TAG('C', 'O', 'M', 'P')
+#define TAG_TREE TAG('T', 'R', 'E', 'E')
 
-/* ---- little-endian helpers ------------------------------------------------ */
+/* ---- little-endian helpers (the rest: tt_bytes.h) -------------------------- */
 
-static uint32_t rd32(const guint8 *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
-static uint64_t rd64(const guint8 *p) { return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32); }
-static float rdf32(const guint8 *p) { uint32_t u = rd32(p); float f; memcpy(&f, &u, 4); return f; }
-static double rdf64(const guint8 *p) { uint64_t u = rd64(p); double d; memcpy(&d, &u, 8); return d; }
-
-static void put32(GByteArray *b, uint32_t v) { guint8 x[4] = { v, v >> 8, v >> 16, v >> 24 }; g_byte_array_append(b, x, 4); }
-static void put64(GByteArray *b, uint64_t v) { put32(b, (uint32_t)v); put32(b, (uint32_t)(v >> 32)); }
-static void putf32(GByteArray *b, float f) { uint32_t u; memcpy(&u, &f, 4); put32(b, u); }
-static void putf64(GByteArray *b, double d) { uint64_t u; memcpy(&u, &d, 8); put64(b, u); }
 static void set64(GByteArray *b, size_t at, uint64_t v) { for (int i = 0; i < 8; i++) b->data[at + i] = (guint8)(v >> (8 * i)); }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -82,6 +75,7 @@ void tt_model_free(tt_model *m)
     g_free(m->meta);
     tt_net_free(m->net);
     tt_model_free(m->companion);
+    tt_trees_free(m->trees);
     g_free(m);
 }
 
@@ -90,6 +84,11 @@ gboolean tt_model_fuse(tt_model *m, tt_model *companion, GError **error)
     const tt_spec *a = &m->spec, *b = &companion->spec;
     if (m->companion || companion->companion) {
         g_set_error(error, TT_ERROR, TT_ERROR_INVALID, "a fused model cannot be fused again");
+        return FALSE;
+    }
+    if (companion->trees) {
+        g_set_error(error, TT_ERROR, TT_ERROR_INVALID,
+                    "the companion holds trees: only the first model may (fuse first, then add trees)");
         return FALSE;
     }
     if (strcmp(m->task, companion->task) != 0) {
@@ -170,9 +169,9 @@ tt_model *tt_model_new(const char *name, const char *task, uint32_t n_classes,
 
 static size_t section_begin(GByteArray *b, uint32_t tag, uint32_t flags)
 {
-    put32(b, tag);
-    put32(b, flags);
-    put64(b, 0);                    /* length, patched by section_end */
+    tt_put32(b, tag);
+    tt_put32(b, flags);
+    tt_put64(b, 0);                    /* length, patched by section_end */
     return b->len;
 }
 
@@ -197,9 +196,9 @@ GBytes *tt_model_to_bytes(tt_model *m, GError **error)
     }
     GByteArray *b = g_byte_array_new();
     g_byte_array_append(b, (const guint8 *)TT_MODEL_MAGIC, 8);
-    put32(b, TT_MODEL_VERSION);
-    put32(b, HEADER_SIZE);
-    put64(b, 0);                              /* total size, patched */
+    tt_put32(b, TT_MODEL_VERSION);
+    tt_put32(b, HEADER_SIZE);
+    tt_put64(b, 0);                              /* total size, patched */
     static const guint8 zeros[32] = { 0 };
     g_byte_array_append(b, zeros, 32);        /* SHA-256, patched */
     GBytes *comp = NULL;
@@ -207,8 +206,8 @@ GBytes *tt_model_to_bytes(tt_model *m, GError **error)
         g_byte_array_unref(b);
         return NULL;
     }
-    put32(b, comp ? 7 : 6);                   /* sections */
-    put32(b, 0);
+    tt_put32(b, 6 + (comp != NULL) + (m->trees != NULL));   /* sections */
+    tt_put32(b, 0);
 
     size_t s = section_begin(b, TAG_META, SECTION_MUST_UNDERSTAND);
     GString *meta = g_string_new(NULL);
@@ -232,51 +231,61 @@ GBytes *tt_model_to_bytes(tt_model *m, GError **error)
 
     s = section_begin(b, TAG_SPEC, SECTION_MUST_UNDERSTAND);
     const tt_spec *sp = &m->spec;
-    putf64(b, sp->block_seconds);
-    putf64(b, sp->idle_timeout);
-    putf64(b, sp->min_span);
-    put32(b, sp->time_bins);
-    put32(b, sp->size_bins);
-    put32(b, sp->max_size);
-    put32(b, sp->min_packets);
-    put32(b, sp->max_packets);
+    tt_putf64(b, sp->block_seconds);
+    tt_putf64(b, sp->idle_timeout);
+    tt_putf64(b, sp->min_span);
+    tt_put32(b, sp->time_bins);
+    tt_put32(b, sp->size_bins);
+    tt_put32(b, sp->max_size);
+    tt_put32(b, sp->min_packets);
+    tt_put32(b, sp->max_packets);
     guint8 pol[4] = { sp->size_policy, sp->time_scale, sp->count_transform, 0 };
     g_byte_array_append(b, pol, 4);
-    putf32(b, sp->count_clip);
+    tt_putf32(b, sp->count_clip);
     g_byte_array_append(b, zeros, SPEC_RECORD - 52);
     section_end(b, s);
 
     s = section_begin(b, TAG_CLAS, SECTION_MUST_UNDERSTAND);
-    put32(b, m->n_classes);
+    tt_put32(b, m->n_classes);
     for (uint32_t i = 0; i < m->n_classes; i++) {
         uint32_t len = (uint32_t)strlen(m->classes[i]);
-        put32(b, len);
+        tt_put32(b, len);
         g_byte_array_append(b, (const guint8 *)m->classes[i], len);
     }
     section_end(b, s);
 
     s = section_begin(b, TAG_LAYR, SECTION_MUST_UNDERSTAND);
-    put32(b, m->net->in_h);
-    put32(b, m->net->in_w);
-    put32(b, m->net->n_layers);
+    tt_put32(b, m->net->in_h);
+    tt_put32(b, m->net->in_w);
+    tt_put32(b, m->net->n_layers);
     for (uint32_t i = 0; i < m->net->n_layers; i++) {
         const tt_layer *l = &m->net->layers[i];
-        put32(b, l->kind);
-        put32(b, l->out_c); put32(b, l->kh); put32(b, l->kw); put32(b, l->sh); put32(b, l->sw);
-        put32(b, l->pad_t); put32(b, l->pad_b); put32(b, l->pad_l); put32(b, l->pad_r);
-        putf32(b, l->rate);
+        tt_put32(b, l->kind);
+        tt_put32(b, l->out_c); tt_put32(b, l->kh); tt_put32(b, l->kw); tt_put32(b, l->sh); tt_put32(b, l->sw);
+        tt_put32(b, l->pad_t); tt_put32(b, l->pad_b); tt_put32(b, l->pad_l); tt_put32(b, l->pad_r);
+        tt_putf32(b, l->rate);
     }
     section_end(b, s);
 
     s = section_begin(b, TAG_PARM, SECTION_MUST_UNDERSTAND);
-    put64(b, m->net->n_params);
+    tt_put64(b, m->net->n_params);
     for (size_t i = 0; i < m->net->n_params; i++)
-        putf32(b, m->net->params[i]);
+        tt_putf32(b, m->net->params[i]);
     section_end(b, s);
 
     s = section_begin(b, TAG_CALB, 0);
-    putf32(b, m->temperature);
+    tt_putf32(b, m->temperature);
     section_end(b, s);
+
+    if (m->trees) {
+        s = section_begin(b, TAG_TREE, SECTION_MUST_UNDERSTAND);
+        GBytes *tb = tt_trees_to_bytes(m->trees);
+        gsize tlen;
+        const guint8 *td = g_bytes_get_data(tb, &tlen);
+        g_byte_array_append(b, td, (guint)tlen);
+        g_bytes_unref(tb);
+        section_end(b, s);
+    }
 
     if (comp) {
         s = section_begin(b, TAG_COMP, SECTION_MUST_UNDERSTAND);
@@ -325,18 +334,18 @@ static gboolean parse_spec(const guint8 *p, uint64_t len, tt_spec *sp, GError **
         return FALSE;
     }
     memset(sp, 0, sizeof *sp);
-    sp->block_seconds = rdf64(p);
-    sp->idle_timeout = rdf64(p + 8);
-    sp->min_span = rdf64(p + 16);
-    sp->time_bins = rd32(p + 24);
-    sp->size_bins = rd32(p + 28);
-    sp->max_size = rd32(p + 32);
-    sp->min_packets = rd32(p + 36);
-    sp->max_packets = rd32(p + 40);
+    sp->block_seconds = tt_rdf64(p);
+    sp->idle_timeout = tt_rdf64(p + 8);
+    sp->min_span = tt_rdf64(p + 16);
+    sp->time_bins = tt_rd32(p + 24);
+    sp->size_bins = tt_rd32(p + 28);
+    sp->max_size = tt_rd32(p + 32);
+    sp->min_packets = tt_rd32(p + 36);
+    sp->max_packets = tt_rd32(p + 40);
     sp->size_policy = p[44];
     sp->time_scale = p[45];
     sp->count_transform = p[46];
-    sp->count_clip = rdf32(p + 48);
+    sp->count_clip = tt_rdf32(p + 48);
     GError *e = NULL;
     if (!tt_spec_validate(sp, &e)) {
         g_set_error(error, TT_ERROR, TT_ERROR_FORMAT, "input spec: %s", e->message);
@@ -351,6 +360,9 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
     tt_model *m = NULL;
     const guint8 *comp = NULL;
     uint64_t comp_len = 0;
+    tt_trees *trees = NULL;
+    const guint8 *tree = NULL;
+    uint64_t tree_len = 0;
     tt_net *net = NULL;
     char **classes = NULL;
     uint32_t n_classes = 0;
@@ -368,12 +380,12 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
         FAIL(TT_ERROR_FORMAT, "file is %" G_GSIZE_FORMAT " bytes, too short for a model header", len);
     if (memcmp(d, TT_MODEL_MAGIC, 8) != 0)
         FAIL(TT_ERROR_FORMAT, "not a TrafficTriage model (bad magic)");
-    uint32_t version = rd32(d + 8);
+    uint32_t version = tt_rd32(d + 8);
     if (version != TT_MODEL_VERSION)
         FAIL(TT_ERROR_VERSION, "model format version %u; this TrafficTriage reads version %u (retrain or upgrade)", version, TT_MODEL_VERSION);
-    if (rd32(d + 12) != HEADER_SIZE)
-        FAIL(TT_ERROR_FORMAT, "header size %u, expected %u", rd32(d + 12), HEADER_SIZE);
-    uint64_t total = rd64(d + 16);
+    if (tt_rd32(d + 12) != HEADER_SIZE)
+        FAIL(TT_ERROR_FORMAT, "header size %u, expected %u", tt_rd32(d + 12), HEADER_SIZE);
+    uint64_t total = tt_rd64(d + 16);
     if (total != len)
         FAIL(TT_ERROR_FORMAT, "file is %" G_GSIZE_FORMAT " bytes but its header says %" G_GUINT64_FORMAT " (truncated or padded)", len, total);
     if (total > TT_MODEL_MAX_FILE)
@@ -390,7 +402,7 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
     if (memcmp(digest, d + 24, 32) != 0)
         FAIL(TT_ERROR_CHECKSUM, "checksum mismatch: the file is corrupt");
 
-    uint32_t n_sections = rd32(d + 56);
+    uint32_t n_sections = tt_rd32(d + 56);
     if (n_sections == 0 || n_sections > MAX_SECTIONS)
         FAIL(TT_ERROR_LIMIT, "%u sections (1..%u allowed)", n_sections, MAX_SECTIONS);
 
@@ -399,8 +411,8 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
     for (uint32_t si = 0; si < n_sections; si++) {
         if (len - off < 16)
             FAIL(TT_ERROR_FORMAT, "section %u header runs past the end of the file", si);
-        uint32_t tag = rd32(d + off), flags = rd32(d + off + 4);
-        uint64_t slen = rd64(d + off + 8);
+        uint32_t tag = tt_rd32(d + off), flags = tt_rd32(d + off + 4);
+        uint64_t slen = tt_rd64(d + off + 8);
         off += 16;
         if (slen > len - off)
             FAIL(TT_ERROR_FORMAT, "section %u (%.4s) is %" G_GUINT64_FORMAT " bytes, past the end of the file", si, (const char *)(d + off - 16), slen);
@@ -410,7 +422,7 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
          * allocated. */
         uint32_t known = tag == TAG_META ? 1 : tag == TAG_SPEC ? 2 : tag == TAG_CLAS ? 4 :
                          tag == TAG_LAYR ? 8 : tag == TAG_PARM ? 16 : tag == TAG_CALB ? 32 :
-                         tag == TAG_COMP ? 64 : 0;
+                         tag == TAG_COMP ? 64 : tag == TAG_TREE ? 128 : 0;
         if (known & seen)
             FAIL(TT_ERROR_FORMAT, "section %.4s appears twice", (const char *)(d + off - 16));
         switch (tag) {
@@ -445,7 +457,7 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
         case TAG_CLAS: {
             if (slen < 4)
                 FAIL(TT_ERROR_FORMAT, "class section too short");
-            n_classes = rd32(p);
+            n_classes = tt_rd32(p);
             if (n_classes < 2 || n_classes > TT_MAX_CLASSES)
                 FAIL(TT_ERROR_LIMIT, "%u classes (2..%u allowed)", n_classes, TT_MAX_CLASSES);
             classes = g_new0(char *, n_classes + 1);
@@ -453,7 +465,7 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
             for (uint32_t i = 0; i < n_classes; i++) {
                 if (slen - q < 4)
                     FAIL(TT_ERROR_FORMAT, "class %u runs past its section", i);
-                uint32_t l = rd32(p + q);
+                uint32_t l = tt_rd32(p + q);
                 q += 4;
                 if (l > slen - q)
                     FAIL(TT_ERROR_FORMAT, "class %u runs past its section", i);
@@ -469,9 +481,9 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
         case TAG_LAYR: {
             if (slen < 12)
                 FAIL(TT_ERROR_FORMAT, "layer section too short");
-            in_h = rd32(p);
-            in_w = rd32(p + 4);
-            n_layers = rd32(p + 8);
+            in_h = tt_rd32(p);
+            in_w = tt_rd32(p + 4);
+            n_layers = tt_rd32(p + 8);
             if (n_layers == 0 || n_layers > TT_MAX_LAYERS)
                 FAIL(TT_ERROR_LIMIT, "%u layers (1..%u allowed)", n_layers, TT_MAX_LAYERS);
             if (slen != 12 + (uint64_t)n_layers * LAYER_RECORD)
@@ -480,12 +492,12 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
             for (uint32_t i = 0; i < n_layers; i++) {
                 const guint8 *r = p + 12 + (size_t)i * LAYER_RECORD;
                 tt_layer *l = &layers[i];
-                l->kind = rd32(r);
-                l->out_c = rd32(r + 4); l->kh = rd32(r + 8); l->kw = rd32(r + 12);
-                l->sh = rd32(r + 16); l->sw = rd32(r + 20);
-                l->pad_t = rd32(r + 24); l->pad_b = rd32(r + 28);
-                l->pad_l = rd32(r + 32); l->pad_r = rd32(r + 36);
-                l->rate = rdf32(r + 40);
+                l->kind = tt_rd32(r);
+                l->out_c = tt_rd32(r + 4); l->kh = tt_rd32(r + 8); l->kw = tt_rd32(r + 12);
+                l->sh = tt_rd32(r + 16); l->sw = tt_rd32(r + 20);
+                l->pad_t = tt_rd32(r + 24); l->pad_b = tt_rd32(r + 28);
+                l->pad_l = tt_rd32(r + 32); l->pad_r = tt_rd32(r + 36);
+                l->rate = tt_rdf32(r + 40);
                 if (!tt_layer_kind_name(l->kind))
                     FAIL(TT_ERROR_FORMAT, "layer %u has unknown kind %u", i, l->kind);
                 if (!isfinite(l->rate) || l->rate < 0.0f || l->rate >= 1.0f)
@@ -496,7 +508,7 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
         case TAG_PARM:
             if (slen < 8)
                 FAIL(TT_ERROR_FORMAT, "parameter section too short");
-            parm_len = rd64(p);
+            parm_len = tt_rd64(p);
             if (parm_len > TT_MAX_PARAMS)
                 FAIL(TT_ERROR_LIMIT, "%" G_GUINT64_FORMAT " parameters, more than %u", parm_len, TT_MAX_PARAMS);
             if (slen != 8 + parm_len * 4)
@@ -506,7 +518,7 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
         case TAG_CALB:
             if (slen != 4)
                 FAIL(TT_ERROR_FORMAT, "calibration section is %" G_GUINT64_FORMAT " bytes, expected 4", slen);
-            temperature = rdf32(p);
+            temperature = tt_rdf32(p);
             if (!isfinite(temperature) || temperature <= 0.0f || temperature > 1000.0f)
                 FAIL(TT_ERROR_FORMAT, "calibration temperature %g out of range (0, 1000]", (double)temperature);
             break;
@@ -515,6 +527,12 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
                 FAIL(TT_ERROR_FORMAT, "a fused model's companion holds a companion of its own");
             comp = p;
             comp_len = slen;
+            break;
+        case TAG_TREE:   /* parsed once the classes are known */
+            if (is_companion)
+                FAIL(TT_ERROR_FORMAT, "a fused model's companion holds trees");
+            tree = p;
+            tree_len = slen;
             break;
         default:
             if (flags & SECTION_MUST_UNDERSTAND)
@@ -548,7 +566,7 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
     if (net->n_params != parm_len)
         FAIL(TT_ERROR_SHAPE, "the layers need %zu parameters, the file holds %" G_GUINT64_FORMAT, net->n_params, parm_len);
     for (size_t i = 0; i < net->n_params; i++) {
-        float v = rdf32(parm + 4 * i);
+        float v = tt_rdf32(parm + 4 * i);
         if (!isfinite(v))
             FAIL(TT_ERROR_FORMAT, "parameter %zu is NaN or infinite", i);
         net->params[i] = v;
@@ -560,6 +578,14 @@ static tt_model *load_bytes(const guint8 *d, gsize len, gboolean is_companion, G
         goto fail;
     }
     net = NULL;   /* owned by m */
+    if (tree && !(trees = tt_trees_from_bytes(tree, (gsize)tree_len, n_classes, &e))) {
+        g_set_error(error, TT_ERROR, e->code, "the trees (TREE section): %s", e->message);
+        g_error_free(e);
+        tt_model_free(m);
+        m = NULL;
+        goto fail;
+    }
+    m->trees = trees;
     m->temperature = temperature;
     g_free(m->meta);
     m->meta = g_string_free(meta, FALSE);

@@ -14,6 +14,7 @@
 
 #include "tt_types.h"
 #include "tt_nn.h"
+#include "tt_trees.h"
 
 G_BEGIN_DECLS
 
@@ -33,6 +34,8 @@ typedef struct tt_model_s {
     tt_net   *net;
     char      sha256[65];       /* hex checksum of the file it was loaded from / saved to */
     struct tt_model_s *companion; /* a fused model's second net (tt_model_fuse), or NULL */
+    tt_trees *trees;            /* boosted trees over block statistics (tt_trees.h), or NULL;
+                                 * only a first model holds them, never a companion */
 } tt_model;
 
 /* A new model owning net (which must end in n_classes outputs). */
@@ -47,7 +50,7 @@ void tt_model_free(tt_model *m);
  * calibrated ones (tt_classify_packets). The two must have the same task and
  * classes in the same order and cut flows the same way (block length, idle
  * timeout, minimum span, minimum and stored packets); a companion has no
- * companion of its own. Saved as a COMP section (models/FORMAT.md). On
+ * companion (nor trees) of its own. Saved as a COMP section (models/FORMAT.md). On
  * failure nothing is taken and FALSE is returned. */
 gboolean tt_model_fuse(tt_model *m, tt_model *companion, GError **error);
 

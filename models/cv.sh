@@ -13,6 +13,8 @@
 #
 # CV_COMPANION="ARGS": a fused model (traffictriage fuse) per fold: a second net trained
 # the same way with ARGS added (e.g. --time-scale sequence), answering beside the first.
+# CV_TREES="OPTIONS": then boosted trees added to each fold's model (traffictriage trees
+# OPTIONS), trained on the fold's split of CV_TREES_DATA (default: REAL).
 set -eu
 [ $# -ge 6 ] && [ "$6" = "--" ] || { sed -n 2,12p "$0" >&2; exit 2; }
 TT=$1 FOLDS=$2 OUT=$3 NAME=$4 REAL=$5
@@ -31,6 +33,11 @@ while [ "$i" -lt "$K" ]; do
         "$TT" fuse -o "$base.ttm" "$base.first.ttm" "$base.second.ttm" > /dev/null
     else
         "$TT" train --quiet --split "$base.split" -o "$base.ttm" "$@" > "$base.train.txt"
+    fi
+    if [ -n "${CV_TREES+set}" ]; then
+        mv "$base.ttm" "$base.nets.ttm"
+        # shellcheck disable=SC2086 # options and paths are word lists
+        "$TT" trees --quiet --split "$base.split" -o "$base.ttm" $CV_TREES "$base.nets.ttm" ${CV_TREES_DATA:-$REAL} > "$base.trees.txt"
     fi
     # shellcheck disable=SC2086 # REAL is a list of paths
     "$TT" eval --split "$base.split" --on test --flows "$base.flows" --blocks "$base.blocks" "$base.ttm" $REAL > "$base.eval.txt" 2>/dev/null

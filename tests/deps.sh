@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian 12 packages TrafficTriage needs.
 #   tests/deps.sh            build + run (compiler, libraries, Wireshark dev files, tshark;
-#                            libndpi-dev for `traffictriage label`, linked into the CLI only)
+#                            libndpi-dev for `traffictriage label` and libxgboost-dev for
+#                            `traffictriage trees`, linked into the CLI only, never the plugin)
 #   tests/deps.sh --test     also what the whole test suite uses (GUI under Xvfb,
 #                            clang/libFuzzer, valgrind, debootstrap)
 # Runs apt-get through sudo when not root. Safe to run again.
@@ -9,7 +10,7 @@ set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 BUILD="gcc make cmake pkg-config libglib2.0-dev libopenblas-dev libpng-dev libpcap-dev liblzma-dev
-       wireshark-dev libwireshark-dev tshark wireshark-common file libndpi-dev"
+       wireshark-dev libwireshark-dev tshark wireshark-common file libndpi-dev libxgboost-dev"
 TEST="wireshark-qt xvfb xauth x11-utils xdotool imagemagick clang libclang-rt-14-dev llvm
       valgrind debootstrap util-linux procps time dpkg-dev fonts-dejavu-core python3"
 PKGS="$BUILD"

@@ -598,7 +598,7 @@ gboolean tt_train(tt_model *m, const tt_dataset *ds, const uint8_t *split,
 /* Calibrated class probabilities of one sample (no augmentation); returns the top class. */
 static uint32_t sample_probs(runner *r, const tt_sample *s, float *probs)
 {
-    if (r->m->companion) {   /* a fused model answers as in the plugin: both nets, the mean */
+    if (r->m->companion || r->m->trees) {   /* fused or with trees: answers as in the plugin (tt_classify_packets) */
         if (!r->cls)
             r->cls = tt_classifier_new(r->m);
         tt_result res;

@@ -42,7 +42,17 @@ def put(d, data):
         f.write(data)
 
 
-def tiny_model(side=8, classes=(b"a", b"b"), temperature=1.0, layers=None, seed=1):
+def tiny_trees(n_classes):
+    """A TREE payload (models/FORMAT.md): per class a stump on statistic 0 and a leaf."""
+    trees, nodes = b"", b""
+    for c in range(n_classes):
+        trees += struct.pack("<II", c, 3) + struct.pack("<II", c, 1)
+        nodes += struct.pack("<IfII", 0, 2.0 + c, 1, 2) + struct.pack("<IfII", 0xFFFFFFFF, 0.5, 0, 0)
+        nodes += struct.pack("<IfII", 0xFFFFFFFF, -0.5, 0, 0) + struct.pack("<IfII", 0xFFFFFFFF, 0.1 * c, 0, 0)
+    return struct.pack("<IIIIff", 1, 32, n_classes, 2 * n_classes, 0.5, 3.0) + trees + nodes
+
+
+def tiny_model(side=8, classes=(b"a", b"b"), temperature=1.0, layers=None, seed=1, trees=False):
     """A hand-made model file (models/FORMAT.md, as tt_model.c writes it) with
     a tiny net, so that mutations of fuzz_model_fixed stay cheap."""
     def section(tag, flags, body):
@@ -75,9 +85,11 @@ def tiny_model(side=8, classes=(b"a", b"b"), temperature=1.0, layers=None, seed=
     body = (section(b"META", 1, meta) + section(b"SPEC", 1, spec) + section(b"CLAS", 1, clas)
             + section(b"LAYR", 1, layr) + section(b"PARM", 1, parm)
             + section(b"CALB", 0, struct.pack("<f", temperature)))
+    if trees:
+        body += section(b"TREE", 1, tiny_trees(len(classes)))
     total = 64 + len(body)
     head = b"TTRIAGE\x1a" + struct.pack("<IIQ", 1, 64, total) + hashlib.sha256(body).digest()
-    head += struct.pack("<II", 6, 0)
+    head += struct.pack("<II", 7 if trees else 6, 0)
     return head + body
 
 
@@ -102,7 +114,8 @@ def models(cli):
                     put(dfix, data[:cut])
     tiny = [tiny_model(), tiny_model(side=12, classes=(b"voip", b"video", b"chat"), temperature=2.0, seed=5),
             tiny_model(layers=[(5, 2) + (0,) * 8]),
-            tiny_model(layers=[(1, 1, 8, 8, 8, 8, 0, 0, 0, 0), (4,) + (0,) * 9, (5, 2) + (0,) * 8])]
+            tiny_model(layers=[(1, 1, 8, 8, 8, 8, 0, 0, 0, 0), (4,) + (0,) * 9, (5, 2) + (0,) * 8]),
+            tiny_model(classes=(b"voip", b"video", b"chat"), trees=True)]
     for data in tiny:
         put(d, data)
         put(dfix, data)
