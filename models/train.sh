@@ -90,11 +90,13 @@ cv cv-short-bal $MINI $AUG $SHORT --balance-attr source "$LAB" $REAL   # each so
 cv cv-short-real $MINI $AUG $SHORT $REAL                        # the real sets with groups alone
 export CV_COMPANION="$SEQ"                                      # ... and a second net on the packet
 cv cv-fused-real $MINI $AUG $SHORT $REAL                        # sequence, fused (traffictriage fuse)
-unset CV_COMPANION
+export CV_TREES=""                                              # ... and boosted trees over the blocks'
+cv cv-fused-trees-real $MINI $AUG $SHORT $REAL                  # statistics (traffictriage trees)
+unset CV_COMPANION CV_TREES
 # Picked by discrimination (balanced accuracy of the top class); the threshold below then
 # decides how many answers read "unknown".
 echo "== recipes: mean per-class recall on real flows (>= 20 packets; argmax, and at 0.5 with unknown = wrong)"
-for r in cv-short-all cv-short cv-short-bal cv-short-real cv-fused-real; do
+for r in cv-short-all cv-short cv-short-bal cv-short-real cv-fused-real cv-fused-trees-real; do
     /usr/bin/python3 - "$OUT/$r.cv.json" "$r" <<'PY'
 import json, sys
 v = json.load(open(sys.argv[1]))["views"]["all"]
@@ -106,11 +108,13 @@ RECIPE=$(sort -t= -k2 -gr "$OUT/recipes.txt" | cut -f1 | sed -n 1p)
 echo "recipe: $RECIPE"
 LAB_SPLIT=""
 FUSED=""
+TREES=""
 case $RECIPE in
 cv-short-all) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL $VIDEO $WEB" ;;
 cv-short-bal) ARGS="$MINI $AUG $SHORT --balance-attr source"; SETS="$LAB $REAL" ;;
 cv-short-real) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL"; LAB_SPLIT=--lab-all-test ;;   # lab: test only
 cv-fused-real) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL"; LAB_SPLIT=--lab-all-test; FUSED=yes ;;
+cv-fused-trees-real) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL"; LAB_SPLIT=--lab-all-test; FUSED=yes; TREES=yes ;;
 *) ARGS="$MINI $AUG $SHORT"; SETS="$LAB $REAL" ;;
 esac
 
@@ -133,9 +137,12 @@ echo "threshold: $THRESHOLD"
 /usr/bin/python3 models/realcv.py final "$OUT/real-folds.tsv" 0 $SEED "$OUT/final.split" "$LAB" $LAB_SPLIT
 # The paper-net comparison model always trains on the lab too (its split: lab 70/15/15).
 /usr/bin/python3 models/realcv.py final "$OUT/real-folds.tsv" 0 $SEED "$OUT/final-lab.split" "$LAB"
-# A fused recipe: two nets on the same split, fused into one model file ($BEST.ttm).
+# A fused recipe: two nets on the same split, fused into one model file ($BEST.ttm); with
+# trees, the fused nets ($BEST-nets.ttm) get boosted trees on the same split.
 FIRST=$BEST
 [ -z "$FUSED" ] || FIRST=$BEST-first
+NETS=$BEST
+[ -z "$TREES" ] || NETS=$BEST-nets
 # shellcheck disable=SC2086 # ARGS and SETS are word lists
 train $FIRST --task category --name $BEST $ARGS --threshold "$THRESHOLD" --split "$OUT/final.split" \
     --note "$NOTE_CAT (recipe $RECIPE)" $SETS
@@ -143,8 +150,13 @@ if [ -n "$FUSED" ]; then
     # shellcheck disable=SC2086
     train $BEST-second --task category --name $BEST-sequence $ARGS $SEQ --split "$OUT/final.split" \
         --note "$NOTE_CAT (recipe $RECIPE, the second net)" $SETS
-    "$TT" fuse -o "$OUT/$BEST.ttm" --split "$OUT/final.split" --eval-json "$OUT/$BEST.test.json" \
-        "$OUT/$BEST-first.ttm" "$OUT/$BEST-second.ttm" $SETS 2>/dev/null | tee "$OUT/$BEST.train.txt"
+    "$TT" fuse -o "$OUT/$NETS.ttm" --split "$OUT/final.split" --eval-json "$OUT/$NETS.test.json" \
+        "$OUT/$BEST-first.ttm" "$OUT/$BEST-second.ttm" $SETS 2>/dev/null | tee "$OUT/$NETS.train.txt"
+fi
+if [ -n "$TREES" ]; then
+    # shellcheck disable=SC2086
+    "$TT" trees --quiet -o "$OUT/$BEST.ttm" --split "$OUT/final.split" --eval-json "$OUT/$BEST.test.json" \
+        "$OUT/$NETS.ttm" $SETS | tee "$OUT/$BEST.train.txt"
 fi
 train category-flowpic1500-60s --task category --name category-flowpic1500-60s --arch flowpic --side 1500 \
     --block-seconds 60 --epochs $EPOCHS_BIG --patience 4 --max-per-class 1500 $AUG --split "$OUT/final-lab.split" \
