@@ -99,6 +99,12 @@ static int train(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int a
             tt_model_free(m->companion);
             m->companion = NULL;
         }
+        if (m->trees) {   /* trees belong to the data they learnt: add new ones with `trees` */
+            fprintf(stderr, "traffictriage train: %s holds boosted trees; the model written has none "
+                    "(add trees trained on your data with traffictriage trees)\n", init);
+            tt_trees_free(m->trees);
+            m->trees = NULL;
+        }
         spec = m->spec;
     } else if (!tt_cli_model_spec(mo, &spec, &arch, &e)) {
         return tt_cli_fail(e);

@@ -4,6 +4,7 @@
 #   - trees on a packet series of two classes, split by group: the model file
 #     holds them (`info`), answers with them (`eval`, `classify`), and trees
 #     added again replace the old ones (one set of trees. lines);
+#   - train --init from a model with trees writes a net without them, and says so;
 #   - a model with trees cannot be a fused model's companion;
 #   - no --split, a weight outside (0, 1], a missing model: a message, no model.
 # Usage: test_trees.sh TRAFFICTRIAGE SOURCE_DIR (exit 77 when built without libxgboost)
@@ -50,6 +51,11 @@ grep -q "^--- boosted trees: [0-9]* over 32 block statistics" "$TMP/info" && gre
     ok "trees again: replaced, one set of trees. lines" || bad "trees again: $("$TT" info "$TMP/alone.ttm" | grep '^trees')"
 "$TT" eval --split "$TMP/split" --on test "$TMP/alone.ttm" "$TMP/two.ttseries" > "$TMP/eval" 2>/dev/null || bad "eval"
 grep -q "accuracy 1.0000" "$TMP/eval" && ok "eval: the trees alone separate the held-out flows" || bad "eval: $(head -3 "$TMP/eval")"
+# train --init from a model with trees: the net is trained on, the trees (of other data) are dropped, said
+"$TT" train --quiet --init "$TMP/with.ttm" --epochs 1 --split "$TMP/split" -o "$TMP/retrained.ttm" "$TMP/two.ttseries" \
+    > /dev/null 2> "$TMP/init.err" || bad "train --init: $(cat "$TMP/init.err")"
+grep -q "holds boosted trees" "$TMP/init.err" && ! "$TT" info "$TMP/retrained.ttm" | grep -q "boosted trees" &&
+    ok "train --init drops the trees and says so" || bad "train --init: $(cat "$TMP/init.err")"
 # a companion with trees is refused
 "$TT" fuse -o "$TMP/fused.ttm" "$TMP/net.ttm" "$TMP/with.ttm" > /dev/null 2> "$TMP/fuse.err" && bad "fuse with a trees companion succeeded"
 grep -q "holds trees" "$TMP/fuse.err" && [ ! -e "$TMP/fused.ttm" ] && ok "fuse refuses a companion with trees" ||
