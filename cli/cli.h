@@ -10,6 +10,7 @@
 #include "tt_arch.h"
 #include "tt_dataset.h"
 #include "tt_classify.h"
+#include "tt_train.h"
 
 /* The commands: cmd-train.c (train, init-model), cmd-eval.c, cmd-info.c,
  * cmd-classify.c, cmd-render.c, cmd-series.c, cmd-fuse.c; label.c (label.h). */
@@ -46,6 +47,16 @@ typedef struct {
  * *argc and *argv the arguments left (argv[0] the command's name). NULL when a step
  * fails, the message printed and *rc the exit status (1 failed, 2 wrong usage). */
 tt_model *tt_cli_start(const tt_cli_start_info *c, int *argc, char ***argv, int *rc);
+
+/* ---- a written model's metadata and held-out figures (train, fuse, trees) ---- */
+/* meta's non-empty lines but those starting with one of prefixes (NULL-terminated), each
+ * ending in a newline: the lines of an older model that still hold for the new one. */
+GString *tt_cli_meta_without(const char *meta, const char *const *prefixes);
+/* The held-out figures a model records, as test.* lines appended to meta. */
+void tt_cli_meta_add_test(GString *meta, const tt_eval *ev);
+/* "test split (groups never seen in training):" and the report on stdout; with json_out,
+ * the same as JSON into that file. */
+gboolean tt_cli_report_test(const tt_model *m, const tt_eval *ev, const char *json_out, GError **error);
 
 /* ---- the options that select and label the data (train, eval) ---- */
 typedef struct {

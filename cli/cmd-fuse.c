@@ -54,12 +54,9 @@ int tt_cli_fuse(int argc, char **argv)
         g_free(m->name);
         m->name = g_strdup(name);
     }
-    GString *meta = g_string_new(NULL);
-    char **lines = g_strsplit(m->meta ? m->meta : "", "\n", -1);
-    for (char **l = lines; *l; l++)
-        if (**l && !g_str_has_prefix(*l, "test.") && !(threshold != -1.0 && g_str_has_prefix(*l, "threshold=")))
-            g_string_append_printf(meta, "%s\n", *l);
-    g_strfreev(lines);
+    /* the held-out figures are one net's; the threshold is replaced when given */
+    const char *const stale[] = { "test.", threshold != -1.0 ? "threshold=" : NULL, NULL };
+    GString *meta = tt_cli_meta_without(m->meta, stale);
     if (threshold != -1.0)
         g_string_append_printf(meta, "threshold=%g\n", threshold);
     g_string_append_printf(meta, "fused.companion=%s\nfused.companion_sha256=%s\n",
@@ -79,9 +76,7 @@ int tt_cli_fuse(int argc, char **argv)
             rc = tt_cli_fail(e);
             goto out;
         }
-        g_string_append_printf(meta, "test.blocks=%" G_GUINT64_FORMAT "\ntest.accuracy=%.4f\n"
-                               "test.balanced_accuracy=%.4f\ntest.ece=%.4f\n", ev.n, tt_eval_accuracy(&ev),
-                               tt_eval_balanced_accuracy(&ev), ev.ece);
+        tt_cli_meta_add_test(meta, &ev);
     }
     g_free(m->meta);
     m->meta = g_string_free(meta, FALSE);
@@ -90,16 +85,9 @@ int tt_cli_fuse(int argc, char **argv)
         goto out;
     }
     printf("fused model %s written to %s (sha256 %.12s)\n", m->name, out, m->sha256);
-    if (split_in) {
-        printf("test split (groups never seen in training):\n");
-        tt_eval_print(m, &ev, stdout);
-        char *js = json_out ? tt_eval_json(m, &ev) : NULL;
-        gboolean ok = !js || g_file_set_contents(json_out, js, -1, &e);
-        g_free(js);
-        if (!ok) {
-            rc = tt_cli_fail(e);
-            goto out;
-        }
+    if (split_in && !tt_cli_report_test(m, &ev, json_out, &e)) {
+        rc = tt_cli_fail(e);
+        goto out;
     }
     rc = 0;
 out:

@@ -206,10 +206,10 @@ static int train(tt_cli_model_opts *mo, const GOptionEntry *model_entries, int a
     tt_evaluate(m, ds, split, TT_SPLIT_TEST, NULL, NULL, &ev);
     gboolean have_test = gcount[TT_SPLIT_TEST] > 0;
     if (have_test) {
-        char *line = g_strdup_printf("%stest.blocks=%" G_GUINT64_FORMAT "\ntest.accuracy=%.4f\ntest.balanced_accuracy=%.4f\ntest.ece=%.4f\n",
-                                     m->meta, ev.n, tt_eval_accuracy(&ev), tt_eval_balanced_accuracy(&ev), ev.ece);
+        GString *with_test = g_string_new(m->meta);
+        tt_cli_meta_add_test(with_test, &ev);
         g_free(m->meta);
-        m->meta = line;
+        m->meta = g_string_free(with_test, FALSE);
     }
     if (!tt_model_save_file(m, mo->out, &e))
         return tt_cli_fail(e);

@@ -61,9 +61,8 @@ int tt_cli_trees(int argc, char **argv)
                                      "--weight must be in (0, 1] and --temperature in (0, 1000] (%g, %g)", weight, temperature));
         goto out;
     }
-    if (!tt_gbm_available()) {
-        rc = tt_cli_fail(g_error_new(TT_ERROR, TT_ERROR_INVALID, "this traffictriage was built without libxgboost: "
-                                     "install libxgboost-dev and rebuild to train trees"));
+    if (!tt_gbm_available(&e)) {   /* before the data is read */
+        rc = tt_cli_fail(e);
         goto out;
     }
     if (!(m = tt_model_load_file(argv[1], &e))) {
@@ -104,17 +103,12 @@ int tt_cli_trees(int argc, char **argv)
 
     tt_eval ev;
     tt_evaluate(m, ds, split, TT_SPLIT_TEST, NULL, NULL, &ev);
-    GString *meta = g_string_new(NULL);
-    char **lines = g_strsplit(m->meta ? m->meta : "", "\n", -1);
-    for (char **l = lines; *l; l++)   /* held-out figures and earlier trees' lines are of another model */
-        if (**l && !g_str_has_prefix(*l, "test.") && !g_str_has_prefix(*l, "trees."))
-            g_string_append_printf(meta, "%s\n", *l);
-    g_strfreev(lines);
+    const char *const stale[] = { "test.", "trees.", NULL };   /* of the model without these trees */
+    GString *meta = tt_cli_meta_without(m->meta, stale);
     g_string_append_printf(meta, "trees.rounds=%u (depth %u, eta %g, seed %" G_GINT64_FORMAT ", libxgboost)\n"
-                           "trees.weight=%g\ntrees.temperature=%g\ntrees.engine_vs_xgboost=%.2g\n"
-                           "test.blocks=%" G_GUINT64_FORMAT "\ntest.accuracy=%.4f\ntest.balanced_accuracy=%.4f\ntest.ece=%.4f\n",
-                           kept, o.depth, (double)o.eta, seed, weight, temperature, diff,
-                           ev.n, tt_eval_accuracy(&ev), tt_eval_balanced_accuracy(&ev), ev.ece);
+                           "trees.weight=%g\ntrees.temperature=%g\ntrees.engine_vs_xgboost=%.2g\n",
+                           kept, o.depth, (double)o.eta, seed, weight, temperature, diff);
+    tt_cli_meta_add_test(meta, &ev);
     g_free(m->meta);
     m->meta = g_string_free(meta, FALSE);
     if (!tt_model_save_file(m, out, &e)) {
@@ -122,12 +116,7 @@ int tt_cli_trees(int argc, char **argv)
         goto out;
     }
     printf("model %s with %u trees written to %s (sha256 %.12s)\n", m->name, m->trees->n_trees, out, m->sha256);
-    printf("test split (groups never seen in training):\n");
-    tt_eval_print(m, &ev, stdout);
-    char *js = json_out ? tt_eval_json(m, &ev) : NULL;
-    gboolean ok = !js || g_file_set_contents(json_out, js, -1, &e);
-    g_free(js);
-    rc = ok ? 0 : tt_cli_fail(e);
+    rc = tt_cli_report_test(m, &ev, json_out, &e) ? 0 : tt_cli_fail(e);
 out:
     tt_model_free(m);
     tt_dataset_free(ds);

@@ -11,6 +11,37 @@ int tt_cli_fail(GError *e)
     return 1;
 }
 
+GString *tt_cli_meta_without(const char *meta, const char *const *prefixes)
+{
+    GString *out = g_string_new(NULL);
+    char **lines = g_strsplit(meta ? meta : "", "\n", -1);
+    for (char **l = lines; *l; l++) {
+        gboolean drop = !**l;
+        for (const char *const *p = prefixes; !drop && *p; p++)
+            drop = g_str_has_prefix(*l, *p);
+        if (!drop)
+            g_string_append_printf(out, "%s\n", *l);
+    }
+    g_strfreev(lines);
+    return out;
+}
+
+void tt_cli_meta_add_test(GString *meta, const tt_eval *ev)
+{
+    g_string_append_printf(meta, "test.blocks=%" G_GUINT64_FORMAT "\ntest.accuracy=%.4f\ntest.balanced_accuracy=%.4f\n"
+                           "test.ece=%.4f\n", ev->n, tt_eval_accuracy(ev), tt_eval_balanced_accuracy(ev), ev->ece);
+}
+
+gboolean tt_cli_report_test(const tt_model *m, const tt_eval *ev, const char *json_out, GError **error)
+{
+    printf("test split (groups never seen in training):\n");
+    tt_eval_print(m, ev, stdout);
+    char *js = json_out ? tt_eval_json(m, ev) : NULL;
+    gboolean ok = !js || g_file_set_contents(json_out, js, -1, error);
+    g_free(js);
+    return ok;
+}
+
 int tt_cli_usage(const char *line)
 {
     fprintf(stderr, "usage: traffictriage %s\n", line);

@@ -16,7 +16,6 @@ struct tt_classifier {
     size_t cap;              /* pixels px holds */
     float logits[TT_MAX_CLASSES];
     float *scratch;          /* [max_packets] for the block statistics, with trees */
-    float stats[TT_STATS_N];
 };
 
 tt_classifier *tt_classifier_new(const tt_model *m)
@@ -49,9 +48,9 @@ static void result_set_top(tt_result *r);
 static void blend_trees(tt_classifier *c, const tt_pkt *pkts, size_t n, tt_result *res)
 {
     const tt_trees *t = c->m->trees;
-    float margins[TT_MAX_CLASSES], q[TT_MAX_CLASSES];
-    tt_block_stats(pkts, n, c->scratch, c->stats);
-    tt_trees_margins(t, c->stats, margins);
+    float stats[TT_STATS_N], margins[TT_MAX_CLASSES], q[TT_MAX_CLASSES];
+    tt_block_stats(pkts, n, c->scratch, stats);
+    tt_trees_margins(t, stats, margins);
     tt_softmax(margins, t->n_classes, t->temperature, q);
     for (uint32_t k = 0; k < res->n_classes; k++)
         res->probs[k] = (1.0f - t->weight) * res->probs[k] + t->weight * q[k];

@@ -21,8 +21,10 @@ void tt_gbm_opts_default(tt_gbm_opts *o)
 
 #ifndef TT_HAVE_XGBOOST
 
-gboolean tt_gbm_available(void)
+gboolean tt_gbm_available(GError **error)
 {
+    g_set_error(error, TT_ERROR, TT_ERROR_INVALID,
+                "this traffictriage was built without libxgboost: install libxgboost-dev and rebuild to train trees");
     return FALSE;
 }
 
@@ -30,8 +32,7 @@ tt_trees *tt_gbm_train(const tt_model *m, const tt_dataset *ds, const uint8_t *s
                        const tt_gbm_opts *o, uint32_t *rounds, double *max_diff, GError **error)
 {
     (void)m; (void)ds; (void)split; (void)o; (void)rounds; (void)max_diff;
-    g_set_error(error, TT_ERROR, TT_ERROR_INVALID,
-                "this traffictriage was built without libxgboost: install libxgboost-dev and rebuild to train trees");
+    tt_gbm_available(error);
     return NULL;
 }
 
@@ -39,8 +40,9 @@ tt_trees *tt_gbm_train(const tt_model *m, const tt_dataset *ds, const uint8_t *s
 
 #include <xgboost/c_api.h>
 
-gboolean tt_gbm_available(void)
+gboolean tt_gbm_available(GError **error)
 {
+    (void)error;
     return TRUE;
 }
 

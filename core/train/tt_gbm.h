@@ -33,12 +33,13 @@ typedef struct {
 
 void tt_gbm_opts_default(tt_gbm_opts *o);
 
-/* TRUE when this build can train trees (linked with libxgboost). */
-gboolean tt_gbm_available(void);
+/* TRUE when this build can train trees (linked with libxgboost); otherwise FALSE
+ * with an error that says how to get them. */
+gboolean tt_gbm_available(GError **error);
 
 /* Trees for m's classes from ds (whose labels are m's class indices: a
  * dataset made with m's classes) split by group; weight and temperature are
- * set to 1 (the caller sets them). On the way, *val_rounds gets the rounds
+ * set to 1 (the caller sets them). On the way, *rounds gets the rounds
  * kept and *max_diff the largest difference of a probability between the
  * engine and libxgboost. */
 tt_trees *tt_gbm_train(const tt_model *m, const tt_dataset *ds, const uint8_t *split,

@@ -228,7 +228,7 @@ TT_TEST_CASES("/trees/bad", bad_cases, test_bad);
  * held-out flows of both kinds. */
 TT_TEST("/trees/xgboost", test_xgboost)
 {
-    if (!tt_gbm_available()) {
+    if (!tt_gbm_available(NULL)) {
         g_test_skip("built without libxgboost");
         return;
     }
